@@ -154,7 +154,7 @@ def test_custom_lane_cells_must_be_declared() -> None:
         ("", "a map is a mapping of fields (id, title, stages, ...), found nothing"),
         ("id: shop\nid: again\ntitle: T\n", "the key 'id' appears twice"),
         ("\tid: tab\n", "not valid YAML/JSON"),
-        ('{"id": "shop", "title": ', "not valid YAML/JSON"),
+        ('{"id": "shop", "title": ', "not valid JSON"),
         ("!!python/object:os.system {}\n", "not valid YAML/JSON"),
     ],
 )

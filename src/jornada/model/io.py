@@ -111,6 +111,8 @@ def parse_document(text: str, source: str = "<text>") -> Document:
     >>> doc.line_of("stages[0].id")
     4
     """
+    if text.lstrip().startswith(("{", "[")):
+        return _parse_json(text, source)
     try:
         loader = _MapLoader(text)
         try:
@@ -143,6 +145,36 @@ def parse_document(text: str, source: str = "<text>") -> Document:
         )
     lines: dict[str, int] = {}
     problems: list[Problem] = []
+    if node is not None:
+        _index_lines(node, "", lines, problems, source)
+    return Document(source, data, lines, tuple(problems))
+
+
+def _parse_json(text: str, source: str) -> Document:
+    """JSON is read by the JSON parser (YAML refuses some characters JSON allows raw);
+    line numbers come from YAML's view of the same text when it can give them."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        return Document(
+            source,
+            None,
+            problems=(
+                Problem(
+                    source,
+                    error.lineno,
+                    "",
+                    f"not valid JSON: {error.msg} (column {error.colno})",
+                    "check commas, brackets and quotes on that line",
+                ),
+            ),
+        )
+    lines: dict[str, int] = {}
+    problems: list[Problem] = []
+    try:
+        node = yaml.compose(text, Loader=_MapLoader)
+    except yaml.YAMLError:
+        node = None
     if node is not None:
         _index_lines(node, "", lines, problems, source)
     return Document(source, data, lines, tuple(problems))
@@ -221,8 +253,18 @@ class _MapDumper(yaml.SafeDumper):
         super().increase_indent(flow, False)
 
 
+# Characters YAML would normalise or refuse when written raw: they go in double
+# quotes, where YAML escapes them, so the text reads back exactly as written.
+_NEEDS_ESCAPES = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\r\u2028\u2029\ufeff\ud800-\udfff]")
+
+
 def _represent_str(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in text else None
+    if _NEEDS_ESCAPES.search(text):
+        style: str | None = '"'
+    elif "\n" in text:
+        style = "|"  # the emitter falls back to quotes when a block cannot hold the text
+    else:
+        style = None
     return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
 
 
