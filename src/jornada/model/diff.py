@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -104,7 +105,10 @@ def _fields(
             for value in removed:
                 yield Change(f"{name}_removed", subject, f"{label} − {_show(value)}", value, None)
             if not added and not removed:
-                yield Change(f"{name}_reordered", subject, f"{label} reordered", old, new)
+                how = (
+                    "reordered" if Counter(map(repr, old)) == Counter(map(repr, new)) else "changed"
+                )
+                yield Change(f"{name}_{how}", subject, f"{label} {how}", old, new)
             continue
         kind = "emotion_changed" if name == "emotion" else f"{name}_changed"
         yield Change(
@@ -123,7 +127,10 @@ def _collection(
     for item_id, item in old.items():
         if item_id not in new:
             yield Change(f"{noun}_removed", f"{noun} {_name(item)}{where}", "removed", item, None)
-    for item_id in old.keys() & new.keys():
+    common = [item_id for item_id in new if item_id in old]
+    if common != [item_id for item_id in old if item_id in new]:
+        yield Change(f"{noun}_reordered", f"{noun}s{where}", "reordered", list(old), list(new))
+    for item_id in common:
         subject = f"{noun} {_name(new[item_id])}{where}"
         yield from _fields(old[item_id], new[item_id], subject, frozenset({"id"}))
 
@@ -135,11 +142,13 @@ def _name(item: Any) -> str:
 def _kpis(before: BaseModel, after: BaseModel, subject: str) -> Iterator[Change]:
     old = {k.kpi: k for k in getattr(before, "kpis")}  # noqa: B009 - stages and touchpoints
     new = {k.kpi: k for k in getattr(after, "kpis")}  # noqa: B009
-    for kpi_id in new.keys() - old.keys():
+    for kpi_id in [kpi_id for kpi_id in new if kpi_id not in old]:
         yield Change("kpi_added", subject, f"KPI {kpi_id} added", None, new[kpi_id])
-    for kpi_id in old.keys() - new.keys():
+    for kpi_id in [kpi_id for kpi_id in old if kpi_id not in new]:
         yield Change("kpi_removed", subject, f"KPI {kpi_id} removed", old[kpi_id], None)
-    for kpi_id in old.keys() & new.keys():
+    if [k for k in new if k in old] != [k for k in old if k in new]:
+        yield Change("kpis_reordered", subject, "KPIs reordered", list(old), list(new))
+    for kpi_id in [kpi_id for kpi_id in new if kpi_id in old]:
         a, b = old[kpi_id], new[kpi_id]
         if a.target != b.target:
             yield Change(
@@ -147,6 +156,11 @@ def _kpis(before: BaseModel, after: BaseModel, subject: str) -> Iterator[Change]
             )
         elif a != b:
             yield Change("kpi_changed", subject, f"KPI {kpi_id} changed", a, b)
+
+
+def _stayed(stage: Stage, other: dict[str, tuple[Stage, Touchpoint]]) -> list[str]:
+    """Ids of the stage's touchpoints that sit in the same stage in the other version."""
+    return [t.id for t in stage.touchpoints if t.id in other and other[t.id][0].id == stage.id]
 
 
 def _touchpoints(before: Journey, after: Journey) -> Iterator[Change]:
@@ -164,7 +178,7 @@ def _touchpoints(before: Journey, after: Journey) -> Iterator[Change]:
             yield Change(
                 "touchpoint_removed", subject(stage, touchpoint), "removed", touchpoint, None
             )
-    for tid in old.keys() & new.keys():
+    for tid in [tid for tid in new if tid in old]:
         (old_stage, a), (new_stage, b) = old[tid], new[tid]
         name = subject(new_stage, b)
         if old_stage.id != new_stage.id:
@@ -176,8 +190,10 @@ def _touchpoints(before: Journey, after: Journey) -> Iterator[Change]:
                 new_stage.id,
             )
         else:
-            old_pos = [t.id for t in old_stage.touchpoints if t.id in new].index(tid)
-            new_pos = [t.id for t in new_stage.touchpoints if t.id in old].index(tid)
+            # Positions among the touchpoints that stayed in this stage, so that one
+            # touchpoint leaving does not make all the others look reordered.
+            old_pos = _stayed(old_stage, new).index(tid)
+            new_pos = _stayed(new_stage, old).index(tid)
             if old_pos != new_pos:
                 yield Change(
                     "touchpoint_reordered",
@@ -202,7 +218,7 @@ def _stages(before: Journey, after: Journey) -> Iterator[Change]:
             yield Change("stage_removed", f"stage {stage.name!r}", "removed", stage, None)
     old_order = [s.id for s in before.ordered_stages() if s.id in new]
     new_order = [s.id for s in after.ordered_stages() if s.id in old]
-    for stage_id in old.keys() & new.keys():
+    for stage_id in [stage_id for stage_id in new if stage_id in old]:
         a, b = old[stage_id], new[stage_id]
         name = f"stage {b.name!r}"
         if old_order.index(stage_id) != new_order.index(stage_id):
@@ -215,7 +231,7 @@ def _stages(before: Journey, after: Journey) -> Iterator[Change]:
             )
         if a.name != b.name:
             yield Change("stage_renamed", name, f"renamed from {a.name!r}", a.name, b.name)
-        skip = frozenset({"id", "name", "order", "touchpoints", "milestones", "kpis"})
+        skip = frozenset({"id", "name", "touchpoints", "milestones", "kpis"})
         yield from _fields(a, b, name, skip)
         yield from _kpis(a, b, name)
         yield from _collection(a.milestones, b.milestones, "milestone", f" (stage {b.name!r})")
