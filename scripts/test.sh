@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Install everything the test suite needs, then run all of it: lint, types, and every
+# test (slow and browser tests included). This is the README's test command and CI's.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# Debian packages: Chromium renders maps to PNG/PDF and drives the browser tests.
+if ! [ -x /usr/bin/chromium ]; then
+  echo "installing Debian packages: chromium"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+
+python3 -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev]"
+
+echo "== ruff"; .venv/bin/ruff check src tests && .venv/bin/ruff format --check src tests
+echo "== mypy"; .venv/bin/mypy
+echo "== pytest"; .venv/bin/python -m pytest -n 2 "$@"

@@ -1,0 +1,5 @@
+"""``python -m jornada`` runs the CLI."""
+
+from jornada.cli import main
+
+main()

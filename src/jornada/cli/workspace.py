@@ -1,0 +1,82 @@
+"""``jornada init``, ``jornada demo`` and ``jornada serve``: workspaces and the web app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from jornada.cli.options import JsonOption, LanguageOption, language_of
+from jornada.cli.output import err_console, print_json
+from jornada.demo import DEFAULT_DEMO_DIR, create_demo_workspace
+from jornada.workspace import Workspace
+
+__all__ = ["register"]
+
+WorkspaceDir = Annotated[Path, typer.Argument(help="The workspace directory.")]
+
+
+def init_command(
+    directory: WorkspaceDir,
+    name: Annotated[str | None, typer.Option(help="A name shown in the app.")] = None,
+    language: LanguageOption = None,
+) -> None:
+    """Create an empty workspace (jornada.toml and maps/).
+
+    Example:  jornada init my-journeys --name "Loja Aurora" --lang pt
+    """
+    workspace = Workspace.init(directory, name=name, language=language_of(language))
+    err_console().print(f"created workspace {workspace.root}")
+
+
+def demo_command(
+    directory: Annotated[
+        Path, typer.Argument(help="Where to create the demo workspace.")
+    ] = DEFAULT_DEMO_DIR,
+    language: LanguageOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Create a demo workspace with filled example maps.
+
+    Example:  jornada demo demo-workspace --lang es && jornada serve demo-workspace
+    """
+    workspace = create_demo_workspace(directory, language=language_of(language))
+    maps = [entry.id for entry in workspace.list_maps()]
+    if json:
+        print_json({"workspace": str(workspace.root), "maps": maps})
+        return
+    err_console().print(f"created demo workspace {workspace.root} with maps: {', '.join(maps)}")
+
+
+def serve_command(
+    directory: Annotated[
+        Path | None, typer.Argument(help="The workspace to serve.", show_default=False)
+    ] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    demo: Annotated[
+        bool,
+        typer.Option(help=f"Serve the demo workspace ({DEFAULT_DEMO_DIR}), creating it first."),
+    ] = False,
+) -> None:
+    """Start the web app on a workspace.
+
+    Examples:  jornada serve my-journeys --port 8080      jornada serve --demo
+    """
+    from jornada.web import serve  # the web stack loads only when serving
+
+    if directory is None and not demo:
+        raise typer.BadParameter("give a workspace directory, or --demo", param_hint="DIRECTORY")
+    path = directory or DEFAULT_DEMO_DIR
+    if demo and not (path / "jornada.toml").exists():
+        create_demo_workspace(path)
+    workspace = Workspace.open(path)
+    err_console().print(f"serving {workspace.root} on http://{host}:{port}/  (Ctrl+C to stop)")
+    serve(workspace, host=host, port=port)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("init")(init_command)
+    app.command("demo")(demo_command)
+    app.command("serve")(serve_command)
