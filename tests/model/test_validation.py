@@ -62,7 +62,8 @@ def test_emotion_out_of_range_names_line_path_and_hint() -> None:
     assert problem.path == "stages[0].touchpoints[0].emotion.score"
     assert "less than or equal to 2" in problem.message
     assert "got 5" in problem.message
-    assert problem.hint is not None and "-2" in problem.hint
+    assert problem.hint is not None
+    assert "-2" in problem.hint
     assert str(problem).startswith("map.yaml:17: stages[0].touchpoints[0].emotion.score: ")
 
 
@@ -76,7 +77,8 @@ def test_unknown_field_lists_known_fields() -> None:
         "stages[1].touchpoints[0].chanel",
         "unknown field",
     )
-    assert problem.hint is not None and "channel" in problem.hint
+    assert problem.hint is not None
+    assert "channel" in problem.hint
 
 
 def test_wrong_type_and_missing_field() -> None:
@@ -178,11 +180,13 @@ def test_binary_and_non_utf8_files(tmp_path: Path) -> None:
     junk = tmp_path / "junk.yaml"
     junk.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe")
     [problem] = read_document(junk).problems
-    assert problem.file == str(junk) and problem.message == "not UTF-8 text"
+    assert problem.file == str(junk)
+    assert problem.message == "not UTF-8 text"
     latin = tmp_path / "latin.yaml"
     latin.write_bytes("id: x\ntitle: Jornada de compra\nstages: []\n# açúcar\n".encode("latin-1"))
     [problem] = read_document(latin).problems
-    assert problem.line == 4 and "UTF-8" in (problem.hint or "")
+    assert problem.line == 4
+    assert "UTF-8" in (problem.hint or "")
     nul = tmp_path / "nul.yaml"
     nul.write_bytes(b"id: x\n\x00")
     assert read_document(nul).problems[0].message.startswith("binary content")

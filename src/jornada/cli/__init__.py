@@ -63,7 +63,11 @@ def run(argv: list[str] | None = None) -> int:
     except typer.Exit as stop:
         return stop.exit_code
     except typer.TyperException as error:  # usage errors: typer's own click exceptions
-        error.show()
+        show = getattr(error, "show", None)  # the usage errors know how to print themselves
+        if callable(show):
+            show()
+        else:
+            err_console().print(Text.assemble(("error: ", "red"), error.format_message()))
         return error.exit_code
     except typer.Abort:
         err_console().print("aborted")

@@ -3,7 +3,7 @@
 from jornada.model._base import LANGUAGES, Language, parse_language
 from jornada.model.binding import EventBinding
 from jornada.model.journey import Department, Journey, JourneyKind, Status
-from jornada.model.kpi import Direction, KpiDefinition, KpiTarget
+from jornada.model.kpi import Direction, KpiDefinition, KpiTarget, Period
 from jornada.model.lanes import BUILTIN_LANES, Lane, default_lanes
 from jornada.model.persona import Persona
 from jornada.model.stage import Milestone, Phase, Stage
@@ -38,6 +38,7 @@ __all__ = [
     "Milestone",
     "Opportunity",
     "PainPoint",
+    "Period",
     "Persona",
     "Phase",
     "Stage",

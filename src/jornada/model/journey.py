@@ -54,6 +54,11 @@ class Journey(MapModel):
     status: Status = "draft"
     owner: str | None = None
     language: Language = "en"
+    currency: str | None = Field(
+        default=None,
+        pattern=r"^[A-Z]{3}$",
+        description="ISO 4217 code of money values and targets (BRL, EUR, USD...).",
+    )
     tags: list[str] = Field(default_factory=list)
     version: int = Field(default=1, ge=1)
     updated: dt.date | None = None

@@ -8,10 +8,12 @@ from pydantic import Field
 
 from jornada.model._base import Identifier, MapModel
 
-__all__ = ["Direction", "KpiDefinition", "KpiTarget"]
+__all__ = ["Direction", "KpiDefinition", "KpiTarget", "Period"]
 
 Direction = Literal["higher", "lower"]
 """Which way is good: ``higher`` (conversion rate) or ``lower`` (bounce rate, CPC)."""
+
+Period = Literal["day", "week", "month", "quarter", "year"]
 
 
 class KpiTarget(MapModel):
@@ -29,6 +31,9 @@ class KpiTarget(MapModel):
     unit: str | None = None
     direction: Direction | None = Field(
         default=None, description="Overrides the catalogue's good direction when set."
+    )
+    period: Period | None = Field(
+        default=None, description="The period the target is for (a monthly sales target...)."
     )
     note: str | None = None
 

@@ -1,0 +1,98 @@
+"""HTML pages: one Jinja environment (autoescape always on) and the chrome every page shares.
+
+A route computes its data with a plain function, returns it as JSON on its ``.json``
+URL, and hands the same data to :func:`render_page` for the HTML page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import cast
+
+import jinja2
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from starlette.templating import Jinja2Templates
+
+from jornada.__about__ import __version__
+from jornada.i18n import translate
+from jornada.model import Language
+from jornada.web.language import COOKIE, language_options, query_language, request_language
+from jornada.workspace import Workspace
+
+__all__ = [
+    "TEMPLATES_DIR",
+    "Translator",
+    "page_language",
+    "render_page",
+    "translator",
+    "workspace_of",
+]
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+LANGUAGE_COOKIE_SECONDS = 365 * 24 * 3600
+
+Translator = Callable[..., str]
+
+templates = Jinja2Templates(
+    env=jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+)
+
+
+def workspace_of(request: Request) -> Workspace:
+    """The workspace the app serves (set by :func:`jornada.web.app.create_app`)."""
+    return cast(Workspace, request.app.state.workspace)
+
+
+def page_language(request: Request) -> Language:
+    return request_language(request, workspace_of(request).settings.language)
+
+
+def translator(language: Language) -> Translator:
+    """``t(key, **params)`` for templates: the message in ``language``, filled in."""
+
+    def t(key: str, **params: object) -> str:
+        text = translate(key, language)
+        return text.format(**params) if params else text
+
+    return t
+
+
+def render_page(
+    request: Request,
+    template: str,
+    context: Mapping[str, object],
+    *,
+    status_code: int = 200,
+    json_url: str | None = None,
+) -> HTMLResponse:
+    """Render ``template`` inside the shared layout, in the request's language.
+
+    A valid ``?lang=`` is remembered in a cookie, so the choice follows the user around.
+    """
+    language = page_language(request)
+    page_context: dict[str, object] = {
+        "lang": language,
+        "t": translator(language),
+        "workspace_name": workspace_of(request).settings.name,
+        "version": __version__,
+        "language_options": language_options(request, language),
+        "json_url": json_url,
+        **context,
+    }
+    response = templates.TemplateResponse(request, template, page_context, status_code=status_code)
+    response.headers["Vary"] = "Accept-Language, Cookie"
+    response.headers["Cache-Control"] = "no-cache"
+    chosen = query_language(request)
+    if chosen is not None:
+        response.set_cookie(
+            COOKIE, chosen, max_age=LANGUAGE_COOKIE_SECONDS, samesite="lax", httponly=True
+        )
+    return response
