@@ -67,7 +67,7 @@ def _show(value: Any) -> str:
         return "(none)"
     if isinstance(value, Emotion):
         label = f" ({value.label})" if value.label else ""
-        return f"{value.score:+d}{label}"
+        return f"{value.score:+d}{label}" if value.score else f"0{label}"
     if isinstance(value, BaseModel):
         text = getattr(value, "text", None) or getattr(value, "name", None)
         return repr(text) if text else str(_plain(value))
