@@ -155,4 +155,3 @@ def _write_settings(path: Path, settings: WorkspaceSettings) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(tomli_w.dumps(settings.model_dump(mode="json")), encoding="utf-8")
     tmp.replace(path)
-
