@@ -18,7 +18,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 from playwright.sync_api import Browser, sync_playwright
+
+# Property tests generate whole maps and event logs; on 2 shared cores generation can
+# be slow, which says nothing about the code under test.
+settings.register_profile(
+    "jornada",
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.load_profile("jornada")
 
 CHROMIUM_ARGS = (
     "--headless",
