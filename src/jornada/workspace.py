@@ -5,6 +5,7 @@
     my-workspace/
       jornada.toml      settings (name, language, saved column mappings, ...)
       maps/             journey map files (*.yaml, *.yml, *.json)
+      jornada.duckdb    events, identifiers, customers, quarantine and load history
 
 >>> import tempfile, pathlib
 >>> ws = Workspace.init(pathlib.Path(tempfile.mkdtemp()) / "ws", name="Demo")
@@ -15,6 +16,7 @@
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,10 @@ from typing import Any
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from jornada.engine import Engine
+from jornada.engine.store import data_version, ensure_store
 from jornada.errors import JornadaError
+from jornada.events.load import ColumnMapping, LoadResult, load_events
 from jornada.model import Journey, Language
 from jornada.model.io import dump_journey
 from jornada.model.problems import MapFileError
@@ -32,6 +37,7 @@ __all__ = ["MapEntry", "Workspace", "WorkspaceError", "WorkspaceSettings"]
 
 CONFIG_FILE = "jornada.toml"
 MAPS_DIR = "maps"
+DATABASE_FILE = "jornada.duckdb"
 MAP_SUFFIXES = (".yaml", ".yml", ".json")
 
 
@@ -47,6 +53,17 @@ class WorkspaceSettings(BaseModel):
     name: str = "jornada workspace"
     language: Language = "en"
     format_version: int = Field(default=1, ge=1)
+    session_gap_minutes: int = Field(
+        default=30, ge=1, description="Inactivity that ends a session when a source has none."
+    )
+    max_keys_per_identifier: int = Field(
+        default=20,
+        ge=2,
+        description="An identifier shared by more customer keys than this is not used to merge.",
+    )
+    mappings: dict[str, ColumnMapping] = Field(
+        default_factory=dict, description="Saved column mappings, by name (`--mapping NAME`)."
+    )
 
 
 @dataclass(frozen=True)
@@ -69,9 +86,11 @@ class MapEntry:
 class Workspace:
     """A jornada workspace directory. Open one with :meth:`open`, create one with :meth:`init`."""
 
-    def __init__(self, root: Path, settings: WorkspaceSettings) -> None:
+    def __init__(self, root: Path, settings: WorkspaceSettings, *, in_memory: bool = False) -> None:
         self.root = root
         self.settings = settings
+        self._in_memory = in_memory
+        self._engine: Engine | None = None
 
     def __repr__(self) -> str:
         return f"Workspace({str(self.root)!r})"
@@ -79,6 +98,88 @@ class Workspace:
     @property
     def maps_dir(self) -> Path:
         return self.root / MAPS_DIR
+
+    # --- events -------------------------------------------------------------------
+
+    @property
+    def engine(self) -> Engine:
+        """The workspace's engine, opened (and its store created) on first use."""
+        if self._engine is None:
+            path = None if self._in_memory else self.root / DATABASE_FILE
+            engine = Engine.duckdb(path)
+            ensure_store(engine)
+            self._engine = engine
+        return self._engine
+
+    def events(self) -> Any:
+        """The ``events`` table as an Ibis expression (one row per event, facts included).
+
+        >>> import tempfile, pathlib
+        >>> Workspace.init(pathlib.Path(tempfile.mkdtemp()) / "w").events().count().execute()
+        0
+        """
+        return self.engine.table("events")
+
+    @property
+    def data_version(self) -> int:
+        """Changes whenever the stored events change: the key of cached results."""
+        return data_version(self.engine)
+
+    def load(
+        self,
+        source: Path | Any,
+        mapping: ColumnMapping,
+        *,
+        source_name: str | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> LoadResult:
+        """Load a file (CSV, Parquet, JSON Lines, Excel) or an Arrow table, atomically."""
+        return load_events(
+            self.engine,
+            source,
+            mapping,
+            source_name=source_name,
+            session_gap_seconds=self.settings.session_gap_minutes * 60,
+            progress=progress,
+            after_insert=self._resolve_identities,
+        )
+
+    def _resolve_identities(self, engine: Engine) -> None:
+        from jornada.events.identity import resolve_identities
+
+        resolve_identities(engine, max_keys_per_identifier=self.settings.max_keys_per_identifier)
+
+    def mapping(self, name: str) -> ColumnMapping:
+        """A saved column mapping."""
+        try:
+            return self.settings.mappings[name]
+        except KeyError:
+            known = ", ".join(sorted(self.settings.mappings)) or "none saved yet"
+            raise WorkspaceError(
+                f"no mapping {name!r} in {self.root / CONFIG_FILE}; mappings: {known}"
+            ) from None
+
+    def save_mapping(self, name: str, mapping: ColumnMapping) -> None:
+        """Remember a column mapping in ``jornada.toml`` for ``--mapping NAME``."""
+        mappings = {**self.settings.mappings, name: mapping}
+        self.settings = self.settings.model_copy(update={"mappings": mappings})
+        if not self._in_memory:
+            _write_settings(self.root / CONFIG_FILE, self.settings)
+
+    @classmethod
+    def from_events(
+        cls, source: Path, mapping: ColumnMapping, *, progress: Callable[[str], None] | None = None
+    ) -> Workspace:
+        """A throw-away workspace in memory holding one event file: how analyses run on a
+        file directly (``jornada funnel events.csv --customer ...``)."""
+        workspace = cls(source.parent, WorkspaceSettings(name=source.name), in_memory=True)
+        workspace.load(source, mapping, progress=progress)
+        return workspace
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
 
     @classmethod
     def init(cls, path: Path, *, name: str | None = None, language: Language = "en") -> Workspace:
@@ -153,5 +254,10 @@ class Workspace:
 
 def _write_settings(path: Path, settings: WorkspaceSettings) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(tomli_w.dumps(settings.model_dump(mode="json")), encoding="utf-8")
+    data = settings.model_dump(mode="json", exclude_none=True)
+    data["mappings"] = {
+        name: mapping.model_dump(mode="json", exclude_defaults=True)
+        for name, mapping in settings.mappings.items()
+    }
+    tmp.write_text(tomli_w.dumps(data), encoding="utf-8")
     tmp.replace(path)

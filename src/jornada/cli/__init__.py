@@ -14,6 +14,7 @@ import typer
 from rich.text import Text
 
 from jornada.__about__ import __version__
+from jornada.cli import events as event_commands
 from jornada.cli import map as map_commands
 from jornada.cli import workspace as workspace_commands
 from jornada.cli.output import err_console
@@ -54,6 +55,7 @@ def _root(
 
 app.add_typer(map_commands.app, name="map")
 workspace_commands.register(app)
+event_commands.register(app)
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -1,0 +1,184 @@
+"""``jornada load``, ``jornada quarantine``: getting events into a workspace."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from jornada.cli.options import JsonOption
+from jornada.cli.output import err_console, out_console, print_json
+from jornada.cli.source import (
+    ChannelOption,
+    CostOption,
+    CustomerOption,
+    DelimiterOption,
+    EncodingOption,
+    EventOption,
+    IdentityOption,
+    IdOption,
+    MappingOption,
+    ScoreOption,
+    SessionOption,
+    TextOption,
+    TimeFormatOption,
+    TimeOption,
+    TzOption,
+    ValueOption,
+    build_mapping,
+)
+from jornada.events.sources import is_database_url, read_database_table
+from jornada.workspace import Workspace
+
+__all__ = ["register"]
+
+WorkspaceArgument = Annotated[Path, typer.Argument(help="The workspace directory.")]
+
+
+def load_command(
+    workspace_dir: WorkspaceArgument,
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="CSV, TSV, Parquet, JSON Lines or Excel file; or a database URL "
+            "(postgresql://... or sqlite:///file.db) with --table."
+        ),
+    ],
+    customer: CustomerOption = None,
+    time: TimeOption = None,
+    event: EventOption = None,
+    channel: ChannelOption = None,
+    session: SessionOption = None,
+    value: ValueOption = None,
+    cost: CostOption = None,
+    text: TextOption = None,
+    score: ScoreOption = None,
+    id: IdOption = None,
+    identity: IdentityOption = None,
+    tz: TzOption = "UTC",
+    time_format: TimeFormatOption = None,
+    delimiter: DelimiterOption = None,
+    encoding: EncodingOption = "utf-8",
+    mapping: MappingOption = None,
+    table: Annotated[str | None, typer.Option(help="Table to read from a database URL.")] = None,
+    save_mapping: Annotated[
+        str | None, typer.Option(help="Remember these columns under a name for --mapping.")
+    ] = None,
+    json: JsonOption = False,
+) -> None:
+    """Load events into a workspace: atomic, idempotent, bad rows quarantined.
+
+    Examples:
+
+      jornada load shop events.csv --customer user_id --time ts --event name --identity email=mail
+
+      jornada load shop more.parquet --mapping web
+
+      jornada load shop postgresql://me@localhost/crm --table events --mapping crm
+    """
+    workspace = Workspace.open(workspace_dir)
+    columns = (
+        workspace.mapping(mapping)
+        if mapping
+        else build_mapping(
+            customer=customer,
+            time=time,
+            event=event,
+            channel=channel,
+            session=session,
+            value=value,
+            cost=cost,
+            text=text,
+            score=score,
+            id=id,
+            identity=identity,
+            tz=tz,
+            time_format=time_format,
+            delimiter=delimiter,
+            encoding=encoding,
+        )
+    )
+    if save_mapping:
+        workspace.save_mapping(save_mapping, columns)
+    with err_console().status("loading") as status:
+
+        def say(step: str) -> None:
+            status.update(f"loading: {step}")
+
+        if is_database_url(source):
+            if not table:
+                raise typer.BadParameter(
+                    "a database source needs --table NAME", param_hint="--table"
+                )
+            say(f"reading {table}")
+            result = workspace.load(
+                read_database_table(source, table), columns, source_name=table, progress=say
+            )
+        else:
+            result = workspace.load(Path(source), columns, progress=say)
+    if json:
+        data = result.to_dict()
+        print_json(
+            {key: data[key] for key in ("rows_read", "loaded", "duplicates", "quarantined")}
+            | {"source": data["source"], "load_id": data["load_id"]}
+        )
+        return
+    out_console().print(
+        f"{result.source}: {result.rows_read:,} rows read → {result.loaded:,} loaded, "
+        f"{result.duplicates:,} duplicates, {result.quarantined:,} quarantined "
+        f"({result.seconds:.1f} s)"
+    )
+    if result.quarantined:
+        err_console().print(f"see the bad rows with: jornada quarantine {workspace_dir}")
+
+
+def quarantine_command(
+    workspace_dir: WorkspaceArgument,
+    export: Annotated[
+        Path | None, typer.Option(help="Write every quarantined row to this CSV file.")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="Rows to show.")] = 20,
+    json: JsonOption = False,
+) -> None:
+    """Show the rows that could not be loaded, with source, row, column and reason.
+
+    Example:  jornada quarantine shop --export bad_rows.csv
+    """
+    workspace = Workspace.open(workspace_dir)
+    quarantine = workspace.engine.table("quarantine")
+    if export is not None:
+        quarantine.order_by(["load_id", "row"]).to_csv(export)
+        err_console().print(f"wrote {export}")
+        return
+    frame = workspace.engine.to_pandas(quarantine.order_by(["load_id", "row"]).limit(limit))
+    total = int(workspace.engine.execute(quarantine.count()))
+    if json:
+        print_json(
+            {
+                "total": total,
+                "rows": frame.astype(object).where(frame.notna(), None).to_dict("records"),
+            }
+        )
+        return
+    if not total:
+        out_console().print("no quarantined rows")
+        return
+    view = Table("source", "row", "column", "reason", "raw", box=None)
+    for record in frame.itertuples(index=False):
+        view.add_row(
+            str(record.source),
+            str(record.row),
+            str(record.column or ""),
+            str(record.reason),
+            str(record.raw or "")[:60],
+        )
+    out_console().print(view)
+    if total > limit:
+        out_console().print(f"… {total - limit:,} more; use --export FILE for all")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("load")(load_command)
+    app.command("quarantine")(quarantine_command)

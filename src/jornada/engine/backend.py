@@ -1,0 +1,151 @@
+"""Connecting to a backend, running expressions, tracing the SQL sent.
+
+>>> engine = Engine.duckdb()  # in memory
+>>> engine.sql("select 42 as answer").fetchall()
+[(42,)]
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+import pyarrow as pa
+from duckdb import DuckDBPyConnection
+
+from jornada.errors import JornadaError
+
+__all__ = ["Engine", "EngineError"]
+
+BackendKind = Literal["duckdb", "pyspark", "other"]
+
+
+class EngineError(JornadaError):
+    """The backend refused or failed a query; the message says which and why."""
+
+
+class Engine:
+    """An Ibis connection plus what jornada needs around it: tracing, transactions,
+    and (on DuckDB) raw SQL for loading."""
+
+    def __init__(self, con: ibis.BaseBackend, *, kind: BackendKind) -> None:
+        self.con = con
+        self.kind: BackendKind = kind
+        self._tracers: list[Callable[[str], None]] = []
+
+    def __repr__(self) -> str:
+        return f"Engine(kind={self.kind!r})"
+
+    @classmethod
+    def duckdb(
+        cls,
+        path: Path | None = None,
+        *,
+        read_only: bool = False,
+        threads: int | None = None,
+        memory_limit: str | None = None,
+    ) -> Engine:
+        """Open (or create) a DuckDB database file; in memory when ``path`` is None."""
+        config: dict[str, Any] = {}
+        if threads is not None:
+            config["threads"] = threads
+        if memory_limit is not None:
+            config["memory_limit"] = memory_limit
+        try:
+            con = ibis.duckdb.connect(
+                database=str(path) if path is not None else ":memory:",
+                read_only=read_only,
+                **config,
+            )
+        except duckdb.Error as error:
+            raise EngineError(f"cannot open {path}: {error}") from None
+        return cls(con, kind="duckdb")
+
+    @classmethod
+    def from_ibis(cls, con: ibis.BaseBackend) -> Engine:
+        """Wrap an Ibis connection made elsewhere (a Spark session, a warehouse)."""
+        name = str(getattr(con, "name", "other"))
+        kind: BackendKind = (
+            "duckdb" if name == "duckdb" else "pyspark" if name == "pyspark" else "other"
+        )
+        return cls(con, kind=kind)
+
+    # --- running -----------------------------------------------------------------
+
+    def table(self, name: str) -> ir.Table:
+        return self.con.table(name)
+
+    def has_table(self, name: str) -> bool:
+        return name in self.con.list_tables()
+
+    def execute(self, expr: ir.Expr) -> Any:
+        """Run an expression: a table gives a pandas DataFrame, a scalar a Python value."""
+        self._trace(expr)
+        return expr.execute()
+
+    def to_pandas(self, expr: ir.Table) -> pd.DataFrame:
+        self._trace(expr)
+        frame: pd.DataFrame = expr.to_pandas()
+        return frame
+
+    def to_arrow(self, expr: ir.Table) -> pa.Table:
+        self._trace(expr)
+        return expr.to_pyarrow()
+
+    # --- DuckDB only ---------------------------------------------------------------
+
+    @property
+    def duck(self) -> DuckDBPyConnection:
+        """The raw DuckDB connection, for loading; other backends have none."""
+        if self.kind != "duckdb":
+            raise EngineError(f"this needs the DuckDB engine, not {self.kind}")
+        raw: DuckDBPyConnection = self.con.con
+        return raw
+
+    def sql(
+        self, query: str, params: list[Any] | dict[str, Any] | None = None
+    ) -> DuckDBPyConnection:
+        """Run DuckDB SQL written by jornada (never user text: values go in ``params``)."""
+        for tracer in self._tracers:
+            tracer(query)
+        try:
+            return self.duck.execute(query, params)
+        except duckdb.Error as error:
+            raise EngineError(str(error).splitlines()[0]) from None
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All or nothing: a load killed half-way leaves the database as before."""
+        self.sql("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.sql("ROLLBACK")
+            raise
+        self.sql("COMMIT")
+
+    # --- tracing -------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def tracing(self, tracer: Callable[[str], None]) -> Iterator[None]:
+        """Call ``tracer`` with the SQL of every query run inside the block (``--trace-sql``)."""
+        self._tracers.append(tracer)
+        try:
+            yield
+        finally:
+            self._tracers.remove(tracer)
+
+    def _trace(self, expr: ir.Expr) -> None:
+        if self._tracers:
+            query = str(ibis.to_sql(expr, dialect=self.con.name))
+            for tracer in self._tracers:
+                tracer(query)
+
+    def close(self) -> None:
+        self.con.disconnect()

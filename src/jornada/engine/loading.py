@@ -1,0 +1,388 @@
+"""Loading a source into the event store, in DuckDB: read, parse, quarantine, dedupe, insert.
+
+This module holds the DuckDB SQL of a load; :mod:`jornada.events.load` decides what to
+load and reports it. Column names from the user are checked against the source's
+columns and quoted as identifiers; values (paths, formats, time zones) travel as
+parameters. Nothing here is committed: the caller runs it inside a transaction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pyarrow as pa
+
+from jornada.engine.backend import Engine, EngineError
+
+__all__ = [
+    "LoadCounts",
+    "LoadPlan",
+    "SourceKind",
+    "describe_source",
+    "quote_identifier",
+    "run_load",
+]
+
+SourceKind = Literal["csv", "parquet", "jsonl", "arrow"]
+
+# The canonical fields a source column can be mapped to, besides the identifiers.
+FIELDS = ("id", "customer", "time", "event", "channel", "session", "value", "cost", "text", "score")
+NUMERIC_FIELDS = ("value", "cost", "score")
+
+
+def quote_identifier(name: str) -> str:
+    """Quote a column name for DuckDB SQL (double quotes, inner quotes doubled).
+
+    >>> quote_identifier('my "odd" col')
+    '"my ""odd"" col"'
+    """
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    """A SQL string literal for text jornada controls (never user input)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """Everything a load needs: where to read, which column is which, how to parse."""
+
+    kind: SourceKind
+    location: str  # a file path, or the name of a registered Arrow table
+    source_name: str
+    columns: Mapping[str, str]  # canonical field (customer, time, ...) -> source column
+    identities: Mapping[str, str] = field(default_factory=dict)  # kind -> source column
+    time_zone: str = "UTC"
+    time_format: str | None = None  # strptime format, "epoch" or "epoch_ms"
+    delimiter: str | None = None
+    encoding: str = "utf-8"
+    arrow: pa.Table | None = None
+
+
+@dataclass(frozen=True)
+class LoadCounts:
+    rows_read: int
+    loaded: int
+    duplicates: int
+    quarantined: int
+
+
+def _reader(plan: LoadPlan, rejects: str) -> tuple[str, list[Any]]:
+    """A FROM clause reading the source, with ``_row`` = 1-based data row number."""
+    if plan.kind == "csv":
+        options = ["all_varchar = true", "header = true", "store_rejects = true"]
+        options += [
+            f"rejects_table = {_literal(rejects)}",
+            f"rejects_scan = {_literal(rejects + '_scan')}",
+        ]
+        params: list[Any] = [plan.location]
+        if plan.delimiter is not None:
+            options.append("delim = ?")
+            params.append(plan.delimiter)
+        options.append("encoding = ?")
+        params.append(plan.encoding)
+        source = f"read_csv(?, {', '.join(options)})"
+        return f"(SELECT *, row_number() OVER () AS _row FROM {source})", params
+    if plan.kind == "parquet":
+        return (
+            "(SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS _row "
+            "FROM read_parquet(?, file_row_number = true))",
+            [plan.location],
+        )
+    if plan.kind == "jsonl":
+        return (
+            "(SELECT *, row_number() OVER () AS _row "
+            "FROM read_json(?, format = 'newline_delimited', records = true))",
+            [plan.location],
+        )
+    return (f"(SELECT *, row_number() OVER () AS _row FROM {quote_identifier(plan.location)})", [])
+
+
+def describe_source(engine: Engine, plan: LoadPlan) -> list[tuple[str, str]]:
+    """The source's columns and DuckDB types, reading only what is needed to know them."""
+    if plan.kind == "arrow":
+        assert plan.arrow is not None
+        engine.duck.register(plan.location, plan.arrow)
+    reader, params = _reader(plan, "_describe_rejects")
+    rows = engine.sql(f"DESCRIBE SELECT * FROM {reader}", params).fetchall()
+    return [(str(name), str(kind)) for name, kind, *_ in rows if name != "_row"]
+
+
+def _as_text(expr: str) -> str:
+    return f"nullif(trim(CAST({expr} AS VARCHAR)), '')"
+
+
+def _time_expression(column: str, column_type: str, plan: LoadPlan) -> str:
+    """UTC timestamp of a time column, NULL when it cannot be read."""
+    tz = _literal(plan.time_zone)
+    if column_type.startswith("TIMESTAMP WITH TIME ZONE"):
+        return f"CAST({column} AS TIMESTAMP)"  # session time zone is UTC
+    if column_type.startswith(("TIMESTAMP", "DATE")):
+        return f"CAST(timezone('UTC', timezone({tz}, CAST({column} AS TIMESTAMP))) AS TIMESTAMP)"
+    text = _as_text(column)
+    if plan.time_format in ("epoch", "epoch_ms"):
+        scale = "1000.0" if plan.time_format == "epoch_ms" else "1.0"
+        return f"CAST(to_timestamp(TRY_CAST({text} AS DOUBLE) / {scale}) AS TIMESTAMP)"
+    if plan.time_format is not None:
+        local = f"try_strptime({text}, {_literal(plan.time_format)})"
+        has_zone = "%z" in plan.time_format or "%Z" in plan.time_format
+        if has_zone:
+            return f"CAST({local} AS TIMESTAMP)"
+        return f"CAST(timezone('UTC', timezone({tz}, CAST({local} AS TIMESTAMP))) AS TIMESTAMP)"
+    # ISO 8601: with an offset (Z, +02:00, -0300) it is absolute; without, local to --tz.
+    return (
+        f"CASE WHEN regexp_matches({text}, '([zZ]|[+-][0-9]{{2}}(:?[0-9]{{2}})?)$') "
+        f"THEN CAST(TRY_CAST({text} AS TIMESTAMPTZ) AS TIMESTAMP) "
+        f"ELSE CAST(timezone('UTC', timezone({tz}, TRY_CAST({text} AS TIMESTAMP))) AS TIMESTAMP) END"
+    )
+
+
+def _number_expression(column: str, column_type: str) -> str:
+    if column_type in (
+        "DOUBLE",
+        "FLOAT",
+        "BIGINT",
+        "INTEGER",
+        "SMALLINT",
+        "TINYINT",
+        "HUGEINT",
+        "UBIGINT",
+        "UINTEGER",
+    ) or column_type.startswith("DECIMAL"):
+        return f"CAST({column} AS DOUBLE)"
+    return f"TRY_CAST(replace({_as_text(column)}, ',', '.') AS DOUBLE)"
+
+
+def run_load(
+    engine: Engine,
+    plan: LoadPlan,
+    *,
+    load_id: int,
+    first_seq: int,
+    source_columns: Sequence[tuple[str, str]],
+    normalise: Mapping[str, str],
+) -> LoadCounts:
+    """Parse the source into ``_parsed``, quarantine bad rows, insert new events.
+
+    ``normalise`` maps identifier kinds to a SQL template with one ``{}`` for the raw
+    text (the events layer owns the normalisation rules).
+    """
+    types = dict(source_columns)
+    q = {fld: quote_identifier(col) for fld, col in plan.columns.items()}
+    mapped = set(plan.columns.values()) | set(plan.identities.values())
+    rest = [name for name, _ in source_columns if name not in mapped]
+
+    def raw(fld: str) -> str:
+        return _as_text(q[fld]) if fld in q else "NULL::VARCHAR"
+
+    time_col = q["time"]
+    parsed_time = _time_expression(time_col, types[plan.columns["time"]], plan)
+    numbers = {
+        fld: _number_expression(q[fld], types[plan.columns[fld]]) if fld in q else "NULL::DOUBLE"
+        for fld in NUMERIC_FIELDS
+    }
+    all_columns = [quote_identifier(name) for name, _ in source_columns]
+    content = " || chr(31) || ".join(f"coalesce(CAST({c} AS VARCHAR), chr(0))" for c in all_columns)
+    content_hash = f"'h' || md5({content})"
+    event_id = f"coalesce({raw('id')}, {content_hash})" if "id" in q else content_hash
+    properties = (
+        "map_from_entries(list_filter(["
+        + ", ".join(f"({_literal(name)}, {_as_text(quote_identifier(name))})" for name in rest)
+        + "], lambda e: e[2] IS NOT NULL))"
+        if rest
+        else "MAP {}::MAP(VARCHAR, VARCHAR)"
+    )
+    identities = (
+        "map_from_entries(list_filter(["
+        + ", ".join(
+            f"({_literal(kind)}, {_as_text(quote_identifier(col))})"
+            for kind, col in plan.identities.items()
+        )
+        + "], lambda e: e[2] IS NOT NULL))"
+        if plan.identities
+        else "MAP {}::MAP(VARCHAR, VARCHAR)"
+    )
+    # The first problem of a row, in column order: missing fields, then unreadable values.
+    problems = [
+        ("_customer IS NULL", plan.columns["customer"], "missing customer"),
+        ("_time_raw IS NULL", plan.columns["time"], "missing time"),
+        ("_event IS NULL", plan.columns["event"], "missing event name"),
+        ("_ts IS NULL", plan.columns["time"], "unparseable timestamp"),
+    ]
+    for fld in NUMERIC_FIELDS:
+        if fld in q:
+            problems.append(
+                (f"_{fld}_raw IS NOT NULL AND _{fld} IS NULL", plan.columns[fld], "not a number")
+            )
+    raw_numbers = "".join(f"{raw(fld)} AS _{fld}_raw, " for fld in NUMERIC_FIELDS if fld in q)
+    problem_case = (
+        "CASE "
+        + " ".join(
+            f"WHEN {cond} THEN {_literal(col)} || chr(30) || {_literal(reason)}"
+            for cond, col, reason in problems
+        )
+        + " END"
+    )
+
+    rejects = f"_rejects_{load_id}"
+    reader, params = _reader(plan, rejects)
+    if plan.kind == "arrow":
+        assert plan.arrow is not None
+        engine.duck.register(plan.location, plan.arrow)
+    engine.sql("DROP TABLE IF EXISTS _parsed")
+    engine.sql(
+        f"""
+        CREATE TEMP TABLE _parsed AS
+        SELECT *, {problem_case} AS _problem
+        FROM (
+            SELECT
+                _row,
+                {event_id} AS _event_id,
+                {raw("customer")} AS _customer,
+                {raw("time")} AS _time_raw,
+                {raw_numbers}
+                {parsed_time} AS _ts,
+                {raw("event")} AS _event,
+                {raw("channel")} AS _channel,
+                {raw("session")} AS _session,
+                {numbers["value"]} AS _value,
+                {numbers["cost"]} AS _cost,
+                {raw("text")} AS _text,
+                {numbers["score"]} AS _score,
+                {properties} AS _properties,
+                {identities} AS _identities
+            FROM {reader} AS src
+        )
+        """,
+        params,
+    )
+    # Rows the CSV reader itself refused (wrong column count, bad encoding...).
+    rejected: list[tuple[int, str | None, str, str]] = []
+    if plan.kind == "csv" and engine.has_table(rejects):
+        rejected = [
+            (int(line), column, str(kind), str(message))
+            for line, column, kind, message in engine.sql(
+                f"SELECT DISTINCT ON (line) line, column_name, error_type, error_message "
+                f"FROM {quote_identifier(rejects)} ORDER BY line"
+            ).fetchall()
+        ]
+    if rejected:
+        # Good rows were numbered without the refused ones: shift each good row past
+        # the refused rows before it (refused row r_j leaves r_j - j good rows before it).
+        engine.sql("CREATE OR REPLACE TEMP TABLE _refused (r BIGINT, j BIGINT)")
+        engine.duck.executemany(
+            "INSERT INTO _refused VALUES (?, ?)",
+            [(line - 1, j) for j, (line, *_rest) in enumerate(rejected, start=1)],
+        )
+        engine.sql(
+            "UPDATE _parsed SET _row = _row + "
+            "(SELECT count(*) FROM _refused WHERE r - j < _parsed._row)"
+        )
+        engine.duck.executemany(
+            "INSERT INTO quarantine VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (load_id, plan.source_name, line - 1, column, _reject_reason(kind, message), None)
+                for line, column, kind, message in rejected
+            ],
+        )
+
+    counts = engine.sql(
+        "SELECT count(*), count(*) FILTER (WHERE _problem IS NOT NULL) FROM _parsed"
+    ).fetchone()
+    assert counts is not None
+    parsed_rows, bad_rows = int(counts[0]), int(counts[1])
+    if bad_rows:
+        # The raw row, as read, for the people who fix the source: read again, only for
+        # the rows in quarantine (clean files never pay for this).
+        raw_reader, raw_params = _reader(plan, rejects + "_again")
+        row_number = "_row" if not rejected else "_row_in_reader"
+        if rejected:
+            engine.sql("ALTER TABLE _parsed ADD COLUMN _row_in_reader BIGINT")
+            engine.sql(
+                "UPDATE _parsed SET _row_in_reader = _row - "
+                "(SELECT count(*) FROM _refused WHERE r < _parsed._row)"
+            )
+        engine.sql(
+            f"""
+            INSERT INTO quarantine
+            SELECT ?, ?, p._row, split_part(p._problem, chr(30), 1),
+                   split_part(p._problem, chr(30), 2), CAST(to_json(src) AS VARCHAR)
+            FROM _parsed AS p JOIN {raw_reader} AS src ON src._row = p.{row_number}
+            WHERE p._problem IS NOT NULL ORDER BY p._row
+            """,
+            [load_id, plan.source_name, *raw_params],
+        )
+
+    # New events: good rows, first occurrence of each id, not already stored.
+    engine.sql(
+        """
+        CREATE OR REPLACE TEMP TABLE _new AS
+        SELECT * FROM _parsed AS p
+        WHERE _problem IS NULL
+          AND NOT EXISTS (SELECT 1 FROM events_raw AS e WHERE e.event_id = p._event_id)
+        QUALIFY row_number() OVER (PARTITION BY _event_id ORDER BY _row) = 1
+        """
+    )
+    engine.sql(
+        """
+        INSERT INTO events_raw
+        SELECT _event_id, _customer, _ts, _event, _channel, _session, _value, _cost, _text,
+               _score, _properties, _identities, ?, ?, ? + _row
+        FROM _new ORDER BY _row
+        """,
+        [plan.source_name, load_id, first_seq],
+    )
+    loaded_row = engine.sql("SELECT count(*) FROM _new").fetchone()
+    loaded = int(loaded_row[0]) if loaded_row else 0
+
+    identifier_selects = [
+        f"SELECT _event_id, 'customer', {normalise.get('customer', '{}').format('_customer')} FROM _new"
+    ]
+    for kind in plan.identities:
+        template = normalise.get(kind, normalise.get("*", "{}"))
+        identifier_selects.append(
+            f"SELECT _event_id, {_literal(kind)}, {template.format(f'_identities[{_literal(kind)}]')} FROM _new"
+        )
+    engine.sql(
+        "INSERT INTO identifiers SELECT * FROM ("
+        + " UNION ALL ".join(identifier_selects)
+        + ") AS i(event_id, kind, value) WHERE value IS NOT NULL"
+    )
+    engine.sql("DROP TABLE IF EXISTS _new")
+    engine.sql("DROP TABLE IF EXISTS _parsed")
+    if plan.kind == "csv":
+        for table in (rejects, rejects + "_scan", rejects + "_again", rejects + "_again_scan"):
+            engine.sql(f"DROP TABLE IF EXISTS {quote_identifier(table)}")
+    engine.sql("DROP TABLE IF EXISTS _refused")
+    if plan.kind == "arrow":
+        engine.duck.unregister(plan.location)
+
+    rows_read = parsed_rows + len(rejected)
+    quarantined = bad_rows + len(rejected)
+    return LoadCounts(rows_read, loaded, rows_read - loaded - quarantined, quarantined)
+
+
+def _reject_reason(kind: str, message: str) -> str:
+    reasons = {
+        "INVALID ENCODING": "not valid text in the file's encoding (use --encoding)",
+        "TOO MANY COLUMNS": "more columns than the header",
+        "MISSING COLUMNS": "fewer columns than the header",
+        "UNQUOTED VALUE": "a quote inside an unquoted value",
+        "LINE SIZE OVER MAXIMUM": "line too long",
+    }
+    return reasons.get(kind, message.splitlines()[0] if message else kind.lower())
+
+
+def check_time_zone(engine: Engine, zone: str) -> bool:
+    row = engine.sql("SELECT count(*) FROM pg_timezone_names() WHERE name = ?", [zone]).fetchone()
+    return bool(row and row[0])
+
+
+def drop_temporary(engine: Engine) -> None:
+    for table in ("_parsed", "_new", "_refused"):
+        with contextlib.suppress(EngineError):
+            engine.sql(f"DROP TABLE IF EXISTS {table}")

@@ -1,0 +1,137 @@
+"""The workspace's event store in DuckDB: its tables, and the ``events`` table rebuilt
+from them after each load (resolved customers, sessions, per-event facts).
+
+Per-event facts are computed once here so analyses do not sort again: ``idx`` (position
+of the event in its customer's path, from 0), ``next_event``/``next_ts`` (the next event of
+the same customer) and ``session_idx`` (position within the session).
+"""
+
+from __future__ import annotations
+
+from jornada.engine.backend import Engine
+
+__all__ = ["STORE_VERSION", "data_version", "ensure_store", "materialise_events"]
+
+STORE_VERSION = 1
+
+_TABLES = (
+    """CREATE TABLE IF NOT EXISTS events_raw (
+        event_id VARCHAR NOT NULL,
+        customer_key VARCHAR NOT NULL,
+        ts TIMESTAMP NOT NULL,
+        event VARCHAR NOT NULL,
+        channel VARCHAR,
+        source_session VARCHAR,
+        value DOUBLE,
+        cost DOUBLE,
+        text VARCHAR,
+        score DOUBLE,
+        properties MAP(VARCHAR, VARCHAR),
+        identifiers MAP(VARCHAR, VARCHAR),
+        source VARCHAR NOT NULL,
+        load_id BIGINT NOT NULL,
+        seq BIGINT NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS identifiers (
+        event_id VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,
+        value VARCHAR NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS quarantine (
+        load_id BIGINT NOT NULL,
+        source VARCHAR NOT NULL,
+        "row" BIGINT,
+        "column" VARCHAR,
+        reason VARCHAR NOT NULL,
+        raw VARCHAR
+    )""",
+    """CREATE TABLE IF NOT EXISTS loads (
+        load_id BIGINT PRIMARY KEY,
+        source VARCHAR NOT NULL,
+        fingerprint VARCHAR NOT NULL,
+        loaded_at TIMESTAMP NOT NULL,
+        rows_read BIGINT NOT NULL,
+        loaded BIGINT NOT NULL,
+        duplicates BIGINT NOT NULL,
+        quarantined BIGINT NOT NULL,
+        mapping VARCHAR NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS store_meta (
+        key VARCHAR PRIMARY KEY,
+        value VARCHAR NOT NULL
+    )""",
+)
+
+
+def ensure_store(engine: Engine) -> None:
+    """Create the store's tables when missing (an empty ``events`` table included)."""
+    # Timestamps are UTC everywhere; the session time zone makes TIMESTAMPTZ casts agree.
+    engine.sql("SET TimeZone = 'UTC'")
+    for statement in _TABLES:
+        engine.sql(statement)
+    if not engine.has_table("events"):
+        materialise_events(engine, session_gap_seconds=1800)
+    engine.sql(
+        "INSERT INTO store_meta VALUES ('store_version', ?) ON CONFLICT DO NOTHING",
+        [str(STORE_VERSION)],
+    )
+
+
+def data_version(engine: Engine) -> int:
+    """A number that changes whenever the stored events change (the last load id)."""
+    row = engine.sql("SELECT coalesce(max(load_id), 0) FROM loads").fetchone()
+    return int(row[0]) if row else 0
+
+
+def materialise_events(engine: Engine, *, session_gap_seconds: int) -> None:
+    """Rebuild ``events`` from ``events_raw``: resolved customer, session, facts, sorted.
+
+    A session is the source's own session id when it has one; otherwise a new session
+    starts at a customer's first event and after every gap longer than
+    ``session_gap_seconds`` (a gap exactly equal to it stays in the session).
+    """
+    has_resolution = engine.has_table("event_customers")
+    customer = "coalesce(c.customer_id, r.customer_key)" if has_resolution else "r.customer_key"
+    join = "LEFT JOIN event_customers AS c USING (event_id)" if has_resolution else ""
+    gap = int(session_gap_seconds)
+    engine.sql(
+        f"""
+        CREATE OR REPLACE TABLE events AS
+        WITH resolved AS (
+            SELECT r.*, {customer} AS customer_id
+            FROM events_raw AS r {join}
+        ),
+        gaps AS (
+            SELECT *,
+                CASE
+                    WHEN source_session IS NOT NULL THEN
+                        source_session IS DISTINCT FROM lag(source_session) OVER w
+                    ELSE lag(ts) OVER w IS NULL
+                        OR epoch_us(ts) - epoch_us(lag(ts) OVER w) > {gap} * 1000000
+                        OR lag(source_session) OVER w IS NOT NULL
+                END AS starts_session
+            FROM resolved
+            WINDOW w AS (PARTITION BY customer_id ORDER BY ts, seq)
+        ),
+        numbered AS (
+            SELECT *,
+                sum(starts_session::INTEGER) OVER w AS session_no,
+                (row_number() OVER w) - 1 AS idx,
+                lead(event) OVER w AS next_event,
+                lead(ts) OVER w AS next_ts
+            FROM gaps
+            WINDOW w AS (PARTITION BY customer_id ORDER BY ts, seq
+                         ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+        )
+        SELECT
+            event_id, customer_id, ts, event, channel,
+            coalesce(source_session, customer_id || '#' || session_no::VARCHAR) AS session_id,
+            value, cost, text, score, properties, source, load_id, seq,
+            customer_key, identifiers,
+            idx, next_event, next_ts,
+            (row_number() OVER (PARTITION BY customer_id, session_no ORDER BY ts, seq)) - 1
+                AS session_idx
+        FROM numbered
+        ORDER BY customer_id, ts, seq
+        """
+    )
