@@ -1,0 +1,26 @@
+"""Brute-force, obviously-correct pure-Python references of every analysis.
+
+Each module here takes plain event dicts (see :func:`paths` below) and computes what an
+analysis should return, the slow way. Hypothesis tests compare the engine's answers
+with these on random small logs.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+Event = Mapping[str, Any]
+
+
+def paths(events: Iterable[Event], by: str = "customer") -> dict[str, list[Event]]:
+    """Events grouped by customer (or session) and ordered by time, then input order.
+
+    ``by="session"`` groups by the ``session_id`` the store derived.
+    """
+    key = "customer_id" if by == "customer" else "session_id"
+    grouped: dict[str, list[Event]] = defaultdict(list)
+    for event in events:
+        grouped[str(event[key])].append(event)
+    return {k: sorted(v, key=lambda e: (e["ts"], e["seq"])) for k, v in grouped.items()}
