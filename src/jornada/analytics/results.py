@@ -80,7 +80,9 @@ def json_ready(value: Any) -> Any:
     return value
 
 
-def wilson_interval(successes: int, trials: int, *, z: float = 1.959963984540054) -> tuple[float, float]:
+def wilson_interval(
+    successes: int, trials: int, *, z: float = 1.959963984540054
+) -> tuple[float, float]:
     """95% Wilson score interval of a proportion (NaN, NaN when there are no trials).
 
     >>> [round(x, 4) for x in wilson_interval(50, 100)]

@@ -38,6 +38,7 @@ class Engine:
         self.con = con
         self.kind: BackendKind = kind
         self._tracers: list[Callable[[str], None]] = []
+        self._transaction_depth = 0
 
     def __repr__(self) -> str:
         return f"Engine(kind={self.kind!r})"
@@ -121,13 +122,28 @@ class Engine:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
-        """All or nothing: a load killed half-way leaves the database as before."""
+        """All or nothing: a load killed half-way leaves the database as before.
+
+        Blocks nest: an inner block joins the outer transaction (identity resolution
+        runs on its own, and inside a load), so only the outermost block commits.
+        """
+        if self._transaction_depth:
+            self._transaction_depth += 1
+            try:
+                yield
+            finally:
+                self._transaction_depth -= 1
+            return
         self.sql("BEGIN TRANSACTION")
+        self._transaction_depth = 1
         try:
             yield
         except BaseException:
-            self.sql("ROLLBACK")
+            self._transaction_depth = 0
+            with contextlib.suppress(EngineError):
+                self.sql("ROLLBACK")
             raise
+        self._transaction_depth = 0
         self.sql("COMMIT")
 
     # --- tracing -------------------------------------------------------------------

@@ -1,0 +1,1185 @@
+"""Where customers are in a journey map: the stages they reached, how long they have been
+in the current one, conversion between stages, success milestones, and who has stalled.
+
+Semantics (``tests/oracles/stages.py`` is the brute-force reference):
+
+* **Which stage an event is.** The stage :func:`~jornada.events.binding.label_events`
+  gives it: the stage of the first touchpoint, in map order, whose ``events:`` block
+  matches, else the first stage whose own block does. One event, one stage (the same
+  labels every map-based analysis uses); events the map does not describe have none.
+* **Reached.** A customer reached a stage when at least one of their events is that
+  stage's. A customer may skip a stage (reach 1 and 3, not 2): the skipped stage does not
+  count as reached. Order in time does not matter for reaching.
+* **Entering** a stage is the customer's first event of it (order is ``ts`` then load
+  order, the ``idx`` fact). Later visits do not re-enter it.
+* **Current stage**: the furthest stage, in map order, the customer reached. Going back
+  does not count: a customer who reached *Delivery* and then browses products again is
+  still in *Delivery*, and their time in it runs from first entering it.
+* **Time in stage**: from entering the current stage to ``as_of`` (default: the last
+  event in the data; when given, events after it are ignored, so the analysis sees the
+  data as it was then).
+* **Moving on and dwell.** A customer moved on from a stage when, after entering it,
+  they have an event of a *later* stage (in map order). The dwell time is from entering
+  the stage to the first such event: entering the next stage they reached.
+* **Conversion** from stage k to k+1: among customers who reached k, the share who also
+  reached k+1; from the first stage: among customers who reached the first stage, the
+  share who reached k. Both with 95% Wilson intervals.
+* **Milestones**: a milestone is reached when its ``events:`` block matches an event of
+  the customer at or after entering the milestone's stage (the entering event itself
+  counts); with ``within``, only when that event comes at most ``within`` after entering.
+  A milestone without an ``events:`` block cannot be measured and is reported unbound.
+* **Stalled**: a customer is stalled in their current stage when (``slow``) their time in
+  it is longer than the chosen percentile of the dwell times of the customers who moved on
+  from it, or (``missed milestone ID``) a milestone of that stage with ``within`` was not
+  reached and its window is over. A stage nobody moved on from has no threshold (the
+  last stage never has one); a milestone without ``within`` is never missed.
+
+Times are counted in whole seconds: timestamps are truncated to the second before any
+difference is taken, so every backend (DuckDB, Spark) gives exactly the same numbers.
+
+Percentiles are exact, by the **nearest-rank** method: the p-th percentile of n values is
+the value at rank ``ceil(p/100 * n)`` in ascending order (the smallest value with at least
+p% of the values at or below it). It is always an observed dwell time; the median is the
+50th percentile by the same rule (the lower middle value when n is even). It is computed
+with a row number and integer arithmetic, so no backend's own quantile function (exact on
+some, approximate on others) is involved.
+
+>>> from jornada.engine import Engine
+>>> from jornada.model import EventBinding, Journey, Milestone, Stage, Touchpoint
+>>> engine = Engine.duckdb()
+>>> _ = engine.sql("create table events as select * from (values "
+...     "('a', timestamp '2026-01-01 00:00', 'view', 0), ('a', timestamp '2026-01-03 00:00', 'buy', 1),"
+...     "('b', timestamp '2026-01-02 00:00', 'view', 0)) t(customer_id, ts, event, idx)")
+>>> def stage(id, *names, milestones=()):
+...     return Stage(id=id, name=id.title(), milestones=list(milestones), touchpoints=[
+...         Touchpoint(id=f"{id}_tp", name=id, events=EventBinding(names=list(names)))])
+>>> shop = Journey(id="shop", title="Shop", stages=[stage("browse", "view"), stage("buy", "buy")])
+>>> analysis = analyse_stages(engine.table("events"), shop)
+>>> [(s.stage_id, s.reached, s.currently_in, s.conversion_to_next) for s in analysis.stages]
+[('browse', 2, 1, 0.5), ('buy', 1, 1, None)]
+>>> analysis.stages[0].median_dwell_seconds / 86400
+2.0
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import functools
+import math
+import operator
+from dataclasses import dataclass, replace
+from fractions import Fraction
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+import plotly.graph_objects as go
+
+from jornada.analytics.results import AnalysisResult, json_ready, wilson_interval
+from jornada.events.binding import binding_filter, touchpoint_filters
+from jornada.model import Journey, Milestone, Stage
+
+__all__ = [
+    "DEFAULT_PERCENTILE",
+    "MilestoneShare",
+    "StageAnalysis",
+    "StageSummary",
+    "StageTables",
+    "StalledCustomer",
+    "StalledCustomers",
+    "analyse_stages",
+    "current_stages",
+    "find_stalled",
+    "milestone_progress",
+    "nearest_rank",
+    "stage_entries",
+    "stalled_customers",
+    "within_seconds",
+]
+
+DEFAULT_PERCENTILE = 80.0
+"""The dwell-time percentile above which a customer is ``slow`` in a stage."""
+
+SECONDS_PER_DAY = 86_400
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3_600, "d": SECONDS_PER_DAY, "w": 7 * SECONDS_PER_DAY}
+
+
+# --- small exact helpers ---------------------------------------------------------------
+
+
+def within_seconds(within: str) -> int:
+    """A milestone's ``within`` (``7d``, ``12h``, ``1.5d``) in whole seconds (rounded down).
+
+    >>> within_seconds("7d"), within_seconds("1.5h"), within_seconds("2w")
+    (604800, 5400, 1209600)
+    """
+    number, unit = within[:-1], within[-1]
+    if unit not in _UNIT_SECONDS:
+        raise ValueError(f"unknown time unit in {within!r}: use s, m, h, d or w")
+    return math.floor(Fraction(number) * _UNIT_SECONDS[unit])
+
+
+def _fraction(percentile: float) -> Fraction:
+    """The percentile as an exact fraction of 100 (``33.3`` is 333/10, not a binary float)."""
+    value = Fraction(repr(float(percentile)))
+    if not 0 < value <= 100:
+        raise ValueError(f"the percentile must be above 0 and at most 100, not {percentile}")
+    return value
+
+
+def nearest_rank(percentile: float, n: int) -> int:
+    """The 1-based rank of the ``percentile``-th percentile of ``n`` sorted values:
+    ``ceil(percentile / 100 * n)``, computed exactly.
+
+    >>> nearest_rank(80, 5), nearest_rank(80, 6), nearest_rank(50, 4), nearest_rank(100, 3)
+    (4, 5, 2, 3)
+    """
+    return max(1, math.ceil(_fraction(percentile) * n / 100))
+
+
+def _seconds(ts: ir.TimestampValue) -> ir.IntegerValue:
+    """Whole seconds since the epoch: truncated first, so DuckDB (whose epoch has a
+    fraction, and whose casts round) and Spark (whose epoch truncates) agree."""
+    return ts.truncate("s").epoch_seconds().cast("int64")
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
+    return moment
+
+
+def _positioned(events: ir.Table) -> ir.Table:
+    """The events with their ``idx`` fact (position in the customer's path, from 0):
+    the store has it; another table gets it from ``ts`` then ``seq``."""
+    if "idx" in events.columns:
+        return events
+    order = [events["ts"], *([events["seq"]] if "seq" in events.columns else [])]
+    window = ibis.window(group_by=events["customer_id"], order_by=order)
+    return events.mutate(idx=ibis.row_number().over(window))
+
+
+# --- the pipeline: labelled events, entries, current stages, milestones ---------------
+
+
+@dataclass(frozen=True)
+class _Pipeline:
+    journey: Journey
+    stages: tuple[Stage, ...]
+    events: ir.Table  # up to as_of, with idx
+    labelled: ir.Table  # customer_id, ts, idx, stage_index, touchpoint_id
+    latest: ir.Table  # one row: as_of, the last event's time (used when moment is None)
+    moment: dt.datetime | None  # as_of when given
+
+    def with_as_of(self, table: ir.Table) -> ir.Table:
+        """``table`` with an ``as_of`` column: the given time, else the last event's."""
+        if self.moment is not None:
+            return table.mutate(as_of=ibis.literal(self.moment, type="timestamp"))
+        return table.cross_join(self.latest)
+
+    def stage_id_of(self, index: ir.IntegerValue) -> ir.StringValue:
+        return _lookup(index, {i: s.id for i, s in enumerate(self.stages)})
+
+    def stage_name_of(self, index: ir.IntegerValue) -> ir.StringValue:
+        return _lookup(index, {i: s.name for i, s in enumerate(self.stages)})
+
+
+def _lookup(key: ir.Value, values: dict[Any, str]) -> ir.StringValue:
+    if not values:
+        return ibis.null("string")
+    return ibis.cases(
+        *((key == k, ibis.literal(v, type="string")) for k, v in values.items()),
+        else_=ibis.null("string"),
+    )
+
+
+def _labels(
+    journey: Journey, stages: tuple[Stage, ...], events: ir.Table
+) -> tuple[ir.Value, ir.Value]:
+    """The ``stage_index`` and ``touchpoint_id`` of each event: exactly the labels of
+    :func:`~jornada.events.binding.label_events`, written as two flat ``CASE`` expressions
+    over the bindings. (Chained, a stage id computed from a touchpoint id computed from the
+    rules, the engine inlines the inner ``CASE`` into every branch of the outer one when it
+    pushes a filter down, and planning grows with the product of their sizes.)"""
+    filters = touchpoint_filters(journey, events)
+    position = {stage.id: k for k, stage in reversed(list(enumerate(stages)))}
+    home: dict[str, int] = {}
+    for stage, touchpoint in journey.iter_touchpoints():
+        home.setdefault(touchpoint.id, position[stage.id])
+    branches = [
+        (condition, ibis.literal(home[tp], type="int64")) for tp, condition in filters.items()
+    ]
+    for k, stage in enumerate(stages):
+        if stage.events is not None and position[stage.id] == k:
+            own = binding_filter(
+                stage.events, events, context=f"the where rule of stage {stage.id!r}"
+            )
+            branches.append((own, ibis.literal(k, type="int64")))
+    stage_index = (
+        ibis.cases(*branches, else_=ibis.null("int64")) if branches else ibis.null("int64")
+    )
+    touchpoint_id = (
+        ibis.cases(
+            *((condition, ibis.literal(tp, type="string")) for tp, condition in filters.items()),
+            else_=ibis.null("string"),
+        )
+        if filters
+        else ibis.null("string")
+    )
+    return stage_index, touchpoint_id
+
+
+def _measured(stages: tuple[Stage, ...]) -> list[tuple[int, Stage, Milestone]]:
+    """Milestones with an ``events:`` block, with their stage and its position."""
+    return [
+        (k, stage, milestone)
+        for k, stage in enumerate(stages)
+        for milestone in stage.milestones
+        if milestone.events is not None
+    ]
+
+
+def _prepare(events: ir.Table, journey: Journey, as_of: dt.datetime | None) -> _Pipeline:
+    """Events up to ``as_of`` reduced to what every later step reads: the events of a stage
+    or of a milestone, with their stage, touchpoint and one flag per measured milestone."""
+    events = _positioned(events)
+    moment = _utc(as_of) if as_of is not None else None
+    if moment is not None:
+        events = events.filter(events["ts"] <= moment)
+    latest = events.aggregate(as_of=events["ts"].max())
+    stages = tuple(journey.ordered_stages())
+    stage_index, touchpoint_id = _labels(journey, stages, events)
+    flags: dict[str, ir.Value] = {}
+    for i, (_, stage, milestone) in enumerate(_measured(stages)):
+        assert milestone.events is not None
+        flags[f"_m{i}"] = binding_filter(
+            milestone.events,
+            events,
+            context=f"the where rule of milestone {milestone.id!r} (stage {stage.id!r})",
+        )
+    labelled = events.select(
+        "customer_id", "ts", "idx", stage_index=stage_index, touchpoint_id=touchpoint_id, **flags
+    )
+    relevant = functools.reduce(
+        operator.or_, [labelled[name] for name in flags], labelled["stage_index"].notnull()
+    )
+    return _Pipeline(journey, stages, events, labelled.filter(relevant), latest, moment)
+
+
+def _entries(p: _Pipeline) -> ir.Table:
+    staged = p.labelled.filter(p.labelled["stage_index"].notnull())
+    firsts = staged.group_by(["customer_id", "stage_index"]).aggregate(
+        entry_idx=staged["idx"].min(), entered_at=staged["ts"].min()
+    )
+    # The first later-stage event after entering a stage always starts a run of events
+    # of one stage, so only run starts need joining (far fewer rows than all events).
+    window = ibis.window(group_by=staged["customer_id"], order_by=staged["idx"])
+    runs = staged.select(
+        "customer_id", "idx", "ts", "stage_index", previous=staged["stage_index"].lag().over(window)
+    )
+    starts = runs.filter(
+        runs["previous"].isnull() | (runs["previous"] != runs["stage_index"])
+    ).select(
+        c_customer=runs["customer_id"],
+        c_index=runs["stage_index"],
+        c_idx=runs["idx"],
+        c_ts=runs["ts"],
+    )
+    later = firsts.join(
+        starts,
+        [
+            firsts["customer_id"] == starts["c_customer"],
+            starts["c_index"] > firsts["stage_index"],
+            starts["c_idx"] > firsts["entry_idx"],
+        ],
+    )
+    moved = later.group_by(["customer_id", "stage_index"]).aggregate(moved_at=later["c_ts"].min())
+    moved = moved.select(
+        m_customer=moved["customer_id"], m_index=moved["stage_index"], moved_at=moved["moved_at"]
+    )
+    joined = firsts.left_join(
+        moved,
+        [
+            firsts["customer_id"] == moved["m_customer"],
+            firsts["stage_index"] == moved["m_index"],
+        ],
+    )
+    return joined.select(
+        customer_id=joined["customer_id"],
+        stage_id=p.stage_id_of(joined["stage_index"]),
+        stage_index=joined["stage_index"],
+        entered_at=joined["entered_at"],
+        entry_idx=joined["entry_idx"],
+        moved_at=joined["moved_at"],
+        dwell_seconds=_seconds(joined["moved_at"]) - _seconds(joined["entered_at"]),
+    )
+
+
+def _current(p: _Pipeline, entries: ir.Table) -> ir.Table:
+    furthest = entries.group_by("customer_id").aggregate(stage_index=entries["stage_index"].max())
+    current = furthest.join(entries, ["customer_id", "stage_index"]).select(
+        "customer_id", "stage_index", "entered_at"
+    )
+    touched = p.labelled.filter(p.labelled["touchpoint_id"].notnull())
+    last_touch = touched.group_by("customer_id").aggregate(
+        last_touchpoint_id=touched["touchpoint_id"].argmax(touched["idx"])
+    )
+    last_touch = last_touch.rename(t_customer="customer_id")
+    key = (
+        p.events["customer_key"].argmax(p.events["idx"])
+        if "customer_key" in p.events.columns
+        else ibis.null("string")
+    )
+    last_event = p.events.group_by("customer_id").aggregate(
+        last_event_at=p.events["ts"].max(), customer_key=key
+    )
+    last_event = last_event.rename(e_customer="customer_id")
+    touched_current = current.left_join(
+        last_touch, current["customer_id"] == last_touch["t_customer"]
+    ).drop("t_customer")
+    joined = p.with_as_of(
+        touched_current.left_join(
+            last_event, touched_current["customer_id"] == last_event["e_customer"]
+        ).drop("e_customer")
+    )
+    names = {tp.id: tp.name for _, tp in p.journey.iter_touchpoints()}
+    return joined.select(
+        customer_id=joined["customer_id"],
+        stage_id=p.stage_id_of(joined["stage_index"]),
+        stage_name=p.stage_name_of(joined["stage_index"]),
+        stage_index=joined["stage_index"],
+        entered_at=joined["entered_at"],
+        seconds_in_stage=_seconds(joined["as_of"]) - _seconds(joined["entered_at"]),
+        last_touchpoint_id=joined["last_touchpoint_id"],
+        last_touchpoint_name=_lookup(joined["last_touchpoint_id"], names),
+        last_event_at=joined["last_event_at"],
+        customer_key=joined["customer_key"],
+        as_of=joined["as_of"],
+    )
+
+
+def _milestones(p: _Pipeline, entries: ir.Table) -> ir.Table:
+    parts: list[ir.Table] = []
+    for i, (k, stage, milestone) in enumerate(_measured(p.stages)):
+        entered = entries.filter(entries["stage_index"] == k).select(
+            "customer_id", "entry_idx", "entered_at"
+        )
+        flagged = p.labelled.filter(p.labelled[f"_m{i}"])
+        hits = flagged.select(
+            h_customer=flagged["customer_id"], h_idx=flagged["idx"], h_ts=flagged["ts"]
+        )
+        window = within_seconds(milestone.within) if milestone.within else None
+        predicates = [
+            entered["customer_id"] == hits["h_customer"],
+            hits["h_idx"] >= entered["entry_idx"],
+        ]
+        if window is not None:
+            predicates.append(_seconds(hits["h_ts"]) - _seconds(entered["entered_at"]) <= window)
+        matched = entered.join(hits, predicates)
+        first = matched.group_by("customer_id").aggregate(reached_at=matched["h_ts"].min())
+        first = first.rename(r_customer="customer_id")
+        joined = p.with_as_of(
+            entered.left_join(first, entered["customer_id"] == first["r_customer"])
+        )
+        reached = joined["reached_at"].notnull()
+        elapsed = _seconds(joined["as_of"]) - _seconds(joined["entered_at"])
+        missed = ~reached & (elapsed > window) if window is not None else ibis.literal(False)
+        parts.append(
+            joined.select(
+                customer_id=joined["customer_id"],
+                stage_id=ibis.literal(stage.id, type="string"),
+                milestone_id=ibis.literal(milestone.id, type="string"),
+                entered_at=joined["entered_at"],
+                reached_at=joined["reached_at"],
+                reached=reached,
+                missed=missed,
+            )
+        )
+    if not parts:
+        return entries.select(
+            customer_id=entries["customer_id"],
+            stage_id=entries["stage_id"],
+            milestone_id=ibis.null("string"),
+            entered_at=entries["entered_at"],
+            reached_at=entries["moved_at"],
+            reached=ibis.literal(False),
+            missed=ibis.literal(False),
+        ).filter(ibis.literal(False))
+    return parts[0].union(*parts[1:], distinct=False) if len(parts) > 1 else parts[0]
+
+
+def _dwell(entries: ir.Table, percentile: float) -> ir.Table:
+    """Per stage index: movers, and the nearest-rank median and percentile of dwell."""
+    movers = entries.filter(entries["dwell_seconds"].notnull())
+    ranked = movers.select(
+        "stage_index",
+        "dwell_seconds",
+        rank=ibis.row_number().over(
+            ibis.window(group_by=movers["stage_index"], order_by=movers["dwell_seconds"])
+        )
+        + 1,
+        n=movers["dwell_seconds"].count().over(ibis.window(group_by=movers["stage_index"])),
+    )
+
+    def at(fraction: Fraction) -> ir.IntegerScalar:
+        # rank >= ceil(f/100 * n)  <=>  rank * 100 * den >= n * num (integers, exact)
+        reached = ranked["rank"] * (100 * fraction.denominator) >= ranked["n"] * fraction.numerator
+        return ibis.cases((reached, ranked["dwell_seconds"]), else_=ibis.null("int64")).min()
+
+    return ranked.group_by("stage_index").aggregate(
+        movers=ranked["n"].max(),
+        median_seconds=at(Fraction(50)),
+        threshold_seconds=at(_fraction(percentile)),
+    )
+
+
+def _stalled(
+    p: _Pipeline, entries: ir.Table, current: ir.Table, progress: ir.Table, percentile: float
+) -> ir.Table:
+    thresholds = _dwell(entries, percentile).select(
+        q_index="stage_index", threshold_seconds="threshold_seconds"
+    )
+    base = current.left_join(thresholds, current["stage_index"] == thresholds["q_index"]).drop(
+        "q_index"
+    )
+    timed = [
+        (stage, milestone)
+        for _, stage, milestone in _measured(p.stages)
+        if milestone.within is not None
+    ]
+    flags: dict[str, ir.BooleanValue] = {}
+    if timed:
+        here = current.select(c_customer="customer_id", c_stage="stage_id")
+        missed = progress.filter(progress["missed"])
+        missed = missed.join(
+            here,
+            [missed["customer_id"] == here["c_customer"], missed["stage_id"] == here["c_stage"]],
+        )
+        per_customer = missed.group_by("customer_id").aggregate(
+            **{
+                f"_missed{i}": (
+                    (missed["stage_id"] == stage.id) & (missed["milestone_id"] == milestone.id)
+                ).any()
+                for i, (stage, milestone) in enumerate(timed)
+            }
+        )
+        per_customer = per_customer.rename(f_customer="customer_id")
+        base = base.left_join(per_customer, base["customer_id"] == per_customer["f_customer"]).drop(
+            "f_customer"
+        )
+        for i, (_, milestone) in enumerate(timed):
+            # two stages may name a milestone alike: one reason, either flag
+            text = f"missed milestone {milestone.id}"
+            flag = base[f"_missed{i}"].fill_null(False)
+            flags[text] = flags[text] | flag if text in flags else flag
+    slow = (base["seconds_in_stage"] > base["threshold_seconds"]).fill_null(False)
+    reasons = {"slow": slow, **flags}
+    reason: ir.StringValue = ibis.literal("", type="string")
+    for text, flag in reasons.items():
+        reason = reason + ibis.cases((flag, ibis.literal(f"; {text}")), else_=ibis.literal(""))
+    stalled = base.filter(functools.reduce(operator.or_, reasons.values()))
+    return stalled.select(
+        "customer_id",
+        "customer_key",
+        "stage_id",
+        "stage_name",
+        "stage_index",
+        "entered_at",
+        "seconds_in_stage",
+        days_in_stage=stalled["seconds_in_stage"].cast("float64") / float(SECONDS_PER_DAY),
+        threshold_seconds=stalled["threshold_seconds"],
+        last_touchpoint_id=stalled["last_touchpoint_id"],
+        last_touchpoint_name=stalled["last_touchpoint_name"],
+        last_event_at=stalled["last_event_at"],
+        reason=reason.substr(2),
+    ).order_by([ibis.asc("stage_index"), ibis.desc("seconds_in_stage"), ibis.asc("customer_id")])
+
+
+# --- public tables ---------------------------------------------------------------------
+
+
+def stage_entries(
+    events: ir.Table, journey: Journey, *, as_of: dt.datetime | None = None
+) -> ir.Table:
+    """One row per customer and stage reached: ``customer_id``, ``stage_id``,
+    ``stage_index`` (0-based map order), ``entered_at``, ``entry_idx``, ``moved_at`` (the
+    first later-stage event after entering; null if they did not move on) and
+    ``dwell_seconds`` (null likewise).
+
+    >>> import ibis
+    >>> from jornada.model.templates import load_template
+    >>> events = ibis.table({"customer_id": "string", "ts": "timestamp", "event": "string",
+    ...     "channel": "string", "properties": "map<string, string>", "idx": "int64"}, name="events")
+    >>> stage_entries(events, load_template("b2c-ecommerce")).columns[:3]
+    ('customer_id', 'stage_id', 'stage_index')
+    """
+    return _entries(_prepare(events, journey, as_of))
+
+
+def current_stages(
+    events: ir.Table, journey: Journey, *, as_of: dt.datetime | None = None
+) -> ir.Table:
+    """One row per customer who reached a stage: their current (furthest) stage
+    (``stage_id``, ``stage_name``, ``stage_index``), ``entered_at``, ``seconds_in_stage``
+    up to ``as_of``, the last touchpoint they met (``last_touchpoint_id``,
+    ``last_touchpoint_name``), ``last_event_at``, ``customer_key`` (the source's key on
+    their latest event; null when the table has no ``customer_key``) and ``as_of``.
+
+    >>> import ibis
+    >>> from jornada.model.templates import load_template
+    >>> events = ibis.table({"customer_id": "string", "ts": "timestamp", "event": "string",
+    ...     "channel": "string", "properties": "map<string, string>", "idx": "int64"}, name="events")
+    >>> "seconds_in_stage" in current_stages(events, load_template("b2c-ecommerce")).columns
+    True
+    """
+    p = _prepare(events, journey, as_of)
+    return _current(p, _entries(p))
+
+
+def milestone_progress(
+    events: ir.Table, journey: Journey, *, as_of: dt.datetime | None = None
+) -> ir.Table:
+    """One row per customer and measurable milestone of a stage they entered:
+    ``customer_id``, ``stage_id``, ``milestone_id``, ``entered_at`` (the stage),
+    ``reached_at`` (the first matching event in time, or null), ``reached`` and ``missed``
+    (not reached and its ``within`` window over at ``as_of``).
+
+    >>> import ibis
+    >>> from jornada.model.templates import load_template
+    >>> events = ibis.table({"customer_id": "string", "ts": "timestamp", "event": "string",
+    ...     "channel": "string", "properties": "map<string, string>", "idx": "int64"}, name="events")
+    >>> milestone_progress(events, load_template("b2c-ecommerce")).columns[-2:]
+    ('reached', 'missed')
+    """
+    p = _prepare(events, journey, as_of)
+    return _milestones(p, _entries(p))
+
+
+def stalled_customers(
+    events: ir.Table,
+    journey: Journey,
+    *,
+    percentile: float = DEFAULT_PERCENTILE,
+    as_of: dt.datetime | None = None,
+) -> ir.Table:
+    """The stalled customers as an Ibis table, one row each: current stage, time in it,
+    the stage's dwell threshold, last touchpoint, last event time and ``reason``
+    (``slow``, ``missed milestone ID``, several joined by ``"; "``), ordered by stage then
+    longest time in stage.
+
+    >>> import ibis
+    >>> from jornada.model.templates import load_template
+    >>> events = ibis.table({"customer_id": "string", "ts": "timestamp", "event": "string",
+    ...     "channel": "string", "properties": "map<string, string>", "idx": "int64"}, name="events")
+    >>> stalled_customers(events, load_template("b2c-ecommerce")).columns[-1]
+    'reason'
+    """
+    _fraction(percentile)
+    p = _prepare(events, journey, as_of)
+    entries = _entries(p)
+    current = _current(p, entries)
+    return _stalled(p, entries, current, _milestones(p, entries), percentile)
+
+
+# --- results ---------------------------------------------------------------------------
+
+
+def _share(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def _days(seconds: int | None) -> float | None:
+    return None if seconds is None else seconds / SECONDS_PER_DAY
+
+
+def _label(percentile: float) -> str:
+    return f"p{percentile:g}"
+
+
+@dataclass(frozen=True)
+class MilestoneShare:
+    """How many customers who entered a milestone's stage reached it (within its window).
+
+    ``bound`` is False for a milestone without an ``events:`` block (nothing measured).
+    ``missed`` counts customers whose window is over without it (any stage they are in now).
+    """
+
+    milestone_id: str
+    name: str
+    within: str | None
+    bound: bool
+    entered: int
+    reached: int
+    missed: int
+
+    @property
+    def share(self) -> float | None:
+        return _share(self.reached, self.entered) if self.bound else None
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        return wilson_interval(self.reached, self.entered)
+
+    def to_dict(self) -> dict[str, Any]:
+        low, high = self.interval
+        ready: dict[str, Any] = json_ready(
+            {
+                "milestone_id": self.milestone_id,
+                "name": self.name,
+                "within": self.within,
+                "bound": self.bound,
+                "entered": self.entered,
+                "reached": self.reached,
+                "missed": self.missed,
+                "share": self.share,
+                "share_low": low,
+                "share_high": high,
+            }
+        )
+        return ready
+
+
+@dataclass(frozen=True)
+class StageSummary:
+    """One stage: reach, where customers are now, conversion, dwell, milestones, stalled.
+
+    ``reached_next`` is the number who reached this stage and the next one (None for the
+    last stage); ``reached_from_first`` the number who reached the first stage and this one.
+    Dwell figures are over the ``movers`` (customers who moved on), in seconds.
+    """
+
+    stage_id: str
+    name: str
+    index: int
+    reached: int
+    currently_in: int
+    reached_next: int | None
+    reached_from_first: int
+    first_reached: int
+    movers: int
+    median_dwell_seconds: int | None
+    threshold_dwell_seconds: int | None
+    stalled: int
+    milestones: tuple[MilestoneShare, ...] = ()
+
+    @property
+    def conversion_to_next(self) -> float | None:
+        """Share of this stage's customers who reached the next stage (None: last stage)."""
+        return None if self.reached_next is None else _share(self.reached_next, self.reached)
+
+    @property
+    def conversion_to_next_interval(self) -> tuple[float, float]:
+        if self.reached_next is None:
+            return (math.nan, math.nan)
+        return wilson_interval(self.reached_next, self.reached)
+
+    @property
+    def conversion_from_first(self) -> float | None:
+        """Share of the first stage's customers who reached this stage."""
+        return _share(self.reached_from_first, self.first_reached)
+
+    @property
+    def conversion_from_first_interval(self) -> tuple[float, float]:
+        return wilson_interval(self.reached_from_first, self.first_reached)
+
+    def to_dict(self) -> dict[str, Any]:
+        next_low, next_high = self.conversion_to_next_interval
+        first_low, first_high = self.conversion_from_first_interval
+        ready: dict[str, Any] = json_ready(
+            {
+                "stage_id": self.stage_id,
+                "name": self.name,
+                "index": self.index,
+                "reached": self.reached,
+                "currently_in": self.currently_in,
+                "reached_next": self.reached_next,
+                "conversion_to_next": self.conversion_to_next,
+                "conversion_to_next_low": next_low,
+                "conversion_to_next_high": next_high,
+                "reached_from_first": self.reached_from_first,
+                "conversion_from_first": self.conversion_from_first,
+                "conversion_from_first_low": first_low,
+                "conversion_from_first_high": first_high,
+                "movers": self.movers,
+                "median_dwell_seconds": self.median_dwell_seconds,
+                "threshold_dwell_seconds": self.threshold_dwell_seconds,
+                "stalled": self.stalled,
+                "milestones": [m.to_dict() for m in self.milestones],
+            }
+        )
+        return ready
+
+
+def _milestone_text(milestone: MilestoneShare) -> str:
+    if not milestone.bound:
+        return f"{milestone.milestone_id} (unbound)"
+    share = milestone.share
+    shown = "–" if share is None else f"{share:.0%}"
+    return f"{milestone.milestone_id} {shown} ({milestone.reached}/{milestone.entered})"
+
+
+@dataclass(frozen=True)
+class StageAnalysis(AnalysisResult):
+    """Stages of a map measured on events: see the module for the exact semantics.
+
+    ``customers`` reached at least one stage; ``total_customers`` have any event up to
+    ``as_of`` (the difference never started the journey).
+    """
+
+    journey_id: str
+    as_of: dt.datetime | None
+    percentile: float
+    total_customers: int
+    customers: int
+    stages: tuple[StageSummary, ...]
+
+    def stage(self, stage_id: str) -> StageSummary:
+        """The summary of one stage, by id."""
+        return next(s for s in self.stages if s.stage_id == stage_id)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per stage, in map order; dwell in days; milestones as text."""
+        label = _label(self.percentile)
+        rows = []
+        for s in self.stages:
+            next_low, next_high = s.conversion_to_next_interval
+            rows.append(
+                {
+                    "stage_id": s.stage_id,
+                    "stage": s.name,
+                    "reached": s.reached,
+                    "currently_in": s.currently_in,
+                    "conversion_to_next": s.conversion_to_next,
+                    "conversion_to_next_low": next_low,
+                    "conversion_to_next_high": next_high,
+                    "conversion_from_first": s.conversion_from_first,
+                    "movers": s.movers,
+                    "median_dwell_days": _days(s.median_dwell_seconds),
+                    f"{label}_dwell_days": _days(s.threshold_dwell_seconds),
+                    "stalled": s.stalled,
+                    "milestones": ", ".join(_milestone_text(m) for m in s.milestones),
+                }
+            )
+        columns = [
+            "stage_id",
+            "stage",
+            "reached",
+            "currently_in",
+            "conversion_to_next",
+            "conversion_to_next_low",
+            "conversion_to_next_high",
+            "conversion_from_first",
+            "movers",
+            "median_dwell_days",
+            f"{label}_dwell_days",
+            "stalled",
+            "milestones",
+        ]
+        floats = [c for c in columns if c.startswith("conversion") or c.endswith("_days")]
+        return pd.DataFrame(rows, columns=columns).astype(dict.fromkeys(floats, "float64"))
+
+    def to_dict(self) -> dict[str, Any]:
+        ready: dict[str, Any] = json_ready(
+            {
+                "journey_id": self.journey_id,
+                "as_of": self.as_of.isoformat() if self.as_of else None,
+                "percentile": self.percentile,
+                "percentile_method": "nearest rank",
+                "total_customers": self.total_customers,
+                "customers": self.customers,
+                "stages": [s.to_dict() for s in self.stages],
+            }
+        )
+        return ready
+
+    def chart(self) -> go.Figure:
+        """Bars per stage: reached, currently in, stalled; conversion in the hover."""
+        names = [s.name for s in self.stages]
+        hover = [
+            f"reached {s.reached:,}"
+            + (f"<br>→ next {s.conversion_to_next:.1%}" if s.conversion_to_next is not None else "")
+            + (
+                f"<br>from first {s.conversion_from_first:.1%}"
+                if s.conversion_from_first is not None
+                else ""
+            )
+            for s in self.stages
+        ]
+        figure = go.Figure(
+            [
+                go.Bar(
+                    name="reached",
+                    x=names,
+                    y=[s.reached for s in self.stages],
+                    hovertext=hover,
+                    text=[
+                        "" if s.conversion_to_next is None else f"→ {s.conversion_to_next:.0%}"
+                        for s in self.stages
+                    ],
+                    textposition="outside",
+                ),
+                go.Bar(name="currently in", x=names, y=[s.currently_in for s in self.stages]),
+                go.Bar(name="stalled", x=names, y=[s.stalled for s in self.stages]),
+            ]
+        )
+        figure.update_layout(
+            title=f"Stages of {self.journey_id}", barmode="group", yaxis_title="customers"
+        )
+        return figure
+
+
+@dataclass(frozen=True)
+class StalledCustomer:
+    """A customer stalled in their current stage, and why (``reasons``). ``customer_key``
+    is the source's own key on their latest event (the resolved ``customer_id`` may be a
+    hash joining several identifiers): what a CRM export needs."""
+
+    customer_id: str
+    customer_key: str | None
+    stage_id: str
+    stage_name: str
+    entered_at: dt.datetime
+    seconds_in_stage: int
+    threshold_seconds: int | None
+    last_touchpoint_id: str | None
+    last_touchpoint_name: str | None
+    last_event_at: dt.datetime
+    reasons: tuple[str, ...]
+
+    @property
+    def days_in_stage(self) -> float:
+        return self.seconds_in_stage / SECONDS_PER_DAY
+
+    @property
+    def reason(self) -> str:
+        return "; ".join(self.reasons)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "customer_id": self.customer_id,
+            "customer_key": self.customer_key,
+            "stage_id": self.stage_id,
+            "stage": self.stage_name,
+            "days_in_stage": self.days_in_stage,
+            "entered_at": self.entered_at.isoformat(),
+            "last_touchpoint_id": self.last_touchpoint_id,
+            "last_touchpoint": self.last_touchpoint_name,
+            "last_event_at": self.last_event_at.isoformat(),
+            "reason": self.reason,
+        }
+
+
+_STALLED_COLUMNS = [
+    "customer_id",
+    "customer_key",
+    "stage_id",
+    "stage",
+    "days_in_stage",
+    "entered_at",
+    "last_touchpoint_id",
+    "last_touchpoint",
+    "last_event_at",
+    "reason",
+]
+
+
+@dataclass(frozen=True)
+class StalledCustomers(AnalysisResult):
+    """The stalled customers, by stage then longest time in stage, with the thresholds
+    used (``thresholds``: stage id → dwell seconds, None where nobody moved on)."""
+
+    journey_id: str
+    as_of: dt.datetime | None
+    percentile: float
+    thresholds: tuple[tuple[str, int | None], ...]
+    customers: tuple[StalledCustomer, ...]
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per stalled customer (what ``jornada stalled --out`` writes)."""
+        return pd.DataFrame([c.to_dict() for c in self.customers], columns=_STALLED_COLUMNS)
+
+    def to_dict(self) -> dict[str, Any]:
+        ready: dict[str, Any] = json_ready(
+            {
+                "journey_id": self.journey_id,
+                "as_of": self.as_of.isoformat() if self.as_of else None,
+                "percentile": self.percentile,
+                "percentile_method": "nearest rank",
+                "thresholds": [
+                    {"stage_id": stage_id, "threshold_seconds": seconds}
+                    for stage_id, seconds in self.thresholds
+                ],
+                "customers": [c.to_dict() for c in self.customers],
+            }
+        )
+        return ready
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Stalled customers per stage id and reason (``slow``, ``missed milestone ID``)."""
+        counts: dict[str, dict[str, int]] = {stage_id: {} for stage_id, _ in self.thresholds}
+        for customer in self.customers:
+            per_reason = counts.setdefault(customer.stage_id, {})
+            for reason in customer.reasons:
+                per_reason[reason] = per_reason.get(reason, 0) + 1
+        return counts
+
+    def chart(self) -> go.Figure:
+        """Stalled customers per stage, stacked by reason."""
+        counts = self.counts()
+        stage_ids = list(counts)
+        reasons = sorted({r for per in counts.values() for r in per}, key=lambda r: r != "slow")
+        figure = go.Figure(
+            [
+                go.Bar(name=reason, x=stage_ids, y=[counts[s].get(reason, 0) for s in stage_ids])
+                for reason in reasons
+            ]
+        )
+        figure.update_layout(
+            title=f"Stalled customers in {self.journey_id} ({_label(self.percentile)} dwell)",
+            barmode="stack",
+            yaxis_title="customers",
+        )
+        return figure
+
+
+# --- running ---------------------------------------------------------------------------
+
+
+def _rows(expr: ir.Table) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = expr.to_pyarrow().to_pylist()
+    return rows
+
+
+def _int(value: Any) -> int:
+    return 0 if value is None else int(value)
+
+
+def _count(condition: ir.BooleanValue) -> ir.IntegerScalar:
+    return condition.cast("int64").sum()
+
+
+class StageTables:
+    """A map's stages measured on events, each intermediate table computed once: a
+    temporary table on DuckDB, a cached DataFrame on Spark, released by :meth:`close`
+    (or at the end of a ``with`` block). Several results from one ``StageTables`` then run
+    small queries on them instead of compiling and evaluating every binding rule again
+    (on small data compiling the whole plan costs more than running it).
+
+    ``entries``, ``current`` and ``milestones`` are the tables of :func:`stage_entries`,
+    :func:`current_stages` and :func:`milestone_progress`; ``as_of`` is the time used (the
+    last event's when not given; None for an empty log).
+
+    >>> from jornada.engine import Engine
+    >>> from jornada.model.templates import load_template
+    >>> engine = Engine.duckdb()
+    >>> _ = engine.sql("create table events as select * from (values "
+    ...     "('ana', timestamp '2026-01-01', 'add_to_cart', 'web', 0, map {}::map(varchar, varchar)))"
+    ...     " t(customer_id, ts, event, channel, idx, properties)")
+    >>> with StageTables(engine.table("events"), load_template("b2c-ecommerce")) as tables:
+    ...     current = tables.current.select("customer_id", "stage_id").to_pyarrow().to_pylist()
+    ...     analysis = tables.analysis(percentile=90)
+    >>> current, analysis.stage("buy").currently_in
+    ([{'customer_id': 'ana', 'stage_id': 'buy'}], 1)
+    """
+
+    def __init__(
+        self, events: ir.Table, journey: Journey, *, as_of: dt.datetime | None = None
+    ) -> None:
+        self.journey = journey
+        if as_of is None:
+            [row] = _rows(events.aggregate(as_of=events["ts"].max()))
+            as_of = row["as_of"]
+        self.as_of: dt.datetime | None = _utc(as_of) if as_of is not None else None
+        self._stack = contextlib.ExitStack()
+        try:
+            p = _prepare(events, journey, self.as_of)
+            self._p = replace(p, labelled=self._keep(p.labelled))
+            self.entries = self._keep(_entries(self._p))
+            self.current = self._keep(_current(self._p, self.entries))
+            self.milestones = self._keep(_milestones(self._p, self.entries))
+        except BaseException:
+            self._stack.close()
+            raise
+
+    def _keep(self, table: ir.Table) -> ir.Table:
+        cached: ir.Table = self._stack.enter_context(table.cache())
+        return cached
+
+    def close(self) -> None:
+        """Drop the cached tables."""
+        self._stack.close()
+
+    def __enter__(self) -> StageTables:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def stalled_table(self, percentile: float = DEFAULT_PERCENTILE) -> ir.Table:
+        """The stalled customers as an Ibis table (see :func:`stalled_customers`)."""
+        _fraction(percentile)
+        return _stalled(self._p, self.entries, self.current, self.milestones, percentile)
+
+    def analysis(self, percentile: float = DEFAULT_PERCENTILE) -> StageAnalysis:
+        """The per-stage result (see :func:`analyse_stages`)."""
+        p, entries, progress = self._p, self.entries, self.milestones
+        stalled = self.stalled_table(percentile)
+        n = len(p.stages)
+        per_customer = entries.group_by("customer_id").aggregate(
+            current=entries["stage_index"].max(),
+            **{f"r{k}": (entries["stage_index"] == k).any() for k in range(n)},
+        )
+        metrics: dict[str, ir.Scalar] = {"customers": per_customer.count()}
+        for k in range(n):
+            reached = per_customer[f"r{k}"]
+            metrics[f"reached{k}"] = _count(reached)
+            metrics[f"current{k}"] = _count(per_customer["current"] == k)
+            metrics[f"first{k}"] = _count(per_customer["r0"] & reached)
+            if k + 1 < n:
+                metrics[f"next{k}"] = _count(reached & per_customer[f"r{k + 1}"])
+        [totals] = _rows(per_customer.aggregate(**metrics))
+        [everyone] = _rows(p.events.aggregate(n=p.events["customer_id"].nunique()))
+        dwell = {row["stage_index"]: row for row in _rows(_dwell(entries, percentile))}
+        milestones = {
+            (row["stage_id"], row["milestone_id"]): row
+            for row in _rows(
+                progress.group_by(["stage_id", "milestone_id"]).aggregate(
+                    entered=progress.count(),
+                    reached=_count(progress["reached"]),
+                    missed=_count(progress["missed"]),
+                )
+            )
+        }
+        stalled_counts = {
+            row["stage_id"]: row["n"]
+            for row in _rows(stalled.group_by("stage_id").aggregate(n=stalled.count()))
+        }
+        summaries = []
+        for k, stage in enumerate(p.stages):
+            shares = []
+            for milestone in stage.milestones:
+                row = milestones.get((stage.id, milestone.id), {})
+                shares.append(
+                    MilestoneShare(
+                        milestone_id=milestone.id,
+                        name=milestone.name,
+                        within=milestone.within,
+                        bound=milestone.events is not None,
+                        entered=_int(row.get("entered")),
+                        reached=_int(row.get("reached")),
+                        missed=_int(row.get("missed")),
+                    )
+                )
+            stage_dwell = dwell.get(k, {})
+            summaries.append(
+                StageSummary(
+                    stage_id=stage.id,
+                    name=stage.name,
+                    index=k,
+                    reached=_int(totals[f"reached{k}"]),
+                    currently_in=_int(totals[f"current{k}"]),
+                    reached_next=_int(totals[f"next{k}"]) if k + 1 < n else None,
+                    reached_from_first=_int(totals[f"first{k}"]),
+                    first_reached=_int(totals["reached0"]) if n else 0,
+                    movers=_int(stage_dwell.get("movers")),
+                    median_dwell_seconds=stage_dwell.get("median_seconds"),
+                    threshold_dwell_seconds=stage_dwell.get("threshold_seconds"),
+                    stalled=_int(stalled_counts.get(stage.id)),
+                    milestones=tuple(shares),
+                )
+            )
+        return StageAnalysis(
+            journey_id=self.journey.id,
+            as_of=self.as_of,
+            percentile=float(percentile),
+            total_customers=_int(everyone["n"]),
+            customers=_int(totals["customers"]),
+            stages=tuple(summaries),
+        )
+
+    def stalled(self, percentile: float = DEFAULT_PERCENTILE) -> StalledCustomers:
+        """The stalled customers with the thresholds used (see :func:`find_stalled`)."""
+        table = self.stalled_table(percentile)
+        thresholds = {
+            row["stage_index"]: row["threshold_seconds"]
+            for row in _rows(_dwell(self.entries, percentile))
+        }
+        customers = tuple(
+            StalledCustomer(
+                customer_id=row["customer_id"],
+                customer_key=row["customer_key"],
+                stage_id=row["stage_id"],
+                stage_name=row["stage_name"],
+                entered_at=row["entered_at"],
+                seconds_in_stage=int(row["seconds_in_stage"]),
+                threshold_seconds=row["threshold_seconds"],
+                last_touchpoint_id=row["last_touchpoint_id"],
+                last_touchpoint_name=row["last_touchpoint_name"],
+                last_event_at=row["last_event_at"],
+                reasons=tuple(row["reason"].split("; ")),
+            )
+            for row in _rows(table)
+        )
+        return StalledCustomers(
+            journey_id=self.journey.id,
+            as_of=self.as_of,
+            percentile=float(percentile),
+            thresholds=tuple(
+                (stage.id, thresholds.get(k)) for k, stage in enumerate(self._p.stages)
+            ),
+            customers=customers,
+        )
+
+
+def analyse_stages(
+    events: ir.Table,
+    journey: Journey,
+    *,
+    percentile: float = DEFAULT_PERCENTILE,
+    as_of: dt.datetime | None = None,
+) -> StageAnalysis:
+    """Measure every stage of ``journey`` on ``events``: customers reached and currently
+    in, conversion to the next stage and from the first, median and ``percentile`` dwell of
+    those who moved on, milestones with shares, and stalled customers (see the module).
+
+    >>> from jornada.engine import Engine
+    >>> from jornada.model.templates import load_template
+    >>> engine = Engine.duckdb()
+    >>> _ = engine.sql("create table events as select 'c1' as customer_id, "
+    ...     "timestamp '2026-01-01' as ts, 'purchase' as event, 'web' as channel, "
+    ...     "map {'order_index': '1'} as properties, 0 as idx")
+    >>> analysis = analyse_stages(engine.table("events"), load_template("b2c-ecommerce"))
+    >>> analysis.stage("buy").currently_in, analysis.stage("buy").milestones[0].share
+    (1, 1.0)
+    """
+    _fraction(percentile)
+    with StageTables(events, journey, as_of=as_of) as tables:
+        return tables.analysis(percentile)
+
+
+def find_stalled(
+    events: ir.Table,
+    journey: Journey,
+    *,
+    percentile: float = DEFAULT_PERCENTILE,
+    as_of: dt.datetime | None = None,
+) -> StalledCustomers:
+    """The customers stalled in their current stage (slow, or a milestone missed), with
+    the thresholds used; :func:`stalled_customers` is the same list as an Ibis table.
+
+    >>> from jornada.engine import Engine
+    >>> from jornada.model.templates import load_template
+    >>> engine = Engine.duckdb()
+    >>> _ = engine.sql("create table events as select *, map {}::map(varchar, varchar) as properties"
+    ...     " from (values "
+    ...     "('c1', timestamp '2026-01-01', 'add_to_cart', 'web', 0),"
+    ...     "('c2', timestamp '2026-01-20', 'ad_click', 'social', 0)) t(customer_id, ts, event, channel, idx)")
+    >>> [(c.customer_id, c.stage_id, c.reason) for c in
+    ...  find_stalled(engine.table("events"), load_template("b2c-ecommerce")).customers]
+    [('c1', 'buy', 'missed milestone first_order')]
+    """
+    _fraction(percentile)
+    with StageTables(events, journey, as_of=as_of) as tables:
+        return tables.stalled(percentile)
