@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from jornada.engine import Engine
 from jornada.engine.store import data_version, ensure_store
 from jornada.errors import JornadaError
-from jornada.events.load import ColumnMapping, LoadResult, load_events
+from jornada.events.load import ColumnMapping, LoadResult, load_events, load_profiles
 from jornada.model import Journey, Language
 from jornada.model.io import dump_journey
 from jornada.model.problems import MapFileError
@@ -144,10 +144,27 @@ class Workspace:
             after_insert=self._resolve_identities,
         )
 
+    def load_customers(self, source: Path, *, id_column: str, identities: dict[str, str]) -> int:
+        """Load a customer file (CRM export): its identifiers link events of one customer,
+        its other columns become customer attributes. Returns the profiles stored."""
+        return load_profiles(
+            self.engine,
+            source,
+            id_column=id_column,
+            identities=identities,
+            after_insert=self._resolve_identities,
+            session_gap_seconds=self.settings.session_gap_minutes * 60,
+        )
+
     def _resolve_identities(self, engine: Engine) -> None:
         from jornada.events.identity import resolve_identities
 
-        resolve_identities(engine, max_keys_per_identifier=self.settings.max_keys_per_identifier)
+        has_profiles = engine.sql("SELECT count(*) > 0 FROM profiles").fetchone()
+        resolve_identities(
+            engine,
+            profiles="profiles" if has_profiles and has_profiles[0] else None,
+            max_keys_per_identifier=self.settings.max_keys_per_identifier,
+        )
 
     def mapping(self, name: str) -> ColumnMapping:
         """A saved column mapping."""

@@ -178,7 +178,7 @@ def test_init_and_demo(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert 'language = "pt-BR"' in (tmp_path / "ws" / "jornada.toml").read_text("utf-8")
     assert run(["init", str(tmp_path / "ws")]) == 1
     assert "already a jornada workspace" in capsys.readouterr().err
-    assert run(["demo", str(tmp_path / "demo"), "--json"]) == 0
+    assert run(["demo", str(tmp_path / "demo"), "--customers", "0", "--json"]) == 0
     made = json.loads(capsys.readouterr().out)
     assert made["maps"] == ["b2c-ecommerce", "support-experience"]
     assert run(["map", "validate", *map(str, sorted((tmp_path / "demo" / "maps").iterdir()))]) == 0

@@ -9,7 +9,7 @@ import typer
 
 from jornada.cli.options import JsonOption, LanguageOption, language_of
 from jornada.cli.output import err_console, print_json
-from jornada.demo import DEFAULT_DEMO_DIR, create_demo_workspace
+from jornada.demo import DEFAULT_DEMO_DIR, DEMO_CUSTOMERS, create_demo_workspace
 from jornada.workspace import Workspace
 
 __all__ = ["register"]
@@ -35,13 +35,22 @@ def demo_command(
         Path, typer.Argument(help="Where to create the demo workspace.")
     ] = DEFAULT_DEMO_DIR,
     language: LanguageOption = None,
+    customers: Annotated[
+        int, typer.Option(help="People to simulate for the demo events (0: maps only).")
+    ] = DEMO_CUSTOMERS,
     json: JsonOption = False,
 ) -> None:
-    """Create a demo workspace with filled example maps.
+    """Create a demo workspace: filled example maps, and the events of a shop to analyse.
 
     Example:  jornada demo demo-workspace --lang es && jornada serve demo-workspace
     """
-    workspace = create_demo_workspace(directory, language=language_of(language))
+    with err_console().status("creating the demo workspace") as status:
+        workspace = create_demo_workspace(
+            directory,
+            language=language_of(language),
+            customers=customers,
+            progress=lambda step: status.update(f"demo: {step}"),
+        )
     maps = [entry.id for entry in workspace.list_maps()]
     if json:
         print_json({"workspace": str(workspace.root), "maps": maps})
@@ -70,7 +79,8 @@ def serve_command(
         raise typer.BadParameter("give a workspace directory, or --demo", param_hint="DIRECTORY")
     path = directory or DEFAULT_DEMO_DIR
     if demo and not (path / "jornada.toml").exists():
-        create_demo_workspace(path)
+        with err_console().status("creating the demo workspace (first run only)"):
+            create_demo_workspace(path).close()
     workspace = Workspace.open(path)
     err_console().print(f"serving {workspace.root} on http://{host}:{port}/  (Ctrl+C to stop)")
     serve(workspace, host=host, port=port)

@@ -66,6 +66,8 @@ class Engine:
             )
         except duckdb.Error as error:
             raise EngineError(f"cannot open {path}: {error}") from None
+        # DuckDB draws its own progress bar on stdout; jornada reports progress itself.
+        con.con.execute("SET enable_progress_bar = false")
         return cls(con, kind="duckdb")
 
     @classmethod

@@ -24,6 +24,7 @@ __all__ = [
     "describe_source",
     "quote_identifier",
     "run_load",
+    "run_profile_load",
 ]
 
 SourceKind = Literal["csv", "parquet", "jsonl", "arrow"]
@@ -364,6 +365,73 @@ def run_load(
     rows_read = parsed_rows + len(rejected)
     quarantined = bad_rows + len(rejected)
     return LoadCounts(rows_read, loaded, rows_read - loaded - quarantined, quarantined)
+
+
+def run_profile_load(
+    engine: Engine,
+    plan: LoadPlan,
+    *,
+    id_column: str,
+    source_columns: Sequence[tuple[str, str]],
+    normalise: Mapping[str, str],
+) -> int:
+    """Replace the profiles of ``plan.source_name`` with the rows of a customer file.
+
+    Every column but the id and the identifiers becomes a profile attribute; each
+    identifier on a row links to the others (identity resolution reads ``profiles``).
+    Returns the number of profiles stored.
+    """
+    identity_columns = set(plan.identities.values())
+    rest = [
+        name for name, _ in source_columns if name != id_column and name not in identity_columns
+    ]
+    attributes = (
+        "map_from_entries(list_filter(["
+        + ", ".join(f"({_literal(name)}, {_as_text(quote_identifier(name))})" for name in rest)
+        + "], lambda e: e[2] IS NOT NULL))"
+        if rest
+        else "MAP {}::MAP(VARCHAR, VARCHAR)"
+    )
+    reader, params = _reader(plan, "_profile_rejects")
+    if plan.kind == "arrow":
+        assert plan.arrow is not None
+        engine.duck.register(plan.location, plan.arrow)
+    engine.sql("DELETE FROM customer_profiles WHERE source = ?", [plan.source_name])
+    engine.sql("DELETE FROM profiles WHERE source = ?", [plan.source_name])
+    engine.sql(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _profile_rows AS
+        SELECT {_as_text(quote_identifier(id_column))} AS profile_id, {attributes} AS attributes,
+               {", ".join(f"{_as_text(quote_identifier(col))} AS {quote_identifier('_id_' + kind)}" for kind, col in plan.identities.items()) or "NULL AS _none"}
+        FROM {reader} AS src
+        WHERE {_as_text(quote_identifier(id_column))} IS NOT NULL
+        """,
+        params,
+    )
+    engine.sql(
+        "INSERT INTO customer_profiles SELECT profile_id, attributes, ? FROM _profile_rows",
+        [plan.source_name],
+    )
+    selects = [
+        f"SELECT profile_id, {_literal(kind)}, "
+        f"{normalise.get(kind, normalise.get('*', '{}')).format(quote_identifier('_id_' + kind))}, ? "
+        "FROM _profile_rows"
+        for kind in plan.identities
+    ]
+    if selects:
+        engine.sql(
+            "INSERT INTO profiles SELECT * FROM ("
+            + " UNION ALL ".join(selects)
+            + ") AS p(profile_id, kind, value, source) WHERE value IS NOT NULL",
+            [plan.source_name] * len(selects),
+        )
+    row = engine.sql("SELECT count(*) FROM _profile_rows").fetchone()
+    engine.sql("DROP TABLE IF EXISTS _profile_rows")
+    for table in ("_profile_rejects", "_profile_rejects_scan"):
+        engine.sql(f"DROP TABLE IF EXISTS {table}")
+    if plan.kind == "arrow":
+        engine.duck.unregister(plan.location)
+    return int(row[0]) if row else 0
 
 
 def _reject_reason(kind: str, message: str) -> str:

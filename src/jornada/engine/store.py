@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from jornada.engine.backend import Engine
 
-__all__ = ["STORE_VERSION", "data_version", "ensure_store", "materialise_events"]
+__all__ = [
+    "STORE_VERSION",
+    "data_version",
+    "ensure_store",
+    "materialise_customers",
+    "materialise_events",
+]
 
 STORE_VERSION = 1
 
@@ -56,6 +62,17 @@ _TABLES = (
         quarantined BIGINT NOT NULL,
         mapping VARCHAR NOT NULL
     )""",
+    """CREATE TABLE IF NOT EXISTS customer_profiles (
+        profile_id VARCHAR NOT NULL,
+        attributes MAP(VARCHAR, VARCHAR),
+        source VARCHAR NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS profiles (
+        profile_id VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,
+        value VARCHAR NOT NULL,
+        source VARCHAR NOT NULL
+    )""",
     """CREATE TABLE IF NOT EXISTS store_meta (
         key VARCHAR PRIMARY KEY,
         value VARCHAR NOT NULL
@@ -71,6 +88,8 @@ def ensure_store(engine: Engine) -> None:
         engine.sql(statement)
     if not engine.has_table("events"):
         materialise_events(engine, session_gap_seconds=1800)
+    if not engine.has_table("customers"):
+        materialise_customers(engine)
     engine.sql(
         "INSERT INTO store_meta VALUES ('store_version', ?) ON CONFLICT DO NOTHING",
         [str(STORE_VERSION)],
@@ -133,5 +152,51 @@ def materialise_events(engine: Engine, *, session_gap_seconds: int) -> None:
                 AS session_idx
         FROM numbered
         ORDER BY customer_id, ts, seq
+        """
+    )
+
+
+def materialise_customers(engine: Engine) -> None:
+    """Rebuild ``customers``: one row per resolved customer with first/last seen, counts,
+    every identifier by kind, and the attributes of their profile (customer file) if any.
+    """
+    resolved = engine.has_table("identity_map")
+    identifiers = (
+        """
+        LEFT JOIN (
+            SELECT customer_id, map_from_entries(list({'k': kind, 'v': values})) AS identifiers
+            FROM (SELECT customer_id, kind, list(value ORDER BY value) AS values
+                  FROM identity_map GROUP BY ALL)
+            GROUP BY customer_id
+        ) AS i USING (customer_id)
+        LEFT JOIN (
+            SELECT m.customer_id, arg_min(c.attributes, c.profile_id) AS attributes
+            FROM profiles AS p
+            JOIN identity_map AS m ON m.kind = p.kind AND m.value = p.value
+            JOIN customer_profiles AS c USING (profile_id)
+            GROUP BY m.customer_id
+        ) AS a USING (customer_id)
+        """
+        if resolved
+        else ""
+    )
+    columns = (
+        "i.identifiers, a.attributes"
+        if resolved
+        else (
+            "NULL::MAP(VARCHAR, VARCHAR[]) AS identifiers, NULL::MAP(VARCHAR, VARCHAR) AS attributes"
+        )
+    )
+    engine.sql(
+        f"""
+        CREATE OR REPLACE TABLE customers AS
+        SELECT e.customer_id, e.first_seen, e.last_seen, e.events, e.sessions, {columns}
+        FROM (
+            SELECT customer_id, min(ts) AS first_seen, max(ts) AS last_seen,
+                   count(*) AS events, count(DISTINCT session_id) AS sessions
+            FROM events GROUP BY customer_id
+        ) AS e
+        {identifiers}
+        ORDER BY e.customer_id
         """
     )

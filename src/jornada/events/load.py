@@ -33,11 +33,19 @@ from jornada.engine.loading import (
     describe_source,
     drop_temporary,
     run_load,
+    run_profile_load,
 )
-from jornada.engine.store import materialise_events
+from jornada.engine.store import materialise_customers, materialise_events
 from jornada.errors import JornadaError
 
-__all__ = ["ColumnMapping", "LoadError", "LoadResult", "detect_kind", "load_events"]
+__all__ = [
+    "ColumnMapping",
+    "LoadError",
+    "LoadResult",
+    "detect_kind",
+    "load_events",
+    "load_profiles",
+]
 
 Progress = Callable[[str], None]
 
@@ -281,6 +289,7 @@ def load_events(
             after_insert(engine)
         say("building journeys")
         materialise_events(engine, session_gap_seconds=session_gap_seconds)
+        materialise_customers(engine)
         engine.sql(
             "INSERT INTO loads VALUES (?, ?, ?, now()::TIMESTAMP, ?, ?, ?, ?, ?)",
             [
@@ -303,6 +312,53 @@ def load_events(
         counts.quarantined,
         time.perf_counter() - started,
     )
+
+
+def load_profiles(
+    engine: Engine,
+    source: Path,
+    *,
+    id_column: str,
+    identities: dict[str, str],
+    country_code: str = "55",
+    after_insert: Callable[[Engine], None] | None = None,
+    session_gap_seconds: int = 1800,
+) -> int:
+    """Load a customer file (CRM export): one row per customer with its id, identifier
+    columns (email, phone...) linked to each other, and attributes (segment, city...).
+    Loading the same file again replaces its profiles. Returns the profiles stored."""
+    if not source.exists():
+        raise LoadError(f"{source}: no such file")
+    mapping = ColumnMapping(
+        customer=id_column, time=id_column, event=id_column, identities=identities
+    )
+    plan = plan_for(source, mapping, source_name=source.name)
+    try:
+        columns = describe_source(engine, plan)
+    except EngineError as error:
+        raise LoadError(f"{source.name}: cannot read it as {plan.kind}: {error}") from None
+    available = [name for name, _ in columns]
+    for what, column in {
+        "id": id_column,
+        **{f"identity {k}": v for k, v in identities.items()},
+    }.items():
+        if column not in available:
+            raise LoadError(
+                f"{source.name}: no column {column!r} for {what}; the columns are: {', '.join(available)}"
+            )
+    normalise = {k: v.replace("{cc}", country_code) for k, v in _NORMALISE.items()}
+    with engine.transaction():
+        try:
+            stored = run_profile_load(
+                engine, plan, id_column=id_column, source_columns=columns, normalise=normalise
+            )
+        except EngineError as error:
+            raise LoadError(f"{source.name}: {error}") from None
+        if after_insert is not None:
+            after_insert(engine)
+        materialise_events(engine, session_gap_seconds=session_gap_seconds)
+        materialise_customers(engine)
+    return stored
 
 
 def _fingerprint(source: Path | pa.Table) -> str:
