@@ -179,6 +179,48 @@ def quarantine_command(
         out_console().print(f"… {total - limit:,} more; use --export FILE for all")
 
 
+def identities_command(workspace_dir: WorkspaceArgument, json: JsonOption = False) -> None:
+    """Report identity resolution: identifiers, customers, merges, flagged shared identifiers.
+
+    Example:  jornada identities shop --json
+    """
+    from jornada.events.identity import identity_report
+
+    workspace = Workspace.open(workspace_dir)
+    report = identity_report(workspace.engine)
+    if json:
+        print_json(report.to_dict())
+    else:
+        out_console().print(str(report))
+
+
+def bind_command(
+    workspace_dir: WorkspaceArgument,
+    map_path: Annotated[Path, typer.Option("--map", help="The journey map to bind.")],
+    json: JsonOption = False,
+) -> None:
+    """Report what each touchpoint of a map matches in the events, and the coverage.
+
+    Example:  jornada bind shop --map shop/maps/b2c-ecommerce.yaml
+    """
+    from jornada.events.binding import bind_report
+    from jornada.model.validation import load_journey
+
+    workspace = Workspace.open(workspace_dir)
+    report = bind_report(workspace.engine, workspace.events(), load_journey(map_path))
+    if json:
+        print_json(report.to_dict())
+        return
+    frame = report.to_frame()
+    view = Table(*map(str, frame.columns), box=None)
+    for row in frame.itertuples(index=False):
+        view.add_row(*(f"{v:,}" if type(v) is int else str(v) for v in row))
+    out_console().print(view)
+    out_console().print(str(report))
+
+
 def register(app: typer.Typer) -> None:
     app.command("load")(load_command)
     app.command("quarantine")(quarantine_command)
+    app.command("identities")(identities_command)
+    app.command("bind")(bind_command)

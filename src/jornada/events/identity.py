@@ -47,6 +47,7 @@ __all__ = [
     "IdentityError",
     "IdentityReport",
     "KindCount",
+    "identity_report",
     "normalize_identifier",
     "resolve_identities",
 ]
@@ -537,6 +538,15 @@ def _duckdb_drop_temporary(engine: Engine) -> None:
     ).fetchall()
     for (name,) in rows:
         engine.sql(f'DROP TABLE IF EXISTS temp."{name}"')
+
+
+def identity_report(engine: Engine) -> IdentityReport:
+    """The report of the last resolution, read back from the stored tables (``rounds`` is
+    0: the algorithm's rounds are only known while it runs)."""
+    if not engine.has_table(IDENTITY_MAP):
+        raise IdentityError("no identities resolved yet: load events first")
+    flagged = engine.execute(engine.table(IDENTITY_FLAGS).count())
+    return _report(engine, 0, int(flagged))
 
 
 def _report(engine: Engine, rounds: int, flagged: int) -> IdentityReport:

@@ -1,0 +1,142 @@
+"""The event commands end to end: generate, load (flags and saved mappings), quarantine,
+identities and bind, on real files and a real workspace."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from jornada.cli import run
+
+
+def test_generate_load_identities_bind(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["generate", "--customers", "300", "--out", str(tmp_path / "data"), "--json"]) == 0
+    generated = json.loads(capsys.readouterr().out)
+    assert generated["events"] > 3000
+    assert run(["init", str(tmp_path / "ws")]) == 0
+    mapping = generated["mapping"]
+    flags = [
+        "--customer", mapping["customer"], "--time", mapping["time"], "--event", mapping["event"],
+        "--channel", mapping["channel"], "--value", mapping["value"], "--id", mapping["id"],
+        "--identity", "email=email", "--identity", "phone=phone", "--identity", "device=device_id",
+    ]  # fmt: skip
+    args = [
+        "load",
+        str(tmp_path / "ws"),
+        generated["events_path"],
+        *flags,
+        "--save-mapping",
+        "shop",
+        "--json",
+    ]
+    assert run(args) == 0
+    loaded = json.loads(capsys.readouterr().out)
+    assert loaded["rows_read"] == generated["events"]
+    assert loaded["loaded"] + loaded["duplicates"] + loaded["quarantined"] == loaded["rows_read"]
+    assert loaded["loaded"] == generated["events"]
+
+    # The saved mapping loads the same file again: nothing new.
+    assert (
+        run(["load", str(tmp_path / "ws"), generated["events_path"], "--mapping", "shop", "--json"])
+        == 0
+    )
+    again = json.loads(capsys.readouterr().out)
+    assert (again["loaded"], again["duplicates"]) == (0, generated["events"])
+
+    assert run(["identities", str(tmp_path / "ws"), "--json"]) == 0
+    identities = json.loads(capsys.readouterr().out)
+    assert 0 < identities["customers"] < 300 * 2
+    assert identities["merges"] > 0
+
+    template = tmp_path / "shop.yaml"
+    assert run(["map", "new", "--template", "b2c-ecommerce", "-o", str(template)]) == 0
+    capsys.readouterr()
+    assert run(["bind", str(tmp_path / "ws"), "--map", str(template), "--json"]) == 0
+    bound = json.loads(capsys.readouterr().out)
+    assert bound["event_coverage"] > 0.5
+    assert bound["matched_events"] <= bound["total_events"]
+
+
+def test_load_quarantine_and_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "events.csv"
+    source.write_text(
+        "who,when,what\nu1,2026-01-01T10:00:00Z,visit\n,2026-01-01,visit\nu2,soon,visit\n"
+    )
+    assert run(["init", str(tmp_path / "ws")]) == 0
+    assert (
+        run(
+            [
+                "load",
+                str(tmp_path / "ws"),
+                str(source),
+                "--customer",
+                "who",
+                "--time",
+                "when",
+                "--event",
+                "what",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr()
+    assert "3 rows read → 1 loaded, 0 duplicates, 2 quarantined" in out.out
+    assert run(["quarantine", str(tmp_path / "ws"), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["total"] == 2
+    assert [(r["row"], r["column"], r["reason"]) for r in shown["rows"]] == [
+        (2, "who", "missing customer"),
+        (3, "when", "unparseable timestamp"),
+    ]
+    export = tmp_path / "bad.csv"
+    assert run(["quarantine", str(tmp_path / "ws"), "--export", str(export)]) == 0
+    with export.open(encoding="utf-8") as handle:
+        assert len(list(csv.DictReader(handle))) == 2
+
+
+def test_load_errors_are_clear(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "events.csv"
+    source.write_text("who,when,what\nu1,2026-01-01,visit\n")
+    assert run(["init", str(tmp_path / "ws")]) == 0
+    assert run(["load", str(tmp_path / "ws"), str(source), "--customer", "who"]) == 2
+    assert "--time, --event" in capsys.readouterr().err
+    assert (
+        run(
+            [
+                "load",
+                str(tmp_path / "ws"),
+                str(source),
+                "--customer",
+                "who",
+                "--time",
+                "when",
+                "--event",
+                "kind",
+            ]
+        )
+        == 1
+    )
+    assert "no column 'kind' for event; the columns are: who, when, what" in capsys.readouterr().err
+    assert run(["load", str(tmp_path / "ws"), str(source), "--mapping", "nope"]) == 1
+    assert "no mapping 'nope'" in capsys.readouterr().err
+    assert (
+        run(
+            [
+                "load",
+                str(tmp_path / "ws"),
+                str(source),
+                "--customer",
+                "who",
+                "--time",
+                "when",
+                "--event",
+                "what",
+                "--identity",
+                "email",
+            ]
+        )
+        == 2
+    )
