@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tests.analytics.conftest import EventLog, minutes
-from tests.oracles import paths
+from tests.oracles import group_paths
 
 
 def test_make_log_and_the_paths_oracle(make_log: Callable[..., EventLog]) -> None:
@@ -17,7 +17,7 @@ def test_make_log_and_the_paths_oracle(make_log: Callable[..., EventLog]) -> Non
             ("a", minutes(90), "buy"),
         ]
     )
-    grouped = paths(log.rows())
+    grouped = group_paths(log.rows())
     assert [e["event"] for e in grouped["a"]] == ["view", "cart", "buy"]
     assert [e["idx"] for e in grouped["a"]] == [0, 1, 2]
     assert grouped["a"][1]["value"] == 3.5

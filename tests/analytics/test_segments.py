@@ -34,7 +34,7 @@ from jornada.engine.store import ensure_store, materialise_events
 from jornada.events.rules import parse_rule
 from jornada.model import EventBinding, Journey, Stage
 from tests.analytics.conftest import BASE, EventLog, LogRow, minutes
-from tests.oracles import paths
+from tests.oracles import group_paths
 
 MakeLog = Callable[..., EventLog]
 
@@ -323,7 +323,7 @@ def test_random_rules_match_plain_python(
     materialise_events(engine, session_gap_seconds=1800)
     log = EventLog(engine)
     plain = [{**row, "properties": dict(row["properties"] or [])} for row in log.rows()]
-    grouped = paths(plain)
+    grouped = group_paths(plain)
     segments = [Segment(f"s{i}", rule) for i, rule in enumerate(chosen)]
     expected = {}
     for customer, path in grouped.items():

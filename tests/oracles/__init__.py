@@ -1,6 +1,6 @@
 """Brute-force, obviously-correct pure-Python references of every analysis.
 
-Each module here takes plain event dicts (see :func:`paths` below) and computes what an
+Each module here takes plain event dicts (see :func:`group_paths` below) and computes what an
 analysis should return, the slow way. Hypothesis tests compare the engine's answers
 with these on random small logs.
 """
@@ -14,7 +14,7 @@ from typing import Any
 Event = Mapping[str, Any]
 
 
-def paths(events: Iterable[Event], by: str = "customer") -> dict[str, list[Event]]:
+def group_paths(events: Iterable[Event], by: str = "customer") -> dict[str, list[Event]]:
     """Events grouped by customer (or session) and ordered by time, then input order.
 
     ``by="session"`` groups by the ``session_id`` the store derived.

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from tests.oracles import Event, paths
+from tests.oracles import Event, group_paths
 
 EPOCH = dt.datetime(1970, 1, 1)
 
@@ -96,7 +96,7 @@ def analyse(
     else:
         as_of = max((row["ts"] for row in rows), default=None)
     customers: dict[str, Customer] = {}
-    for customer_id, path in paths(rows).items():
+    for customer_id, path in group_paths(rows).items():
         customer = Customer(customer_id, last_event_at=path[-1]["ts"])
         labels = [stage_of(e["event"], plain_map) for e in path]
         for pos, (event, k) in enumerate(zip(path, labels, strict=True)):

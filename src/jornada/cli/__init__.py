@@ -16,6 +16,7 @@ from rich.text import Text
 from jornada.__about__ import __version__
 from jornada.cli import events as event_commands
 from jornada.cli import map as map_commands
+from jornada.cli import paths as path_commands
 from jornada.cli import stages as stage_commands
 from jornada.cli import workspace as workspace_commands
 from jornada.cli.output import err_console
@@ -58,6 +59,7 @@ app.add_typer(map_commands.app, name="map")
 workspace_commands.register(app)
 event_commands.register(app)
 stage_commands.register(app)
+path_commands.register(app)
 
 
 def run(argv: list[str] | None = None) -> int:
