@@ -2,6 +2,7 @@
 
     python benchmarks/identity.py                  # 10M events
     python benchmarks/identity.py --events 1000000 --seed 7
+    python benchmarks/identity.py --database /tmp/ids.duckdb   # keep the data for reruns
 
 A seeded population of people (one in eight events' worth) with 1-3 devices, an
 e-mail (85%), a phone (70%) and a loyalty card (40%) produces events on three
@@ -111,40 +112,59 @@ def build(path: Path, events: int, seed: int) -> None:
     engine.close()
 
 
+def build_in_child(path: Path, events: int, seed: int) -> None:
+    """Build the data in a child process, so that this one's peak RSS is the resolution's."""
+    started = time.perf_counter()
+    child = multiprocessing.get_context("spawn").Process(target=build, args=(path, events, seed))
+    child.start()
+    child.join()
+    if child.exitcode != 0:
+        raise SystemExit(f"building the data failed ({child.exitcode})")
+    print(f"built {events:,} events in {time.perf_counter() - started:.1f} s")
+
+
+def run(path: Path, events: int, threads: int | None) -> None:
+    """Time :func:`resolve_identities` on the database at ``path`` and print the figures."""
+    engine = Engine.duckdb(path, threads=threads)
+    rows = engine.sql("SELECT count(*) FROM identifiers").fetchone()
+    count = int(rows[0]) if rows else 0
+    load = os.getloadavg()[0]
+    cpu = time.process_time()
+    started = time.perf_counter()
+    report = resolve_identities(engine)
+    seconds = time.perf_counter() - started
+    cpu = time.process_time() - cpu
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    engine.close()
+    print(str(report).splitlines()[0])
+    print(
+        f"{events:,} events, {count:,} identifier rows: {seconds:.2f} s, "
+        f"{count / seconds:,.0f} identifier rows/s, {cpu:.1f} CPU s, "
+        f"peak RSS {peak:,.0f} MB, load average before {load:.1f} on {os.cpu_count()} cores"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--threads", type=int, default=None, help="DuckDB threads")
+    parser.add_argument(
+        "--database",
+        type=Path,
+        default=None,
+        help="keep the data in this DuckDB file (built when missing) instead of a temporary one",
+    )
     args = parser.parse_args()
+    if args.database is not None:
+        if not args.database.exists():
+            build_in_child(args.database, args.events, args.seed)
+        run(args.database, args.events, args.threads)
+        return
     with tempfile.TemporaryDirectory(prefix="jornada-identity-") as folder:
         path = Path(folder) / "bench.duckdb"
-        started = time.perf_counter()
-        child = multiprocessing.get_context("spawn").Process(
-            target=build, args=(path, args.events, args.seed)
-        )
-        child.start()
-        child.join()
-        if child.exitcode != 0:
-            raise SystemExit(f"building the data failed ({child.exitcode})")
-        print(f"built {args.events:,} events in {time.perf_counter() - started:.1f} s")
-        engine = Engine.duckdb(path, threads=args.threads)
-        rows = engine.sql("SELECT count(*) FROM identifiers").fetchone()
-        count = int(rows[0]) if rows else 0
-        load = os.getloadavg()[0]
-        cpu = time.process_time()
-        started = time.perf_counter()
-        report = resolve_identities(engine)
-        seconds = time.perf_counter() - started
-        cpu = time.process_time() - cpu
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        engine.close()
-    print(str(report).splitlines()[0])
-    print(
-        f"{args.events:,} events, {count:,} identifier rows: {seconds:.2f} s, "
-        f"{count / seconds:,.0f} identifier rows/s, {cpu:.1f} CPU s, "
-        f"peak RSS {peak:,.0f} MB, load average before {load:.1f} on {os.cpu_count()} cores"
-    )
+        build_in_child(path, args.events, args.seed)
+        run(path, args.events, args.threads)
 
 
 if __name__ == "__main__":

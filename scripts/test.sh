@@ -18,7 +18,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 python3 -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev]"
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev,peers]"
 
 echo "== ruff"; .venv/bin/ruff check src tests && .venv/bin/ruff format --check src tests
 echo "== mypy"; .venv/bin/mypy

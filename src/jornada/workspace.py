@@ -25,7 +25,7 @@ import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from jornada.engine import Engine
-from jornada.engine.store import data_version, ensure_store
+from jornada.engine.store import data_version, ensure_store, rebuild_derived, rebuild_pending
 from jornada.errors import JornadaError
 from jornada.events.load import ColumnMapping, LoadResult, load_events, load_profiles
 from jornada.model import Journey, Language
@@ -109,6 +109,12 @@ class Workspace:
             engine = Engine.duckdb(path)
             ensure_store(engine)
             self._engine = engine
+            if rebuild_pending(engine):  # a load was stopped before it finished
+                rebuild_derived(
+                    engine,
+                    resolve=self._resolve_identities,
+                    session_gap_seconds=self.settings.session_gap_minutes * 60,
+                )
         return self._engine
 
     def events(self) -> Any:

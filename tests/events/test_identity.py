@@ -176,7 +176,7 @@ def identifier_rows(draw: st.DrawFn, prefix: str, max_groups: int) -> list[Row]:
 
 
 @settings(
-    max_examples=60,
+    max_examples=40,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

@@ -15,9 +15,12 @@ from rich.text import Text
 
 from jornada.__about__ import __version__
 from jornada.cli import events as event_commands
+from jornada.cli import funnel as funnel_commands
 from jornada.cli import map as map_commands
 from jornada.cli import paths as path_commands
+from jornada.cli import retention as retention_commands
 from jornada.cli import stages as stage_commands
+from jornada.cli import timing as timing_commands
 from jornada.cli import workspace as workspace_commands
 from jornada.cli.output import err_console
 from jornada.errors import JornadaError
@@ -60,6 +63,9 @@ workspace_commands.register(app)
 event_commands.register(app)
 stage_commands.register(app)
 path_commands.register(app)
+funnel_commands.register(app)
+timing_commands.register(app)
+retention_commands.register(app)
 
 
 def run(argv: list[str] | None = None) -> int:

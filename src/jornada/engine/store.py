@@ -8,14 +8,19 @@ the same customer) and ``session_idx`` (position within the session).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from jornada.engine.backend import Engine
 
 __all__ = [
     "STORE_VERSION",
     "data_version",
     "ensure_store",
+    "mark_rebuild_pending",
     "materialise_customers",
     "materialise_events",
+    "rebuild_derived",
+    "rebuild_pending",
 ]
 
 STORE_VERSION = 1
@@ -94,6 +99,37 @@ def ensure_store(engine: Engine) -> None:
         "INSERT INTO store_meta VALUES ('store_version', ?) ON CONFLICT DO NOTHING",
         [str(STORE_VERSION)],
     )
+
+
+def mark_rebuild_pending(engine: Engine) -> None:
+    """Record, with the load that needs it, that the derived tables must be rebuilt."""
+    engine.sql("INSERT OR REPLACE INTO store_meta VALUES ('rebuild_pending', 'yes')")
+
+
+def rebuild_pending(engine: Engine) -> bool:
+    row = engine.sql("SELECT count(*) FROM store_meta WHERE key = 'rebuild_pending'").fetchone()
+    return bool(row and row[0])
+
+
+def rebuild_derived(
+    engine: Engine,
+    *,
+    resolve: Callable[[Engine], None] | None,
+    session_gap_seconds: int,
+) -> None:
+    """Resolve identities, then rebuild ``events`` and ``customers`` and clear the mark.
+
+    Runs after a load has committed its raw rows (identity resolution inside the load's
+    transaction was two orders of magnitude slower in DuckDB 1.5: its temporary tables
+    lose their statistics there). A process killed before the end leaves the mark, and
+    the next open of the workspace finishes the rebuild, so analyses never see a half.
+    """
+    if resolve is not None:
+        resolve(engine)
+    with engine.transaction():
+        materialise_events(engine, session_gap_seconds=session_gap_seconds)
+        materialise_customers(engine)
+        engine.sql("DELETE FROM store_meta WHERE key = 'rebuild_pending'")
 
 
 def data_version(engine: Engine) -> int:

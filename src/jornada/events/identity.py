@@ -245,12 +245,15 @@ def resolve_identities(
     representatives and deduplicated; a round is two ``CREATE TABLE AS`` over a
     shrinking edge list, and rounds stop when no edge is left (O(log n) rounds
     expected; the work shrinks geometrically, so a star of d leaves takes about
-    log2(d) cheap rounds).
-    Labels are then composed backwards through the rounds' tables.
+    log2(d) cheap rounds). Labels are then composed backwards through the rounds'
+    tables. No Python loop touches rows or nodes.
 
     Identifiers become 64-bit hashes of ``(kind, value)``; a collision is detected
     exactly (distinct hashes against distinct pairs) and the run retried with another
-    seed.
+    seed. Cost, measured with ``benchmarks/identity.py``: 10M events (14.5M identifier
+    rows, 4.7M identifiers) take about 30 CPU seconds and 3.1 GB of memory.
+
+    Needs the DuckDB engine (it raises :class:`IdentityError` on another).
 
     >>> from jornada.engine import Engine
     >>> engine = Engine.duckdb()
@@ -260,6 +263,8 @@ def resolve_identities(
     >>> resolve_identities(engine).customers
     1
     """
+    if engine.kind != "duckdb":
+        raise IdentityError(f"identity resolution runs on the DuckDB engine, not {engine.kind}")
     if max_keys_per_identifier < 0:
         raise IdentityError("max_keys_per_identifier must be 0 or more")
     sources = {"events": _input_sql(engine, identifiers, "event_id")}

@@ -35,7 +35,7 @@ from jornada.engine.loading import (
     run_load,
     run_profile_load,
 )
-from jornada.engine.store import materialise_customers, materialise_events
+from jornada.engine.store import mark_rebuild_pending, rebuild_derived
 from jornada.errors import JornadaError
 
 __all__ = [
@@ -233,8 +233,9 @@ def load_events(
 ) -> LoadResult:
     """Load one source into the store, all or nothing.
 
-    ``after_insert`` runs inside the same transaction once the new events are stored
-    (the workspace resolves identities there), before ``events`` is rebuilt.
+    The new raw events, identifiers, quarantine rows and load record commit together;
+    then ``after_insert`` (the workspace's identity resolution) runs and ``events`` and
+    ``customers`` are rebuilt (see :func:`jornada.engine.store.rebuild_derived`).
     """
     say = progress or (lambda _step: None)
     started = time.perf_counter()
@@ -284,12 +285,6 @@ def load_events(
         except EngineError as error:
             drop_temporary(engine)
             raise LoadError(f"{name}: {error}") from None
-        if after_insert is not None:
-            say("resolving identities")
-            after_insert(engine)
-        say("building journeys")
-        materialise_events(engine, session_gap_seconds=session_gap_seconds)
-        materialise_customers(engine)
         engine.sql(
             "INSERT INTO loads VALUES (?, ?, ?, now()::TIMESTAMP, ?, ?, ?, ?, ?)",
             [
@@ -303,6 +298,9 @@ def load_events(
                 mapping.model_dump_json(exclude_defaults=True),
             ],
         )
+        mark_rebuild_pending(engine)
+    say("resolving identities")
+    rebuild_derived(engine, resolve=after_insert, session_gap_seconds=session_gap_seconds)
     return LoadResult(
         name,
         load_id,
@@ -354,10 +352,8 @@ def load_profiles(
             )
         except EngineError as error:
             raise LoadError(f"{source.name}: {error}") from None
-        if after_insert is not None:
-            after_insert(engine)
-        materialise_events(engine, session_gap_seconds=session_gap_seconds)
-        materialise_customers(engine)
+        mark_rebuild_pending(engine)
+    rebuild_derived(engine, resolve=after_insert, session_gap_seconds=session_gap_seconds)
     return stored
 
 
