@@ -21,6 +21,9 @@ import pytest
 from hypothesis import HealthCheck, settings
 from playwright.sync_api import Browser, sync_playwright
 
+# The test browser runs with the flags the renderer uses (offline-safe, no sandbox as root).
+from jornada.render._browser import CHROMIUM_ARGS
+
 # Property tests generate whole maps and event logs; on 2 shared cores generation can
 # be slow, which says nothing about the code under test.
 settings.register_profile(
@@ -29,17 +32,6 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 settings.load_profile("jornada")
-
-CHROMIUM_ARGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-)
 
 
 @pytest.fixture(scope="session")
