@@ -51,6 +51,7 @@ import functools
 import math
 import operator
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final, Literal, TypeAlias
@@ -338,7 +339,7 @@ def _guarded(guard: ir.BooleanValue | None, condition: ir.BooleanValue) -> ir.Bo
     return condition.fill_null(False)
 
 
-class Rule:
+class Rule(ABC):
     """A parsed rule: a tree of conditions joined by ``and``, ``or`` and ``not``.
 
     ``matches`` evaluates it on one event in Python (the reference semantics);
@@ -351,17 +352,17 @@ class Rule:
 
     __slots__ = ()
 
+    @abstractmethod
     def matches(self, event: Mapping[str, Any]) -> bool:
         """Whether one event (a mapping of column to value) satisfies the rule."""
-        raise NotImplementedError
 
+    @abstractmethod
     def compile(self, table: ir.Table) -> ir.BooleanValue:
         """The rule as an Ibis boolean expression on ``table`` (never null)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def operands(self) -> Iterable[Operand]:
         """Every field and property the rule reads, in order of appearance."""
-        raise NotImplementedError
 
 
 @dataclass(frozen=True)
