@@ -167,14 +167,25 @@ def label_events(journey: Journey, table: ir.Table) -> ir.Table:
     else:
         touchpoint_id = ibis.null("string")
     labelled = table.mutate(touchpoint_id=touchpoint_id)
-    branches: list[tuple[ir.BooleanValue, ir.StringValue]] = [
-        (labelled["touchpoint_id"] == tp, ibis.literal(stages[tp], type="string")) for tp in filters
-    ]
+    # The touchpoint's stage by a simple lookup on the new column: one branch per
+    # touchpoint comparing the column would repeat the whole touchpoint CASE in each
+    # branch once compiled, and planning then grows with the square of the map.
+    by_touchpoint = (
+        labelled["touchpoint_id"].substitute(
+            {tp: stages[tp] for tp in filters}, else_=ibis.null("string")
+        )
+        if filters
+        else ibis.null("string")
+    )
+    own_branches: list[tuple[ir.BooleanValue, ir.StringValue]] = []
     for stage in journey.ordered_stages():
         own = _own_stage_filter(stage, labelled)
         if own is not None:
-            branches.append((own, ibis.literal(stage.id, type="string")))
-    stage_id = ibis.cases(*branches, else_=ibis.null("string")) if branches else ibis.null("string")
+            own_branches.append((own, ibis.literal(stage.id, type="string")))
+    if own_branches:
+        stage_id = by_touchpoint.coalesce(ibis.cases(*own_branches, else_=ibis.null("string")))
+    else:
+        stage_id = by_touchpoint
     return labelled.mutate(stage_id=stage_id)
 
 
