@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from jornada.cli.options import JsonOption
@@ -102,10 +103,20 @@ def load_command(
     )
     if save_mapping:
         workspace.save_mapping(save_mapping, columns)
-    with err_console().status("loading") as status:
+    # The load reports its steps (reading, parsing, resolving identities); the bar moves
+    # one step at a time, with the elapsed time, and disappears when the load ends.
+    progress = Progress(
+        TextColumn("loading: {task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=err_console(),
+        transient=True,
+    )
+    with progress:
+        task = progress.add_task("starting", total=4)
 
         def say(step: str) -> None:
-            status.update(f"loading: {step}")
+            progress.update(task, description=step, advance=1)
 
         if is_database_url(source):
             if not table:
