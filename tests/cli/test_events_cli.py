@@ -51,6 +51,18 @@ def test_generate_load_identities_bind(tmp_path: Path, capsys: pytest.CaptureFix
     assert 0 < identities["customers"] < 300 * 2
     assert identities["merges"] > 0
 
+    profiles = [
+        "load-customers",
+        str(tmp_path / "ws"),
+        generated["customers_path"],
+        "--id",
+        "crm_id",
+    ]
+    assert run([*profiles, "--identity", "email=email", "--identity", "phone=phone", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["profiles"] > 0
+    assert run(["identities", str(tmp_path / "ws"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["customers"] <= identities["customers"]
+
     template = tmp_path / "shop.yaml"
     assert run(["map", "new", "--template", "b2c-ecommerce", "-o", str(template)]) == 0
     capsys.readouterr()

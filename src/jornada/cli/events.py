@@ -145,6 +145,32 @@ def load_command(
         err_console().print(f"see the bad rows with: jornada quarantine {workspace_dir}")
 
 
+def load_customers_command(
+    workspace_dir: WorkspaceArgument,
+    source: Annotated[
+        Path, typer.Argument(help="A customer file: CSV, Parquet, JSON Lines or Excel.")
+    ],
+    id_column: Annotated[str, typer.Option("--id", help="The customer id column (e.g. a CRM id).")],
+    identity: IdentityOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Load a customer file: identifiers on one row link that customer's events, and the
+    other columns become customer attributes (segment, city...). Reloading replaces it.
+
+    Example:  jornada load-customers shop crm.csv --id crm_id --identity email=email --identity phone=phone
+    """
+    identities = build_mapping(
+        customer=id_column, time=id_column, event=id_column, identity=identity
+    ).identities
+    workspace = Workspace.open(workspace_dir)
+    with err_console().status("loading customers and resolving identities"):
+        stored = workspace.load_customers(source, id_column=id_column, identities=identities)
+    if json:
+        print_json({"source": source.name, "profiles": stored})
+    else:
+        out_console().print(f"{source.name}: {stored:,} customer profiles loaded")
+
+
 def quarantine_command(
     workspace_dir: WorkspaceArgument,
     export: Annotated[
@@ -232,6 +258,7 @@ def bind_command(
 
 def register(app: typer.Typer) -> None:
     app.command("load")(load_command)
+    app.command("load-customers")(load_customers_command)
     app.command("quarantine")(quarantine_command)
     app.command("identities")(identities_command)
     app.command("bind")(bind_command)
