@@ -313,3 +313,25 @@ def test_every_row_is_loaded_duplicate_or_quarantined(
             result.quarantined,
         )
     assert stored(engine, "SELECT count(*) FROM events") == [(expected_loaded,)]
+
+
+def test_identifiers_are_stored_normalised(engine: Engine, tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path / "ids.csv",
+        ["user", "when", "what", "mail", "tel"],
+        [
+            ["d1", "2026-01-01", "visit", " Ana@Example.COM ", "(31) 99876-5432"],
+            ["d2", "2026-01-02", "visit", "ana@example.com", "+55 31 998765432"],
+            ["d3", "2026-01-03", "visit", "", "123"],
+        ],
+    )
+    mapping = ColumnMapping(
+        customer="user", time="when", event="what", identities={"email": "mail", "phone": "tel"}
+    )
+    load_events(engine, path, mapping)
+    assert stored(
+        engine, "SELECT DISTINCT kind, value FROM identifiers WHERE kind <> 'customer' ORDER BY ALL"
+    ) == [
+        ("email", "ana@example.com"),
+        ("phone", "5531998765432"),
+    ]

@@ -18,6 +18,7 @@ import pyarrow as pa
 from jornada.engine.backend import Engine, EngineError
 
 __all__ = [
+    "RAW",
     "LoadCounts",
     "LoadPlan",
     "SourceKind",
@@ -32,6 +33,10 @@ SourceKind = Literal["csv", "parquet", "jsonl", "arrow"]
 # The canonical fields a source column can be mapped to, besides the identifiers.
 FIELDS = ("id", "customer", "time", "event", "channel", "session", "value", "cost", "text", "score")
 NUMERIC_FIELDS = ("value", "cost", "score")
+
+
+RAW = "__RAW__"
+"""Where the raw identifier text goes in a normalisation expression."""
 
 
 def quote_identifier(name: str) -> str:
@@ -169,8 +174,8 @@ def run_load(
 ) -> LoadCounts:
     """Parse the source into ``_parsed``, quarantine bad rows, insert new events.
 
-    ``normalise`` maps identifier kinds to a SQL template with one ``{}`` for the raw
-    text (the events layer owns the normalisation rules).
+    ``normalise`` maps identifier kinds (``customer`` and each identity kind) to a SQL
+    expression with :data:`RAW` where the raw text goes (the events layer owns the rules).
     """
     types = dict(source_columns)
     q = {fld: quote_identifier(col) for fld, col in plan.columns.items()}
@@ -341,12 +346,12 @@ def run_load(
     loaded = int(loaded_row[0]) if loaded_row else 0
 
     identifier_selects = [
-        f"SELECT _event_id, 'customer', {normalise.get('customer', '{}').format('_customer')} FROM _new"
+        f"SELECT _event_id, 'customer', {normalise['customer'].replace(RAW, '_customer')} FROM _new"
     ]
     for kind in plan.identities:
-        template = normalise.get(kind, normalise.get("*", "{}"))
+        raw_value = f"_identities[{_literal(kind)}]"
         identifier_selects.append(
-            f"SELECT _event_id, {_literal(kind)}, {template.format(f'_identities[{_literal(kind)}]')} FROM _new"
+            f"SELECT _event_id, {_literal(kind)}, {normalise[kind].replace(RAW, raw_value)} FROM _new"
         )
     engine.sql(
         "INSERT INTO identifiers SELECT * FROM ("
@@ -414,7 +419,7 @@ def run_profile_load(
     )
     selects = [
         f"SELECT profile_id, {_literal(kind)}, "
-        f"{normalise.get(kind, normalise.get('*', '{}')).format(quote_identifier('_id_' + kind))}, ? "
+        f"{normalise[kind].replace(RAW, quote_identifier('_id_' + kind))}, ? "
         "FROM _profile_rows"
         for kind in plan.identities
     ]

@@ -19,14 +19,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
+import ibis
 import pyarrow as pa
+import sqlglot
 from pydantic import BaseModel, ConfigDict, Field
 
 from jornada.engine import Engine, EngineError
 from jornada.engine.loading import (
+    RAW,
     LoadPlan,
     SourceKind,
     check_time_zone,
@@ -37,6 +41,7 @@ from jornada.engine.loading import (
 )
 from jornada.engine.store import mark_rebuild_pending, rebuild_derived
 from jornada.errors import JornadaError
+from jornada.events.identity import normalize_identifier
 
 __all__ = [
     "ColumnMapping",
@@ -62,22 +67,25 @@ _SUFFIX_KINDS: dict[str, SourceKind | Literal["excel"]] = {
     ".xlsm": "excel",
 }
 
-# Identifier normalisation in SQL, one template per kind ("{}" is the raw text).
-# Emails: trimmed and lower-cased. Phones: digits only, trunk 0 dropped, country code
-# added to national numbers. Others: trimmed.
-_NORMALISE = {
-    "email": "nullif(lower(trim({})), '')",
-    "phone": (
-        "CASE WHEN length(regexp_replace(regexp_replace({0}, '[^0-9]', '', 'g'), '^0+', '')) < 8 "
-        "THEN NULL "
-        "WHEN trim({0}) LIKE '+%' OR trim({0}) LIKE '00%' "
-        "THEN regexp_replace(regexp_replace({0}, '[^0-9]', '', 'g'), '^0+', '') "
-        "WHEN length(regexp_replace(regexp_replace({0}, '[^0-9]', '', 'g'), '^0+', '')) <= 11 "
-        "THEN '{cc}' || regexp_replace(regexp_replace({0}, '[^0-9]', '', 'g'), '^0+', '') "
-        "ELSE regexp_replace(regexp_replace({0}, '[^0-9]', '', 'g'), '^0+', '') END"
-    ),
-    "*": "nullif(trim({}), '')",
-}
+
+@cache
+def _normalisation_sql(kind: str, country_code: str) -> str:
+    """DuckDB SQL of :func:`jornada.events.identity.normalize_identifier` for one kind, with
+    :data:`RAW` where the raw text goes: one normalisation rule, written once in Ibis."""
+    raw = ibis.table({"raw": "string"}, name="raw_identifiers")
+    query = ibis.to_sql(
+        raw.select(value=normalize_identifier(kind, raw.raw, default_country_code=country_code)),
+        dialect="duckdb",
+    )
+    expression = sqlglot.parse_one(query, read="duckdb").expressions[0].this
+    for column in list(expression.find_all(sqlglot.exp.Column)):
+        column.replace(sqlglot.exp.Var(this=RAW))
+    text: str = expression.sql(dialect="duckdb")
+    return text
+
+
+def _normalisations(kinds: list[str], country_code: str) -> dict[str, str]:
+    return {kind: _normalisation_sql(kind, country_code) for kind in ["customer", *kinds]}
 
 
 class LoadError(JornadaError):
@@ -272,7 +280,7 @@ def load_events(
         assert next_ids is not None
         load_id, last_seq = int(next_ids[0]), int(next_ids[1])
         say("parsing")
-        normalise = {k: v.replace("{cc}", mapping.country_code) for k, v in _NORMALISE.items()}
+        normalise = _normalisations(list(mapping.identities), mapping.country_code)
         try:
             counts = run_load(
                 engine,
@@ -344,7 +352,7 @@ def load_profiles(
             raise LoadError(
                 f"{source.name}: no column {column!r} for {what}; the columns are: {', '.join(available)}"
             )
-    normalise = {k: v.replace("{cc}", country_code) for k, v in _NORMALISE.items()}
+    normalise = _normalisations(list(identities), country_code)
     with engine.transaction():
         try:
             stored = run_profile_load(
