@@ -335,3 +335,22 @@ def test_identifiers_are_stored_normalised(engine: Engine, tmp_path: Path) -> No
         ("email", "ana@example.com"),
         ("phone", "5531998765432"),
     ]
+
+
+def test_an_id_scope_keeps_two_systems_ids_apart(engine: Engine, tmp_path: Path) -> None:
+    rows = [["1", "u1", "2026-01-01", "visit"], ["2", "u1", "2026-01-02", "visit"]]
+    shop = write_csv(tmp_path / "shop.csv", ["n", "user", "when", "what"], rows)
+    crm = write_csv(
+        tmp_path / "crm.csv", ["n", "user", "when", "what"], [["1", "u9", "2026-02-01", "call"]]
+    )
+    mapping = ColumnMapping(customer="user", time="when", event="what", id="n")
+    assert load_events(engine, shop, mapping.model_copy(update={"id_scope": "shop"})).loaded == 2
+    # Without a scope, the CRM's event "1" would be taken for the shop's event "1".
+    assert load_events(engine, crm, mapping).duplicates == 0
+    assert load_events(engine, crm, mapping.model_copy(update={"id_scope": "crm"})).loaded == 1
+    assert stored(engine, "SELECT event_id FROM events ORDER BY event_id") == [
+        ("1",),
+        ("crm:1",),
+        ("shop:1",),
+        ("shop:2",),
+    ]

@@ -57,6 +57,10 @@ def load_command(
     text: TextOption = None,
     score: ScoreOption = None,
     id: IdOption = None,
+    id_scope: Annotated[
+        str | None,
+        typer.Option(help="Prefix for this source's event ids (when two systems share id ranges)."),
+    ] = None,
     identity: IdentityOption = None,
     tz: TzOption = "UTC",
     time_format: TimeFormatOption = None,
@@ -94,6 +98,7 @@ def load_command(
             text=text,
             score=score,
             id=id,
+            id_scope=id_scope,
             identity=identity,
             tz=tz,
             time_format=time_format,

@@ -66,6 +66,7 @@ class LoadPlan:
     time_format: str | None = None  # strptime format, "epoch" or "epoch_ms"
     delimiter: str | None = None
     encoding: str = "utf-8"
+    id_scope: str | None = None  # prefix of source ids ("crm" makes "17" into "crm:17")
     arrow: pa.Table | None = None
 
 
@@ -194,7 +195,10 @@ def run_load(
     all_columns = [quote_identifier(name) for name, _ in source_columns]
     content = " || chr(31) || ".join(f"coalesce(CAST({c} AS VARCHAR), chr(0))" for c in all_columns)
     content_hash = f"'h' || md5({content})"
-    event_id = f"coalesce({raw('id')}, {content_hash})" if "id" in q else content_hash
+    source_id = raw("id")
+    if plan.id_scope is not None:
+        source_id = f"{_literal(plan.id_scope + ':')} || {source_id}"
+    event_id = f"coalesce({source_id}, {content_hash})" if "id" in q else content_hash
     properties = (
         "map_from_entries(list_filter(["
         + ", ".join(f"({_literal(name)}, {_as_text(quote_identifier(name))})" for name in rest)

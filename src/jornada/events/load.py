@@ -110,6 +110,11 @@ class ColumnMapping(BaseModel):
     text: str | None = None
     score: str | None = None
     id: str | None = Field(default=None, description="A unique event id column, if any.")
+    id_scope: str | None = Field(
+        default=None,
+        description="Prefix of the source's event ids, so that two systems that number "
+        "their events alike (1, 2, 3...) do not collide; ids are global when absent.",
+    )
     identities: dict[str, str] = Field(
         default_factory=dict, description="More identifier columns by kind: email, phone..."
     )
@@ -215,6 +220,7 @@ def plan_for(source: Path | pa.Table, mapping: ColumnMapping, *, source_name: st
         "time_zone": mapping.tz,
         "time_format": mapping.time_format,
         "encoding": mapping.encoding,
+        "id_scope": mapping.id_scope,
     }
     if isinstance(source, pa.Table):
         return LoadPlan(kind="arrow", location="_arrow_source", arrow=source, **common)
