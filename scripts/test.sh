@@ -22,6 +22,10 @@ fi
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev,peers,spark]"
 
-echo "== ruff"; .venv/bin/ruff check src tests && .venv/bin/ruff format --check src tests
-echo "== mypy"; .venv/bin/mypy
+# One command per line: `set -e` does not stop at a failure inside an `a && b` list.
+echo "== ruff"
+.venv/bin/ruff check src tests
+.venv/bin/ruff format --check src tests
+echo "== mypy"
+.venv/bin/mypy
 echo "== pytest"; .venv/bin/python -m pytest -n 2 --dist loadgroup "$@"
