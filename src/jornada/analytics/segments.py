@@ -71,15 +71,16 @@ __all__ = [
     "compare_segments",
     "segment_labels",
     "split_by_segment",
+    "with_positions",
 ]
 
 DEFAULT_COLUMN = "segment"
 DEFAULT_REMAINDER = "other"
 
 
-def _positioned(events: ir.Table) -> ir.Table:
-    """The events with the store's ``idx`` fact, computed from ``ts`` then ``seq`` when
-    the table lacks it."""
+def with_positions(events: ir.Table) -> ir.Table:
+    """The events with the store's ``idx`` fact (position in the customer's path, from 0),
+    computed from ``ts`` then ``seq`` when the table lacks it. Shared with the stages."""
     if "idx" in events.columns:
         return events
     order = [events["ts"], *([events["seq"]] if "seq" in events.columns else [])]
@@ -221,7 +222,7 @@ class Segment:
 
     def customers(self, events: ir.Table) -> ir.Table:
         """The segment's customers: an Ibis table with one column, ``customer_id``."""
-        events = _positioned(events)
+        events = with_positions(events)
         flags = events.group_by("customer_id").aggregate(_in=self.rule.compile(events))
         return flags.filter(flags["_in"]).select("customer_id")
 
@@ -252,7 +253,7 @@ def segment_labels(
     ('customer_id', 'segment')
     """
     _check_names(segments, remainder)
-    events = _positioned(events)
+    events = with_positions(events)
     flags = events.group_by("customer_id").aggregate(
         **{f"_s{i}": segment.rule.compile(events) for i, segment in enumerate(segments)}
     )
@@ -473,7 +474,7 @@ def compare_segments(
     ([('app', 10, 30), ('web', 10, 30)], False)
     """
     labels = segment_labels(events, segments, remainder=remainder)
-    positioned = _positioned(events)
+    positioned = with_positions(events)
     outcomes = positioned.group_by("customer_id").aggregate(_yes=outcome.compile(positioned))
     outcomes = outcomes.rename(_o_customer="customer_id")
     joined = labels.join(outcomes, labels["customer_id"] == outcomes["_o_customer"])

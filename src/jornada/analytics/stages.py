@@ -78,6 +78,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from jornada.analytics.results import AnalysisResult, json_ready, wilson_interval
+from jornada.analytics.segments import with_positions
 from jornada.events.binding import binding_filter, touchpoint_filters
 from jornada.model import Journey, Milestone, Stage
 
@@ -149,16 +150,6 @@ def _utc(moment: dt.datetime) -> dt.datetime:
     if moment.tzinfo is not None:
         moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
     return moment
-
-
-def _positioned(events: ir.Table) -> ir.Table:
-    """The events with their ``idx`` fact (position in the customer's path, from 0):
-    the store has it; another table gets it from ``ts`` then ``seq``."""
-    if "idx" in events.columns:
-        return events
-    order = [events["ts"], *([events["seq"]] if "seq" in events.columns else [])]
-    window = ibis.window(group_by=events["customer_id"], order_by=order)
-    return events.mutate(idx=ibis.row_number().over(window))
 
 
 # --- the pipeline: labelled events, entries, current stages, milestones ---------------
@@ -244,7 +235,7 @@ def _measured(stages: tuple[Stage, ...]) -> list[tuple[int, Stage, Milestone]]:
 def _prepare(events: ir.Table, journey: Journey, as_of: dt.datetime | None) -> _Pipeline:
     """Events up to ``as_of`` reduced to what every later step reads: the events of a stage
     or of a milestone, with their stage, touchpoint and one flag per measured milestone."""
-    events = _positioned(events)
+    events = with_positions(events)
     moment = _utc(as_of) if as_of is not None else None
     if moment is not None:
         events = events.filter(events["ts"] <= moment)
