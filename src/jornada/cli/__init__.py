@@ -14,13 +14,18 @@ import typer
 from rich.text import Text
 
 from jornada.__about__ import __version__
+from jornada.cli import attribution as attribution_commands
+from jornada.cli import churn as churn_commands
+from jornada.cli import clv as clv_commands
 from jornada.cli import events as event_commands
 from jornada.cli import funnel as funnel_commands
+from jornada.cli import kpis as kpi_commands
 from jornada.cli import map as map_commands
 from jornada.cli import paths as path_commands
 from jornada.cli import retention as retention_commands
 from jornada.cli import stages as stage_commands
 from jornada.cli import timing as timing_commands
+from jornada.cli import users as user_commands
 from jornada.cli import workspace as workspace_commands
 from jornada.cli.output import err_console
 from jornada.errors import JornadaError
@@ -66,6 +71,11 @@ path_commands.register(app)
 funnel_commands.register(app)
 timing_commands.register(app)
 retention_commands.register(app)
+attribution_commands.register(app)
+kpi_commands.register(app)
+clv_commands.register(app)
+churn_commands.register(app)
+user_commands.register(app)
 
 
 def run(argv: list[str] | None = None) -> int:
