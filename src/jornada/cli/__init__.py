@@ -20,6 +20,7 @@ from jornada.cli import clv as clv_commands
 from jornada.cli import events as event_commands
 from jornada.cli import funnel as funnel_commands
 from jornada.cli import kpis as kpi_commands
+from jornada.cli import living as living_commands
 from jornada.cli import map as map_commands
 from jornada.cli import paths as path_commands
 from jornada.cli import retention as retention_commands
@@ -76,6 +77,7 @@ kpi_commands.register(app)
 clv_commands.register(app)
 churn_commands.register(app)
 user_commands.register(app)
+living_commands.register(app)
 
 
 def run(argv: list[str] | None = None) -> int:
