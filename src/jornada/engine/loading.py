@@ -216,6 +216,11 @@ def run_load(
         if plan.identities
         else "MAP {}::MAP(VARCHAR, VARCHAR)"
     )
+    # The raw identifier texts again as plain columns: cheaper to read than the map.
+    identity_columns = "".join(
+        f", {_as_text(quote_identifier(col))} AS _identity_{i}"
+        for i, col in enumerate(plan.identities.values())
+    )
     # The first problem of a row, in column order: missing fields, then unreadable values.
     problems = [
         ("_customer IS NULL", plan.columns["customer"], "missing customer"),
@@ -264,7 +269,7 @@ def run_load(
                 {raw("text")} AS _text,
                 {numbers["score"]} AS _score,
                 {properties} AS _properties,
-                {identities} AS _identities
+                {identities} AS _identities{identity_columns}
             FROM {reader} AS src
         )
         """,
@@ -327,17 +332,30 @@ def run_load(
             [load_id, plan.source_name, *raw_params],
         )
 
-    # New events: good rows, first occurrence of each id, not already stored.
+    # New events: good rows, first occurrence of each id, not already stored. The rows to
+    # skip are few (none on a first load), so they are listed and the good rows are
+    # inserted straight from ``_parsed`` rather than copied once more.
     engine.sql(
         """
-        CREATE OR REPLACE TEMP TABLE _new AS
-        SELECT * FROM _parsed AS p
-        WHERE _problem IS NULL
-          AND NOT EXISTS (SELECT 1 FROM events_raw AS e WHERE e.event_id = p._event_id)
-        QUALIFY row_number() OVER (PARTITION BY _event_id ORDER BY _row) = 1
+        CREATE OR REPLACE TEMP TABLE _skip AS
+        SELECT p._row FROM _parsed AS p SEMI JOIN events_raw AS e ON e.event_id = p._event_id
+        WHERE p._problem IS NULL
+        UNION
+        SELECT p._row FROM _parsed AS p JOIN (
+            SELECT _event_id, min(_row) AS first_row FROM _parsed
+            WHERE _problem IS NULL GROUP BY _event_id HAVING count(*) > 1
+        ) AS d USING (_event_id)
+        WHERE p._problem IS NULL AND p._row > d.first_row
         """
     )
     engine.sql(
+        """
+        CREATE OR REPLACE TEMP VIEW _new AS
+        SELECT * FROM _parsed AS p
+        WHERE _problem IS NULL AND NOT EXISTS (SELECT 1 FROM _skip AS k WHERE k._row = p._row)
+        """
+    )
+    loaded_row = engine.sql(  # an INSERT answers with the number of rows it inserted
         """
         INSERT INTO events_raw
         SELECT _event_id, _customer, _ts, _event, _channel, _session, _value, _cost, _text,
@@ -345,24 +363,38 @@ def run_load(
         FROM _new ORDER BY _row
         """,
         [plan.source_name, load_id, first_seq],
-    )
-    loaded_row = engine.sql("SELECT count(*) FROM _new").fetchone()
+    ).fetchone()
     loaded = int(loaded_row[0]) if loaded_row else 0
 
-    identifier_selects = [
-        f"SELECT _event_id, 'customer', {normalise['customer'].replace(RAW, '_customer')} FROM _new"
+    # Identifiers repeat (a customer key on every event of its customer): normalise each
+    # distinct raw value once and join back; the phone rule alone is a dozen regexes.
+    raw_selects = ["SELECT _event_id, 'customer', _customer FROM _new"]
+    raw_selects += [
+        f"SELECT _event_id, {_literal(kind)}, _identity_{i} FROM _new"
+        for i, kind in enumerate(plan.identities)
     ]
-    for kind in plan.identities:
-        raw_value = f"_identities[{_literal(kind)}]"
-        identifier_selects.append(
-            f"SELECT _event_id, {_literal(kind)}, {normalise[kind].replace(RAW, raw_value)} FROM _new"
-        )
-    engine.sql(
-        "INSERT INTO identifiers SELECT * FROM ("
-        + " UNION ALL ".join(identifier_selects)
-        + ") AS i(event_id, kind, value) WHERE value IS NOT NULL"
+    rules = " ".join(
+        f"WHEN {_literal(kind)} THEN {normalise[kind].replace(RAW, '_raw')}"
+        for kind in ["customer", *plan.identities]
     )
-    engine.sql("DROP TABLE IF EXISTS _new")
+    engine.sql(
+        f"""
+        INSERT INTO identifiers
+        WITH raw AS (
+            SELECT * FROM ({" UNION ALL ".join(raw_selects)}) AS r(event_id, kind, _raw)
+            WHERE _raw IS NOT NULL
+        ),
+        normal AS (
+            SELECT kind, _raw, CASE kind {rules} END AS value
+            FROM (SELECT DISTINCT kind, _raw FROM raw)
+        )
+        SELECT r.event_id, r.kind, n.value
+        FROM raw AS r JOIN normal AS n USING (kind, _raw)
+        WHERE n.value IS NOT NULL
+        """
+    )
+    engine.sql("DROP VIEW IF EXISTS _new")
+    engine.sql("DROP TABLE IF EXISTS _skip")
     engine.sql("DROP TABLE IF EXISTS _parsed")
     if plan.kind == "csv":
         for table in (rejects, rejects + "_scan", rejects + "_again", rejects + "_again_scan"):
@@ -460,6 +492,8 @@ def check_time_zone(engine: Engine, zone: str) -> bool:
 
 
 def drop_temporary(engine: Engine) -> None:
-    for table in ("_parsed", "_new", "_refused"):
+    with contextlib.suppress(EngineError):
+        engine.sql("DROP VIEW IF EXISTS _new")
+    for table in ("_parsed", "_skip", "_refused"):
         with contextlib.suppress(EngineError):
             engine.sql(f"DROP TABLE IF EXISTS {table}")

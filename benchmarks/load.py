@@ -1,0 +1,112 @@
+"""Benchmark of loading events into a new workspace, with where the time goes.
+
+    python benchmarks/load.py                         # 1M events, Parquet
+    python benchmarks/load.py --events 10M --format csv
+    python benchmarks/load.py --profile               # the slowest SQL statements too
+
+The seeded demo log (``benchmarks/generate.py``'s generator) is written once to
+``benchmarks/data/load-<events>-<seed>/`` and reused. Each run loads it into a fresh
+workspace with ``Workspace.load`` (the demo's column mapping: four identifier kinds)
+and prints: wall seconds of the load proper (parse, quarantine, dedupe, insert) and
+of the rebuild after it (identity resolution, ``events`` with sessions and facts,
+``customers``), events per second, CPU seconds, peak RSS and the load average (the
+machine may be shared: CPU seconds are the steadier figure).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from generate import parse_count
+
+from jornada.demo.generator import LOAD_MAPPING, estimate_customers, generate_dataset
+from jornada.events.load import ColumnMapping
+from jornada.workspace import Workspace
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class StatementClock:
+    """Times each SQL statement: a statement runs until the next one is sent."""
+
+    def __init__(self) -> None:
+        self.spans: list[tuple[float, str]] = []
+        self._last: tuple[float, str] | None = None
+
+    def __call__(self, query: str) -> None:
+        now = time.perf_counter()
+        if self._last is not None:
+            self.spans.append((now - self._last[0], self._last[1]))
+        self._last = (now, " ".join(query.split())[:110])
+
+    def close(self) -> None:
+        self("")
+
+
+def data_file(events: int, seed: int, kind: str) -> Path:
+    folder = Path(__file__).parent / "data" / f"load-{events}-{seed}"
+    path = folder / f"events.{kind}"
+    if not path.exists():
+        print(f"generating {events:,} events ({kind}) in {folder} ...", flush=True)
+        generate_dataset(folder, customers=estimate_customers(events), seed=seed, format=kind)
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--events", type=parse_count, default=parse_count("1M"))
+    parser.add_argument("--format", choices=("parquet", "csv"), default="parquet")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--profile", action="store_true", help="print the slowest statements")
+    args = parser.parse_args(argv)
+
+    source = data_file(args.events, args.seed, args.format)
+    mapping = ColumnMapping(**LOAD_MAPPING)
+    steps: list[tuple[str, float]] = []
+    started = time.perf_counter()
+
+    def progress(step: str) -> None:
+        steps.append((step, time.perf_counter()))
+
+    clock = StatementClock()
+    with tempfile.TemporaryDirectory() as folder:
+        workspace = Workspace.init(Path(folder) / "ws")
+        engine = workspace.engine
+        cpu_started = time.process_time()
+        started = time.perf_counter()
+        with engine.tracing(clock):
+            result = workspace.load(source, mapping, progress=progress)
+        clock.close()
+        wall = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
+        workspace.close()
+    rebuild_started = dict(steps).get("resolving identities", started + wall)
+    load_wall = rebuild_started - started
+    print(
+        f"{args.format} {result.rows_read:,} rows: {result.loaded:,} loaded, "
+        f"{result.duplicates:,} duplicates, {result.quarantined:,} quarantined"
+    )
+    print(
+        f"load {load_wall:.2f} s ({result.rows_read / load_wall:,.0f} events/s), "
+        f"rebuild (identities, events, customers) {wall - load_wall:.2f} s, "
+        f"total {wall:.2f} s ({result.rows_read / wall:,.0f} events/s), CPU {cpu:.2f} s, "
+        f"peak RSS {_peak_rss_mb():,.0f} MB, load average {os.getloadavg()[0]:.1f}"
+    )
+    if args.profile:
+        for seconds, query in sorted(clock.spans, reverse=True)[:15]:
+            print(f"  {seconds:6.2f} s  {query}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
