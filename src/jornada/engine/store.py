@@ -149,15 +149,21 @@ def materialise_events(engine: Engine, *, session_gap_seconds: int) -> None:
     customer = "coalesce(c.customer_id, r.customer_key)" if has_resolution else "r.customer_key"
     join = "LEFT JOIN event_customers AS c USING (event_id)" if has_resolution else ""
     gap = int(session_gap_seconds)
+    # The facts are computed on narrow rows (keys and times) and joined back to the wide
+    # raw rows by row id: sorting maps and texts through every window cost a third more.
     engine.sql(
         f"""
         CREATE OR REPLACE TABLE events AS
-        WITH resolved AS (
-            SELECT r.*, {customer} AS customer_id
+        WITH keys AS (
+            SELECT r.rowid AS raw_row, {customer} AS customer_id, r.ts, r.seq, r.event,
+                   r.source_session
             FROM events_raw AS r {join}
         ),
-        gaps AS (
-            SELECT *,
+        ordered AS (
+            SELECT raw_row, customer_id,
+                (row_number() OVER w) - 1 AS idx,
+                lead(event) OVER w AS next_event,
+                lead(ts) OVER w AS next_ts,
                 CASE
                     WHEN source_session IS NOT NULL THEN
                         source_session IS DISTINCT FROM lag(source_session) OVER w
@@ -165,29 +171,26 @@ def materialise_events(engine: Engine, *, session_gap_seconds: int) -> None:
                         OR epoch_us(ts) - epoch_us(lag(ts) OVER w) > {gap} * 1000000
                         OR lag(source_session) OVER w IS NOT NULL
                 END AS starts_session
-            FROM resolved
+            FROM keys
             WINDOW w AS (PARTITION BY customer_id ORDER BY ts, seq)
         ),
-        numbered AS (
-            SELECT *,
+        facts AS (
+            SELECT raw_row, customer_id, idx, next_event, next_ts,
                 sum(starts_session::INTEGER) OVER w AS session_no,
-                (row_number() OVER w) - 1 AS idx,
-                lead(event) OVER w AS next_event,
-                lead(ts) OVER w AS next_ts
-            FROM gaps
-            WINDOW w AS (PARTITION BY customer_id ORDER BY ts, seq
+                idx - max(CASE WHEN starts_session THEN idx END) OVER w AS session_idx
+            FROM ordered
+            WINDOW w AS (PARTITION BY customer_id ORDER BY idx
                          ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
         )
         SELECT
-            event_id, customer_id, ts, event, channel,
-            coalesce(source_session, customer_id || '#' || session_no::VARCHAR) AS session_id,
-            value, cost, text, score, properties, source, load_id, seq,
-            customer_key, identifiers,
-            idx, next_event, next_ts,
-            (row_number() OVER (PARTITION BY customer_id, session_no ORDER BY ts, seq)) - 1
-                AS session_idx
-        FROM numbered
-        ORDER BY customer_id, ts, seq
+            r.event_id, f.customer_id, r.ts, r.event, r.channel,
+            coalesce(r.source_session, f.customer_id || '#' || f.session_no::VARCHAR)
+                AS session_id,
+            r.value, r.cost, r.text, r.score, r.properties, r.source, r.load_id, r.seq,
+            r.customer_key, r.identifiers,
+            f.idx, f.next_event, f.next_ts, f.session_idx
+        FROM events_raw AS r JOIN facts AS f ON f.raw_row = r.rowid
+        ORDER BY f.customer_id, f.idx
         """
     )
 
