@@ -309,10 +309,15 @@ def _transition_edges(events: ir.Table, by: PathBy, with_start_end: bool) -> ir.
     moves = path.filter(path.next_ts.notnull())  # cheaper to test than next_event
     # quantiles of whole microseconds (exact integers; faster than of doubles), then seconds
     micros = moves.next_ts.delta(moves.ts, unit="microsecond")
-    edges = moves.group_by(source=moves.event, target=moves.next_event).agg(
-        count=moves.count(),
-        paths=moves.path_id.nunique(),
-        _q=micros.quantile([0.5, 0.95]),
+    timed = moves.group_by(source=moves.event, target=moves.next_event).agg(
+        count=moves.count(), _q=micros.quantile([0.5, 0.95])
+    )
+    # Distinct paths per edge in two plain aggregates: a DISTINCT aggregate beside the
+    # quantiles made DuckDB sort the 10M moves (1.9 s against 1.2 s this way).
+    pairs = moves.select(source=moves.event, target=moves.next_event, path_id=moves.path_id)
+    per_path = pairs.distinct().group_by(["source", "target"]).agg(paths=ibis._.count())
+    edges = timed.join(per_path, ["source", "target"]).select(
+        "source", "target", "count", "paths", "_q"
     )
     if with_start_end:
         no_times = ibis.null("array<float64>")
