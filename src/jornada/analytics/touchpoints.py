@@ -1,0 +1,231 @@
+"""Each touchpoint of a map measured on events: reach, time to the next step, exits,
+conversion after it, scores. What the living map shows in each touchpoint's cell.
+
+**Which events are a touchpoint's.** Each event belongs to the first touchpoint, in map
+order, whose binding matches it (:func:`jornada.events.binding.label_events`, as the
+stage analysis does), so no event is counted twice.
+
+**Measures** (per touchpoint):
+
+- ``events``, ``customers``: its events and the distinct customers having one;
+  ``reach``: ``customers`` / customers with any event in the log.
+- ``median_seconds_to_next``, ``p90_seconds_to_next``: time from each of its events to
+  the customer's next event (any event), exact quantiles with linear interpolation
+  (type 7, as :mod:`jornada.analytics.timing`); events that end a path do not count.
+- ``exits``: customers whose path ends on one of its events (their last event);
+  ``exit_rate`` = exits / customers: where journeys stop.
+- ``converted``: with a ``conversion`` step, the customers having a conversion event
+  later in their path than their first event at this touchpoint (position order: time,
+  then load order); ``conversion_rate`` = converted / customers.
+- ``score_mean``, ``scores``: mean and count of the ``score`` column on its events
+  (survey answers bound to the touchpoint).
+
+>>> import ibis, datetime as dt
+>>> from jornada.model import EventBinding, Journey, Stage, Touchpoint
+>>> t0 = dt.datetime(2026, 1, 1)
+>>> events = ibis.memtable({
+...     "customer_id": ["a", "a", "b"], "event": ["cart", "purchase", "cart"],
+...     "ts": [t0, t0 + dt.timedelta(minutes=10), t0], "idx": [0, 1, 0],
+...     "next_ts": [t0 + dt.timedelta(minutes=10), None, None],
+...     "channel": ["web"] * 3, "score": [None, None, 4.0],
+... })
+>>> shop = Journey(id="shop", title="Shop", stages=[Stage(id="buy", name="Buy", touchpoints=[
+...     Touchpoint(id="cart", name="Cart", events=EventBinding(names=["cart"]))])])
+>>> cart = touchpoint_measures(events, shop, conversion="purchase").touchpoint("cart")
+>>> cart.customers, cart.exits, cart.converted, cart.median_seconds_to_next
+(2, 1, 1, 600.0)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+import plotly.graph_objects as go
+
+from jornada.analytics.results import AnalysisResult, json_ready, wilson_interval
+from jornada.analytics.steps import resolve_step
+from jornada.analytics.timing import seconds_between
+from jornada.events.binding import label_events
+from jornada.model import Journey
+
+__all__ = ["TouchpointMeasure", "TouchpointMeasures", "touchpoint_measures"]
+
+
+def _share(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+@dataclass(frozen=True)
+class TouchpointMeasure:
+    """One touchpoint's measures (see the module for their definitions)."""
+
+    touchpoint_id: str
+    name: str
+    stage_id: str
+    bound: bool
+    events: int
+    customers: int
+    median_seconds_to_next: float | None
+    p90_seconds_to_next: float | None
+    exits: int
+    converted: int | None
+    score_mean: float | None
+    scores: int
+    total_customers: int
+
+    @property
+    def reach(self) -> float | None:
+        return _share(self.customers, self.total_customers)
+
+    @property
+    def exit_rate(self) -> float | None:
+        return _share(self.exits, self.customers)
+
+    @property
+    def conversion_rate(self) -> float | None:
+        return None if self.converted is None else _share(self.converted, self.customers)
+
+    def to_dict(self) -> dict[str, Any]:
+        low, high = (
+            wilson_interval(self.converted, self.customers)
+            if self.converted is not None
+            else (math.nan, math.nan)
+        )
+        ready: dict[str, Any] = json_ready(
+            {
+                "touchpoint_id": self.touchpoint_id,
+                "name": self.name,
+                "stage_id": self.stage_id,
+                "bound": self.bound,
+                "events": self.events,
+                "customers": self.customers,
+                "reach": self.reach,
+                "median_seconds_to_next": self.median_seconds_to_next,
+                "p90_seconds_to_next": self.p90_seconds_to_next,
+                "exits": self.exits,
+                "exit_rate": self.exit_rate,
+                "converted": self.converted,
+                "conversion_rate": self.conversion_rate,
+                "conversion_rate_low": low,
+                "conversion_rate_high": high,
+                "score_mean": self.score_mean,
+                "scores": self.scores,
+            }
+        )
+        return ready
+
+
+@dataclass(frozen=True)
+class TouchpointMeasures(AnalysisResult):
+    """Every touchpoint of a map, in map order, measured on one event log."""
+
+    journey_id: str
+    total_customers: int
+    conversion: str | None
+    touchpoints: tuple[TouchpointMeasure, ...]
+
+    def touchpoint(self, touchpoint_id: str) -> TouchpointMeasure:
+        return next(t for t in self.touchpoints if t.touchpoint_id == touchpoint_id)
+
+    def to_frame(self) -> pd.DataFrame:
+        rows = [t.to_dict() for t in self.touchpoints]
+        columns = list(TouchpointMeasure.__dataclass_fields__)[:-1]
+        columns[6:6] = ["reach"]
+        columns += ["exit_rate", "conversion_rate"]
+        return pd.DataFrame(rows, columns=columns)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "journey_id": self.journey_id,
+            "total_customers": self.total_customers,
+            "conversion": self.conversion,
+            "touchpoints": [t.to_dict() for t in self.touchpoints],
+        }
+
+    def chart(self) -> go.Figure:
+        """Customers reaching each touchpoint, and how many of them stop there."""
+        names = [t.name for t in self.touchpoints]
+        figure = go.Figure(
+            [
+                go.Bar(name="customers", x=names, y=[t.customers for t in self.touchpoints]),
+                go.Bar(name="journeys ending here", x=names, y=[t.exits for t in self.touchpoints]),
+            ]
+        )
+        figure.update_layout(
+            title=f"Touchpoints of {self.journey_id}", barmode="group", yaxis_title="customers"
+        )
+        return figure
+
+
+def touchpoint_measures(
+    events: ir.Table, journey: Journey, *, conversion: str | None = None
+) -> TouchpointMeasures:
+    """Measure every touchpoint of ``journey`` on ``events`` (two queries).
+
+    ``conversion`` is a step (event name, touchpoint or stage id, or rule) for the
+    conversion columns; without it they are None.
+    """
+    labelled = label_events(journey, events)
+    total = int(events.customer_id.nunique().execute())
+    touched = labelled.filter(labelled.touchpoint_id.notnull())
+    to_next = seconds_between(touched.next_ts, touched.ts)
+    metrics: dict[str, ir.Value] = {
+        "events": touched.count(),
+        "customers": touched.customer_id.nunique(),
+        "median_next": to_next.quantile(0.5),
+        "p90_next": to_next.quantile(0.9),
+        "exits": touched.customer_id.nunique(where=touched.next_ts.isnull()),
+        "score_sum": touched.score.sum(),
+        "scores": touched.score.count(),
+    }
+    rows = {
+        row["touchpoint_id"]: row
+        for row in touched.group_by("touchpoint_id").aggregate(**metrics).to_pyarrow().to_pylist()
+    }
+    converted: dict[str, int] = {}
+    if conversion is not None:
+        step = resolve_step(conversion, events, journey)
+        last_conversion = (
+            events.filter(step.condition)
+            .group_by("customer_id")
+            .aggregate(last_idx=ibis._.idx.max())
+        )
+        firsts = touched.group_by(["touchpoint_id", "customer_id"]).aggregate(
+            first_idx=ibis._.idx.min()
+        )
+        joined = firsts.join(last_conversion, "customer_id")
+        counts = (
+            joined.filter(joined.last_idx > joined.first_idx)
+            .group_by("touchpoint_id")
+            .aggregate(converted=ibis._.count())
+        )
+        converted = {
+            row["touchpoint_id"]: int(row["converted"]) for row in counts.to_pyarrow().to_pylist()
+        }
+    measures = []
+    for stage, touchpoint in journey.iter_touchpoints():
+        row = rows.get(touchpoint.id, {})
+        scores = int(row.get("scores") or 0)
+        measures.append(
+            TouchpointMeasure(
+                touchpoint_id=touchpoint.id,
+                name=touchpoint.name,
+                stage_id=stage.id,
+                bound=touchpoint.events is not None,
+                events=int(row.get("events") or 0),
+                customers=int(row.get("customers") or 0),
+                median_seconds_to_next=row.get("median_next"),
+                p90_seconds_to_next=row.get("p90_next"),
+                exits=int(row.get("exits") or 0),
+                converted=None if conversion is None else converted.get(touchpoint.id, 0),
+                score_mean=row["score_sum"] / scores if scores else None,
+                scores=scores,
+                total_customers=total,
+            )
+        )
+    return TouchpointMeasures(journey.id, total, conversion, tuple(measures))
