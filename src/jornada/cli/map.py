@@ -9,6 +9,8 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from jornada.cli.analysis import analysis_command
+from jornada.cli.living import discover_command
 from jornada.cli.options import JsonOption, LanguageOption, language_of
 from jornada.cli.output import err_console, out_console, print_json
 from jornada.model.diff import diff_journeys
@@ -145,3 +147,7 @@ def render_command(
     with err_console().status(f"rendering {output.name}"):
         render_to_file(journey, output, language=lang)
     err_console().print(f"wrote {output}")
+
+
+# ``jornada map discover``: written in cli/living.py (typer needs its annotations unpostponed).
+analysis_command(app, "discover")(discover_command)

@@ -1,0 +1,652 @@
+"""Designed vs actual: how real journeys follow the stages of a map.
+
+Semantics (``tests/oracles/conformance.py`` is the brute-force reference):
+
+* **Stage of an event**: the one :func:`~jornada.events.binding.label_events` gives it
+  (the stage of the first touchpoint in map order whose ``events:`` block matches, else
+  the first stage whose own block does). Stages are numbered in map order from 0.
+* **Stage path** of a customer: the stages of their events in order (``ts``, then load
+  order), events of no stage left out, consecutive repeats collapsed: ``A A B A C`` is
+  ``A B A C``. Customers *in the map* have at least one event of a stage.
+* A **move** is a pair of consecutive stages of a path. It is **forward** when it goes
+  to a later stage, **backward** when to an earlier one.
+* **Conforming**: the path starts at the first stage and every move goes to the next
+  stage: a prefix of the design (``A``, ``A B``, ``A B C``...). A customer still on the
+  way conforms. **In order**: no backward move (stages may be skipped).
+* **Skipped**: a customer skipped stage k when they never had an event of k but had one
+  of a later stage (starting at the third stage skips the first two).
+* **Loops**: a customer re-enters a stage when it appears again in their path after
+  they left it (``A B A``: one re-entry of A). A backward move to a stage never visited
+  before is not a loop; a forward move back into a stage left earlier is.
+* **Outside the map**: events of no stage (count and share of all events), and the
+  time spent on them: each event is followed by the time to the customer's next event
+  when that one is in the same session (time between sessions is nobody's). Without a
+  ``session_id`` column every gap counts. Times are whole seconds (timestamps truncated).
+* **Deviating paths**: the stage paths of the customers who do not conform, the most
+  common first (ties by the stage sequence), with counts and shares of the customers in
+  the map.
+
+Everything is computed in the engine with portable Ibis (window functions, aggregates,
+an array of (position, stage) structs sorted for the path keys): no loop over events.
+
+>>> from jornada.engine import Engine
+>>> from jornada.model import EventBinding, Journey, Stage, Touchpoint
+>>> engine = Engine.duckdb()
+>>> events = engine.con.sql("select * from (values "
+...     "('a', 0, 'view'), ('a', 1, 'buy'), ('a', 2, 'use'),"
+...     "('b', 0, 'view'), ('b', 1, 'use'), ('b', 2, 'view'), ('b', 3, 'help')"
+...     ") t(customer_id, idx, event)").mutate(ts=ibis.timestamp("2026-01-01 00:00:00"))
+>>> def stage(id, name):
+...     return Stage(id=id, name=id.title(), touchpoints=[
+...         Touchpoint(id=f"{id}_tp", name=id, events=EventBinding(names=[name]))])
+>>> shop = Journey(id="shop", title="Shop",
+...                stages=[stage("browse", "view"), stage("buy", "buy"), stage("use", "use")])
+>>> result = conformance(events, shop)
+>>> result.customers, result.conforming, result.stage("buy").skipped
+(2, 1, 1)
+>>> [(p.stages, p.customers) for p in result.paths]
+[(('browse', 'use', 'browse'), 1)]
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Final
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+import plotly.graph_objects as go
+
+from jornada.analytics.results import AnalysisResult, json_ready, wilson_interval
+from jornada.analytics.segments import with_positions
+from jornada.errors import JornadaError
+from jornada.events.binding import label_events
+from jornada.model import Journey
+
+__all__ = [
+    "DEFAULT_TOP",
+    "BackwardMove",
+    "Conformance",
+    "ConformanceError",
+    "DeviatingPath",
+    "StageConformance",
+    "conformance",
+    "stage_paths",
+]
+
+DEFAULT_TOP: Final = 10
+"""How many deviating paths (and unmapped event names) a result lists."""
+
+_SEPARATOR: Final = ","
+
+
+class ConformanceError(JornadaError):
+    """The map cannot be compared with the events (no stage is bound)."""
+
+
+def _seconds(ts: ir.TimestampValue) -> ir.IntegerValue:
+    """Whole seconds since the epoch, truncated first (so DuckDB and Spark agree)."""
+    return ts.truncate("s").epoch_seconds().cast("int64")
+
+
+def _stage_index(journey: Journey, labelled: ir.Table) -> ir.IntegerValue:
+    ids = [stage.id for stage in journey.ordered_stages()]
+    position = {stage_id: k for k, stage_id in reversed(list(enumerate(ids)))}
+    if not position:
+        return ibis.null("int64")
+    return labelled["stage_id"].substitute(
+        {stage_id: ibis.literal(k, type="int64") for stage_id, k in position.items()},
+        else_=ibis.null("int64"),
+    )
+
+
+def _labelled(events: ir.Table, journey: Journey) -> ir.Table:
+    """Every event: ``customer_id``, ``idx``, ``ts``, ``event``, ``stage_index`` (null
+    outside the map), ``gap_seconds`` (to the next event of the same session)."""
+    events = with_positions(events)
+    labelled = label_events(journey, events)
+    window = ibis.window(group_by=labelled["customer_id"], order_by=labelled["idx"])
+    next_ts = labelled["ts"].lead().over(window)
+    same_session: ir.BooleanValue
+    if "session_id" in labelled.columns:
+        session = labelled["session_id"]
+        same_session = (session.lead().over(window) == session).fill_null(False)
+    else:
+        same_session = ibis.literal(True)
+    gap = ibis.cases(
+        (next_ts.notnull() & same_session, _seconds(next_ts) - _seconds(labelled["ts"])),
+        else_=ibis.literal(0, type="int64"),
+    )
+    return labelled.select(
+        "customer_id",
+        "idx",
+        "ts",
+        "event",
+        stage_index=_stage_index(journey, labelled),
+        gap_seconds=gap,
+    )
+
+
+def _visits(labelled: ir.Table) -> ir.Table:
+    """The collapsed stage paths: one row per visit (a run of events of one stage):
+    ``customer_id``, ``idx`` (its first event), ``stage_index``, ``previous`` (the stage
+    of the visit before, null for the first)."""
+    staged = labelled.filter(labelled["stage_index"].notnull())
+    window = ibis.window(group_by=staged["customer_id"], order_by=staged["idx"])
+    runs = staged.select(
+        "customer_id", "idx", "stage_index", before=staged["stage_index"].lag().over(window)
+    )
+    starts = runs.filter(runs["before"].isnull() | (runs["before"] != runs["stage_index"]))
+    visits_window = ibis.window(group_by=starts["customer_id"], order_by=starts["idx"])
+    return starts.select(
+        "customer_id",
+        "idx",
+        "stage_index",
+        previous=starts["stage_index"].lag().over(visits_window),
+    )
+
+
+def stage_paths(events: ir.Table, journey: Journey) -> ir.Table:
+    """One row per customer in the map: ``customer_id`` and ``path``, their collapsed
+    stage path as an array of stage ids.
+
+    >>> import ibis
+    >>> from jornada.model.templates import load_template
+    >>> events = ibis.table({"customer_id": "string", "ts": "timestamp", "event": "string",
+    ...     "channel": "string", "properties": "map<string, string>", "idx": "int64"}, name="events")
+    >>> stage_paths(events, load_template("b2c-ecommerce")).columns
+    ('customer_id', 'path')
+    """
+    visits = _visits(_labelled(events, journey))
+    ids = [stage.id for stage in journey.ordered_stages()]
+    stage_id = visits["stage_index"].substitute(
+        {k: ibis.literal(stage_id, type="string") for k, stage_id in enumerate(ids)},
+        else_=ibis.null("string"),
+    )
+    ordered = ibis.struct({"idx": visits["idx"], "stage": stage_id}).collect().sort()
+    return visits.group_by("customer_id").aggregate(path=ordered.map(lambda item: item.stage))
+
+
+# --- results --------------------------------------------------------------------------
+
+
+def _share(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+@dataclass(frozen=True)
+class StageConformance:
+    """One stage: customers who visited it, skipped it (see the module), re-entered it,
+    and the backward moves leaving it (``backward_out``) and arriving (``backward_in``).
+    ``beyond`` counts the customers who reached a later stage (those who could skip it).
+    """
+
+    stage_id: str
+    name: str
+    index: int
+    visited: int
+    beyond: int
+    skipped: int
+    looped: int
+    reentries: int
+    backward_out: int
+    backward_in: int
+
+    @property
+    def skipped_share(self) -> float | None:
+        """Of the customers who reached a later stage, the share who skipped this one."""
+        return _share(self.skipped, self.beyond)
+
+    def to_dict(self) -> dict[str, Any]:
+        ready: dict[str, Any] = json_ready(
+            {
+                "stage_id": self.stage_id,
+                "name": self.name,
+                "index": self.index,
+                "visited": self.visited,
+                "beyond": self.beyond,
+                "skipped": self.skipped,
+                "skipped_share": self.skipped_share,
+                "looped": self.looped,
+                "reentries": self.reentries,
+                "backward_out": self.backward_out,
+                "backward_in": self.backward_in,
+            }
+        )
+        return ready
+
+
+@dataclass(frozen=True)
+class BackwardMove:
+    """Backward moves from one stage to an earlier one: how many, by how many customers."""
+
+    from_stage: str
+    to_stage: str
+    moves: int
+    customers: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "from_stage": self.from_stage,
+            "to_stage": self.to_stage,
+            "moves": self.moves,
+            "customers": self.customers,
+        }
+
+
+@dataclass(frozen=True)
+class DeviatingPath:
+    """A stage path that does not conform, with its customers and their share of the
+    customers in the map."""
+
+    stages: tuple[str, ...]
+    customers: int
+    share: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"stages": list(self.stages), "customers": self.customers, "share": self.share}
+
+
+@dataclass(frozen=True)
+class Conformance(AnalysisResult):
+    """How the customers' journeys follow the designed stages (see the module).
+
+    Counts of customers are of the customers in the map (``customers``) unless named
+    otherwise; ``total_customers`` have any event. ``moves`` counts every move of every
+    path, ``backward_moves`` the backward ones; ``backward_customers`` made at least one.
+    ``looping_customers`` re-entered some stage; ``reentries`` counts re-entries.
+    ``events`` and ``seconds`` are totals over all events; ``unmapped_events`` and
+    ``unmapped_seconds`` those of events of no stage; ``outside_customers`` never had an
+    event of a stage. ``unmapped`` lists the most frequent event names of no stage.
+    """
+
+    journey_id: str
+    total_customers: int
+    customers: int
+    conforming: int
+    in_order: int
+    moves: int
+    backward_moves: int
+    backward_customers: int
+    looping_customers: int
+    reentries: int
+    events: int
+    unmapped_events: int
+    seconds: int
+    unmapped_seconds: int
+    outside_customers: int
+    stages: tuple[StageConformance, ...]
+    backward: tuple[BackwardMove, ...]
+    deviating: int
+    distinct_deviating: int
+    paths: tuple[DeviatingPath, ...]
+    unmapped: tuple[tuple[str | None, int], ...]
+    top: int = DEFAULT_TOP
+
+    def stage(self, stage_id: str) -> StageConformance:
+        """The figures of one stage, by id."""
+        return next(s for s in self.stages if s.stage_id == stage_id)
+
+    @property
+    def conforming_share(self) -> float | None:
+        return _share(self.conforming, self.customers)
+
+    @property
+    def conforming_interval(self) -> tuple[float, float]:
+        """95% Wilson interval of the conforming share."""
+        return wilson_interval(self.conforming, self.customers)
+
+    @property
+    def in_order_share(self) -> float | None:
+        return _share(self.in_order, self.customers)
+
+    @property
+    def backward_share(self) -> float | None:
+        """Share of the moves that go backward."""
+        return _share(self.backward_moves, self.moves)
+
+    @property
+    def backward_customer_share(self) -> float | None:
+        return _share(self.backward_customers, self.customers)
+
+    @property
+    def looping_share(self) -> float | None:
+        return _share(self.looping_customers, self.customers)
+
+    @property
+    def unmapped_event_share(self) -> float | None:
+        return _share(self.unmapped_events, self.events)
+
+    @property
+    def unmapped_time_share(self) -> float | None:
+        return _share(self.unmapped_seconds, self.seconds)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per stage, in map order."""
+        columns = [
+            "stage_id",
+            "name",
+            "index",
+            "visited",
+            "beyond",
+            "skipped",
+            "skipped_share",
+            "looped",
+            "reentries",
+            "backward_out",
+            "backward_in",
+        ]
+        frame = pd.DataFrame([s.to_dict() for s in self.stages], columns=columns)
+        return frame.astype({"skipped_share": "float64"})
+
+    def to_dict(self) -> dict[str, Any]:
+        low, high = self.conforming_interval
+        ready: dict[str, Any] = json_ready(
+            {
+                "journey_id": self.journey_id,
+                "total_customers": self.total_customers,
+                "customers": self.customers,
+                "conforming": self.conforming,
+                "conforming_share": self.conforming_share,
+                "conforming_low": low,
+                "conforming_high": high,
+                "in_order": self.in_order,
+                "in_order_share": self.in_order_share,
+                "moves": self.moves,
+                "backward_moves": self.backward_moves,
+                "backward_share": self.backward_share,
+                "backward_customers": self.backward_customers,
+                "backward_customer_share": self.backward_customer_share,
+                "looping_customers": self.looping_customers,
+                "looping_share": self.looping_share,
+                "reentries": self.reentries,
+                "outside": {
+                    "events": self.events,
+                    "unmapped_events": self.unmapped_events,
+                    "unmapped_event_share": self.unmapped_event_share,
+                    "seconds": self.seconds,
+                    "unmapped_seconds": self.unmapped_seconds,
+                    "unmapped_time_share": self.unmapped_time_share,
+                    "outside_customers": self.outside_customers,
+                    "unmapped": [{"event": name, "events": count} for name, count in self.unmapped],
+                },
+                "stages": [s.to_dict() for s in self.stages],
+                "backward": [b.to_dict() for b in self.backward],
+                "deviating": self.deviating,
+                "distinct_deviating": self.distinct_deviating,
+                "paths": [p.to_dict() for p in self.paths],
+            }
+        )
+        return ready
+
+    def __rich__(self) -> Any:
+        from rich.console import Group
+        from rich.text import Text
+
+        def pct(value: float | None) -> str:
+            return "–" if value is None else f"{value:.1%}"
+
+        summary = Text(
+            f"Map {self.journey_id!r}: {self.customers:,} of {self.total_customers:,} "
+            f"customers in the map; {self.conforming:,} ({pct(self.conforming_share)}) "
+            f"follow the designed order, {self.in_order:,} ({pct(self.in_order_share)}) "
+            f"never go back. Backward moves: {self.backward_moves:,} of {self.moves:,} "
+            f"({pct(self.backward_share)}); loops: {self.looping_customers:,} customers. "
+            f"Outside the map: {pct(self.unmapped_event_share)} of events, "
+            f"{pct(self.unmapped_time_share)} of time in sessions."
+        )
+        paths = Text(
+            "\n".join(
+                f"  {p.customers:>7,}  {p.share:6.1%}  {' > '.join(p.stages)}" for p in self.paths
+            )
+        )
+        parts: list[Any] = [summary, super().__rich__()]
+        if self.paths:
+            parts += [Text("Most frequent deviating paths:"), paths]
+        return Group(*parts)
+
+    def chart(self) -> go.Figure:
+        """Per stage: visited, skipped, re-entered, left backward."""
+        names = [s.name for s in self.stages]
+        figure = go.Figure(
+            [
+                go.Bar(name="visited", x=names, y=[s.visited for s in self.stages]),
+                go.Bar(name="skipped", x=names, y=[s.skipped for s in self.stages]),
+                go.Bar(name="re-entered", x=names, y=[s.looped for s in self.stages]),
+                go.Bar(name="went back from", x=names, y=[s.backward_out for s in self.stages]),
+            ]
+        )
+        share = self.conforming_share
+        shown = "–" if share is None else f"{share:.1%}"
+        figure.update_layout(
+            title=f"Designed vs actual: {shown} of customers follow the designed order",
+            barmode="group",
+            yaxis_title="customers",
+        )
+        return figure
+
+
+# --- computing ------------------------------------------------------------------------
+
+
+def _int(value: Any) -> int:
+    return 0 if value is None or (isinstance(value, float) and math.isnan(value)) else int(value)
+
+
+def _rows(expr: ir.Table) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = expr.to_pyarrow().to_pylist()
+    return rows
+
+
+def _per_customer(visits: ir.Table, n: int) -> ir.Table:
+    """One row per customer in the map: whether they conform, go back, loop; the last
+    stage reached; visits per stage."""
+    previous = visits["previous"]
+    stage = visits["stage_index"]
+    is_move = previous.notnull()
+    next_stage = is_move & (stage == previous + 1)
+    backward = is_move & (stage < previous)
+    first = visits["stage_index"].argmin(visits["idx"])
+    aggregates: dict[str, ir.Value] = {
+        "_first": first,
+        "_last_reached": stage.max(),
+        "_visits": visits.count(),
+        "_moves": is_move.cast("int64").sum(),
+        "_other_moves": (is_move & ~next_stage).cast("int64").sum(),
+        "_backward": backward.cast("int64").sum(),
+    }
+    for k in range(n):
+        aggregates[f"_v{k}"] = (stage == k).cast("int64").sum()
+    return visits.group_by("customer_id").aggregate(**aggregates)
+
+
+def _summary(per_customer: ir.Table, n: int) -> dict[str, Any]:
+    t = per_customer
+
+    def count(condition: ir.BooleanValue) -> ir.IntegerScalar:
+        return condition.cast("int64").sum()
+
+    metrics: dict[str, ir.Value] = {
+        "customers": t.count(),
+        "conforming": count((t["_first"] == 0) & (t["_other_moves"] == 0)),
+        "in_order": count(t["_backward"] == 0),
+        "moves": t["_moves"].sum(),
+        "backward_moves": t["_backward"].sum(),
+        "backward_customers": count(t["_backward"] > 0),
+        "deviating": count(~((t["_first"] == 0) & (t["_other_moves"] == 0))),
+    }
+    reentry_parts: list[ir.IntegerValue] = []
+    loop_parts: list[ir.BooleanValue] = []
+    for k in range(n):
+        visits_k = t[f"_v{k}"]
+        beyond = t["_last_reached"] > k
+        reentries = ibis.greatest(visits_k - 1, 0)
+        metrics[f"visited_{k}"] = count(visits_k > 0)
+        metrics[f"beyond_{k}"] = count(beyond)
+        metrics[f"skipped_{k}"] = count(beyond & (visits_k == 0))
+        metrics[f"looped_{k}"] = count(visits_k > 1)
+        metrics[f"reentries_{k}"] = reentries.sum()
+        reentry_parts.append(reentries)
+        loop_parts.append(visits_k > 1)
+    if loop_parts:
+        any_loop = loop_parts[0]
+        for part in loop_parts[1:]:
+            any_loop = any_loop | part
+        metrics["looping_customers"] = count(any_loop)
+    rows = _rows(t.aggregate(**metrics))
+    return rows[0]
+
+
+def conformance(events: ir.Table, journey: Journey, *, top: int = DEFAULT_TOP) -> Conformance:
+    """Compare the customers' stage paths with the map's designed order (see the module).
+
+    Raises :class:`ConformanceError` when no stage of the map has an ``events:`` binding
+    (on its touchpoints or itself): there is nothing to compare.
+    """
+    if top < 1:
+        raise ValueError("top must be at least 1")
+    stages = journey.ordered_stages()
+    bound = any(
+        stage.events is not None or any(tp.events is not None for tp in stage.touchpoints)
+        for stage in stages
+    )
+    if not bound:
+        raise ConformanceError(
+            f"no stage of map {journey.id!r} is bound to events: add an 'events:' block "
+            "to its touchpoints (jornada bind shows what matches)"
+        )
+    n = len(stages)
+    labelled = _labelled(events, journey)
+    # Each intermediate table is read by several queries: computed once (a temporary
+    # table on DuckDB, a cached DataFrame on Spark) and released at the end.
+    with labelled.cache() as cached, _visits(cached).cache() as visits:
+        return _measure(cached, visits, journey, n, top)
+
+
+def _measure(
+    labelled: ir.Table, visits: ir.Table, journey: Journey, n: int, top: int
+) -> Conformance:
+    stages = journey.ordered_stages()
+    ids = [stage.id for stage in stages]
+    in_map = labelled["stage_index"].notnull()
+    [outside] = _rows(
+        labelled.aggregate(
+            total_customers=labelled["customer_id"].nunique(),
+            events=labelled.count(),
+            unmapped_events=(~in_map).cast("int64").sum(),
+            seconds=labelled["gap_seconds"].sum(),
+            unmapped_seconds=ibis.cases(
+                (~in_map, labelled["gap_seconds"]), else_=ibis.literal(0, type="int64")
+            ).sum(),
+        )
+    )
+    unmapped_names = (
+        labelled.filter(~in_map)
+        .group_by("event")
+        .aggregate(events=ibis._.count())
+        .order_by([ibis.desc("events"), ibis.asc("event", nulls_first=False)])
+        .limit(top)
+    )
+    unmapped = tuple((row["event"], _int(row["events"])) for row in _rows(unmapped_names))
+
+    per_customer = _per_customer(visits, n)
+    summary = _summary(per_customer, n)
+
+    moves = visits.filter(
+        visits["previous"].notnull() & (visits["stage_index"] < visits["previous"])
+    )
+    pairs = moves.group_by(["previous", "stage_index"]).aggregate(
+        moves=moves.count(), customers=moves["customer_id"].nunique()
+    )
+    backward_rows = _rows(
+        pairs.order_by([ibis.desc("moves"), ibis.asc("previous"), ibis.asc("stage_index")])
+    )
+    backward = tuple(
+        BackwardMove(
+            ids[int(row["previous"])],
+            ids[int(row["stage_index"])],
+            _int(row["moves"]),
+            _int(row["customers"]),
+        )
+        for row in backward_rows
+    )
+    out_count = [0] * n
+    in_count = [0] * n
+    for row in backward_rows:
+        out_count[int(row["previous"])] += _int(row["moves"])
+        in_count[int(row["stage_index"])] += _int(row["moves"])
+
+    # Path keys: the stage numbers, zero-padded so the text order is the sequence order.
+    conforms = (per_customer["_first"] == 0) & (per_customer["_other_moves"] == 0)
+    deviating_customers = per_customer.filter(~conforms).select(d_customer="customer_id")
+    deviating_visits = visits.join(
+        deviating_customers, visits["customer_id"] == deviating_customers["d_customer"]
+    )
+    ordered = (
+        ibis.struct(
+            {
+                "idx": deviating_visits["idx"],
+                "stage": deviating_visits["stage_index"].cast("string").lpad(3, "0"),
+            }
+        )
+        .collect()
+        .sort()
+    )
+    keys = deviating_visits.group_by("customer_id").aggregate(
+        _key=ordered.map(lambda item: item.stage).join(_SEPARATOR)
+    )
+    counted = keys.group_by("_key").aggregate(customers=keys.count())
+    counted = counted.mutate(_distinct=counted["customers"].count().over())
+    path_rows = _rows(counted.order_by([ibis.desc("customers"), ibis.asc("_key")]).limit(top))
+    customers = _int(summary["customers"])
+    paths = tuple(
+        DeviatingPath(
+            tuple(ids[int(part)] for part in row["_key"].split(_SEPARATOR)),
+            _int(row["customers"]),
+            _int(row["customers"]) / customers,
+        )
+        for row in path_rows
+    )
+    distinct = _int(path_rows[0]["_distinct"]) if path_rows else 0
+
+    per_stage = tuple(
+        StageConformance(
+            stage_id=stage.id,
+            name=stage.name,
+            index=k,
+            visited=_int(summary.get(f"visited_{k}")),
+            beyond=_int(summary.get(f"beyond_{k}")),
+            skipped=_int(summary.get(f"skipped_{k}")),
+            looped=_int(summary.get(f"looped_{k}")),
+            reentries=_int(summary.get(f"reentries_{k}")),
+            backward_out=out_count[k],
+            backward_in=in_count[k],
+        )
+        for k, stage in enumerate(stages)
+    )
+    return Conformance(
+        journey_id=journey.id,
+        total_customers=_int(outside["total_customers"]),
+        customers=customers,
+        conforming=_int(summary["conforming"]),
+        in_order=_int(summary["in_order"]),
+        moves=_int(summary["moves"]),
+        backward_moves=_int(summary["backward_moves"]),
+        backward_customers=_int(summary["backward_customers"]),
+        looping_customers=_int(summary.get("looping_customers")),
+        reentries=sum(s.reentries for s in per_stage),
+        events=_int(outside["events"]),
+        unmapped_events=_int(outside["unmapped_events"]),
+        seconds=_int(outside["seconds"]),
+        unmapped_seconds=_int(outside["unmapped_seconds"]),
+        outside_customers=_int(outside["total_customers"]) - customers,
+        stages=per_stage,
+        backward=backward,
+        deviating=_int(summary["deviating"]),
+        distinct_deviating=distinct,
+        paths=paths,
+        unmapped=unmapped,
+        top=top,
+    )
