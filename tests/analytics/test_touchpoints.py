@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jornada.analytics.touchpoints import touchpoint_measures
+from jornada.analytics.touchpoints import touchpoint_measures, touchpoint_trend
 from jornada.model import EventBinding, Journey, Stage, Touchpoint
 from tests.analytics.conftest import EventLog, minutes
 from tests.oracles import touchpoints as oracle
@@ -109,15 +109,17 @@ log_rows = st.lists(
 def test_random_logs_match_the_oracle(make_log: MakeLog, rows: list[Any]) -> None:
     log = make_log(rows)
     result = touchpoint_measures(log.table, shop_map(), conversion="purchase")
-    expected = oracle.touchpoint_measures(
-        log.rows(),
-        [
-            ("site", lambda e: e["event"] in ("visit", "cart") and e["channel"] == "web"),
-            ("help", lambda e: False),
-            ("basket", lambda e: e["event"] == "cart"),
-            ("survey", lambda e: e["event"] == "survey"),
-        ],
-        lambda e: e["event"] == "purchase",
+    touchpoints: list[tuple[str, Callable[[Any], bool]]] = [
+        ("site", lambda e: e["event"] in ("visit", "cart") and e["channel"] == "web"),
+        ("help", lambda e: False),
+        ("basket", lambda e: e["event"] == "cart"),
+        ("survey", lambda e: e["event"] == "survey"),
+    ]
+    purchase = lambda e: e["event"] == "purchase"  # noqa: E731
+    expected = oracle.touchpoint_measures(log.rows(), touchpoints, purchase)
+    trend = touchpoint_trend(log.table, shop_map(), conversion="purchase", period="day")
+    assert {(r.touchpoint_id, r.period_start): (r.customers, r.converted) for r in trend.rows} == (
+        oracle.touchpoint_trend(log.rows(), touchpoints, purchase, lambda e: e["ts"].date())
     )
     for measure in result.touchpoints:
         want = expected[measure.touchpoint_id]

@@ -62,3 +62,26 @@ def touchpoint_measures(
             "score_mean": sum(cell["scores"]) / len(cell["scores"]) if cell["scores"] else None,
         }
     return result
+
+
+def touchpoint_trend(
+    events: Iterable[Event],
+    touchpoints: Sequence[tuple[str, Callable[[Event], bool]]],
+    conversion: Callable[[Event], bool],
+    period: Callable[[Event], Any],
+) -> dict[tuple[str, Any], tuple[int, int]]:
+    """(touchpoint, period) -> (customers touching it then, converted after that touch)."""
+    firsts: dict[tuple[str, Any, str], int] = {}
+    last_conversion: dict[str, int] = {}
+    for customer, path in group_paths(events).items():
+        for i, event in enumerate(path):
+            if conversion(event):
+                last_conversion[customer] = i
+            tp = next((t for t, matches in touchpoints if matches(event)), None)
+            if tp is not None:
+                firsts.setdefault((tp, period(event), customer), i)
+    out: dict[tuple[str, Any], tuple[int, int]] = {}
+    for (tp, p, customer), first in firsts.items():
+        customers, converted = out.get((tp, p), (0, 0))
+        out[(tp, p)] = (customers + 1, converted + (last_conversion.get(customer, -1) > first))
+    return out

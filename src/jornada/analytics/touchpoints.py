@@ -38,6 +38,7 @@ stage analysis does), so no event is counted twice.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -53,7 +54,14 @@ from jornada.analytics.timing import seconds_between
 from jornada.events.binding import label_events
 from jornada.model import Journey
 
-__all__ = ["TouchpointMeasure", "TouchpointMeasures", "touchpoint_measures"]
+__all__ = [
+    "TouchpointMeasure",
+    "TouchpointMeasures",
+    "TouchpointPeriod",
+    "TouchpointTrend",
+    "touchpoint_measures",
+    "touchpoint_trend",
+]
 
 
 def _share(part: int, whole: int) -> float | None:
@@ -229,3 +237,132 @@ def touchpoint_measures(
             )
         )
     return TouchpointMeasures(journey.id, total, conversion, tuple(measures))
+
+
+@dataclass(frozen=True)
+class TouchpointPeriod:
+    """One touchpoint in one period: customers who touched it then (their first touch in
+    the period), and how many of them converted later in their path."""
+
+    touchpoint_id: str
+    period_start: dt.date
+    customers: int
+    converted: int
+
+    @property
+    def conversion_rate(self) -> float | None:
+        return _share(self.converted, self.customers)
+
+
+@dataclass(frozen=True)
+class TouchpointTrend(AnalysisResult):
+    """Conversion after each touchpoint, period by period (where a bad week shows)."""
+
+    journey_id: str
+    conversion: str
+    period: str
+    rows: tuple[TouchpointPeriod, ...]
+
+    def of(self, touchpoint_id: str) -> tuple[TouchpointPeriod, ...]:
+        return tuple(r for r in self.rows if r.touchpoint_id == touchpoint_id)
+
+    def to_frame(self) -> pd.DataFrame:
+        columns = ["touchpoint_id", "period_start", "customers", "converted", "conversion_rate"]
+        return pd.DataFrame(
+            [
+                (r.touchpoint_id, r.period_start, r.customers, r.converted, r.conversion_rate)
+                for r in self.rows
+            ],
+            columns=columns,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "journey_id": self.journey_id,
+            "conversion": self.conversion,
+            "period": self.period,
+            "rows": [
+                json_ready(
+                    {
+                        "touchpoint_id": r.touchpoint_id,
+                        "period_start": r.period_start.isoformat(),
+                        "customers": r.customers,
+                        "converted": r.converted,
+                        "conversion_rate": r.conversion_rate,
+                    }
+                )
+                for r in self.rows
+            ],
+        }
+
+    def chart(self) -> go.Figure:
+        figure = go.Figure()
+        for touchpoint_id in dict.fromkeys(r.touchpoint_id for r in self.rows):
+            rows = self.of(touchpoint_id)
+            figure.add_trace(
+                go.Scatter(
+                    name=touchpoint_id,
+                    x=[r.period_start for r in rows],
+                    y=[r.conversion_rate for r in rows],
+                    mode="lines+markers",
+                )
+            )
+        figure.update_layout(
+            title=f"Conversion after each touchpoint, by {self.period}",
+            yaxis_title=f"share who later reach {self.conversion}",
+            yaxis_tickformat=".0%",
+        )
+        return figure
+
+
+_UNITS = {"day": "D", "week": "W", "month": "M"}
+
+
+def touchpoint_trend(
+    events: ir.Table, journey: Journey, *, conversion: str, period: str = "week"
+) -> TouchpointTrend:
+    """Per touchpoint and period (calendar day, ISO week, month; UTC): customers touching
+    it and the share of them converting later in their path (after their first touch of
+    that period).
+
+    >>> import ibis, datetime as dt
+    >>> from jornada.model import EventBinding, Journey, Stage, Touchpoint
+    >>> t0 = dt.datetime(2026, 3, 2)
+    >>> events = ibis.memtable({"customer_id": ["a", "a", "b"], "idx": [0, 1, 0],
+    ...     "event": ["cart", "purchase", "cart"], "channel": ["web"] * 3,
+    ...     "ts": [t0, t0 + dt.timedelta(days=1), t0 + dt.timedelta(days=8)]})
+    >>> shop = Journey(id="shop", title="Shop", stages=[Stage(id="buy", name="Buy",
+    ...     touchpoints=[Touchpoint(id="cart", name="Cart", events=EventBinding(names=["cart"]))])])
+    >>> [(str(r.period_start), r.customers, r.converted)
+    ...  for r in touchpoint_trend(events, shop, conversion="purchase").rows]
+    [('2026-03-02', 1, 1), ('2026-03-09', 1, 0)]
+    """
+    if period not in _UNITS:
+        raise ValueError(f"period must be one of {', '.join(_UNITS)}, not {period!r}")
+    labelled = label_events(journey, events)
+    touched = labelled.filter(labelled.touchpoint_id.notnull())
+    firsts = touched.group_by(
+        ["touchpoint_id", "customer_id", touched.ts.truncate(_UNITS[period]).name("p")]
+    ).aggregate(first_idx=ibis._.idx.min())
+    step = resolve_step(conversion, events, journey)
+    last_conversion = (
+        events.filter(step.condition).group_by("customer_id").aggregate(last_idx=ibis._.idx.max())
+    )
+    joined = firsts.left_join(last_conversion, "customer_id")
+    converted = (joined.last_idx.notnull() & (joined.last_idx > joined.first_idx)).cast("int64")
+    counts = (
+        joined.group_by(["touchpoint_id", "p"])
+        .aggregate(customers=ibis._.count(), converted=converted.sum())
+        .order_by(["touchpoint_id", "p"])
+    )
+    order = {tp.id: i for i, (_, tp) in enumerate(journey.iter_touchpoints())}
+    rows = sorted(
+        (
+            TouchpointPeriod(
+                row["touchpoint_id"], row["p"].date(), int(row["customers"]), int(row["converted"])
+            )
+            for row in counts.to_pyarrow().to_pylist()
+        ),
+        key=lambda r: (order[r.touchpoint_id], r.period_start),
+    )
+    return TouchpointTrend(journey.id, conversion, period, tuple(rows))
