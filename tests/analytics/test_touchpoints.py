@@ -70,7 +70,7 @@ def test_hand_computed_log(make_log: MakeLog) -> None:
     )
     result = touchpoint_measures(log.table, shop_map(), conversion="purchase")
     site, help_, basket, survey = result.touchpoints
-    assert (site.events, site.customers, site.exits, site.converted) == (3, 2, 1, 1)
+    assert (site.events, site.customers, site.exits, site.converted, site.lost) == (3, 2, 1, 1, 1)
     assert site.median_seconds_to_next == 900.0  # gaps 10 and 20 minutes; b's cart ends
     assert site.reach == 2 / 3
     assert (help_.bound, help_.events, help_.customers) == (False, 0, 0)
@@ -85,7 +85,7 @@ def test_hand_computed_log(make_log: MakeLog) -> None:
 def test_without_conversion_the_conversion_columns_are_empty(make_log: MakeLog) -> None:
     log = make_log([("a", minutes(0), "visit", {"channel": "web"})])
     site = touchpoint_measures(log.table, shop_map()).touchpoint("site")
-    assert (site.converted, site.conversion_rate, site.median_seconds_to_next) == (None, None, None)
+    assert (site.converted, site.lost, site.median_seconds_to_next) == (None, None, None)
 
 
 log_rows = st.lists(
@@ -117,10 +117,13 @@ def test_random_logs_match_the_oracle(make_log: MakeLog, rows: list[Any]) -> Non
     ]
     purchase = lambda e: e["event"] == "purchase"  # noqa: E731
     expected = oracle.touchpoint_measures(log.rows(), touchpoints, purchase)
-    trend = touchpoint_trend(log.table, shop_map(), conversion="purchase", period="day")
-    assert {(r.touchpoint_id, r.period_start): (r.customers, r.converted) for r in trend.rows} == (
-        oracle.touchpoint_trend(log.rows(), touchpoints, purchase, lambda e: e["ts"].date())
-    )
+    for within in (None, 3 * 3600.0):
+        trend = touchpoint_trend(
+            log.table, shop_map(), conversion="purchase", period="day", within_seconds=within
+        )
+        got = {(r.touchpoint_id, r.period_start): (r.customers, r.converted) for r in trend.rows}
+        day = lambda e: e["ts"].date()  # noqa: E731
+        assert got == oracle.touchpoint_trend(log.rows(), touchpoints, purchase, day, within)
     for measure in result.touchpoints:
         want = expected[measure.touchpoint_id]
         assert (measure.events, measure.customers, measure.exits) == (
@@ -128,7 +131,7 @@ def test_random_logs_match_the_oracle(make_log: MakeLog, rows: list[Any]) -> Non
             want["customers"],
             want["exits"],
         ), measure.touchpoint_id
-        assert measure.converted == want["converted"]
+        assert (measure.converted, measure.lost) == (want["converted"], want["lost"])
         assert measure.scores == want["scores"]
         assert close(measure.score_mean, want["score_mean"])
         assert close(measure.median_seconds_to_next, want["median"])

@@ -25,6 +25,7 @@ def touchpoint_measures(
             "customers": set(),
             "gaps": [],
             "exits": set(),
+            "lost": set(),
             "converted": set(),
             "scores": [],
         }
@@ -43,6 +44,8 @@ def touchpoint_measures(
                 cell["gaps"].append(seconds(path[i + 1]["ts"], event["ts"]))
             else:
                 cell["exits"].add(customer)
+                if not conversions:
+                    cell["lost"].add(customer)
             if event.get("score") is not None:
                 cell["scores"].append(event["score"])
             if any(c > i for c in conversions):
@@ -55,6 +58,7 @@ def touchpoint_measures(
             "median": quantile(cell["gaps"], 0.5),
             "p90": quantile(cell["gaps"], 0.9),
             "exits": len(cell["exits"]),
+            "lost": len(cell["lost"]),
             # converted after the *first* touch: any touch with a later conversion counts,
             # since the first touch comes before every other one
             "converted": len(cell["converted"]),
@@ -69,19 +73,25 @@ def touchpoint_trend(
     touchpoints: Sequence[tuple[str, Callable[[Event], bool]]],
     conversion: Callable[[Event], bool],
     period: Callable[[Event], Any],
+    within_seconds: float | None = None,
 ) -> dict[tuple[str, Any], tuple[int, int]]:
-    """(touchpoint, period) -> (customers touching it then, converted after that touch)."""
-    firsts: dict[tuple[str, Any, str], int] = {}
-    last_conversion: dict[str, int] = {}
-    for customer, path in group_paths(events).items():
+    """(touchpoint, period) -> (customers touching it then, converted after their first
+    touch of the period, within ``within_seconds`` of it when given)."""
+    out: dict[tuple[str, Any], tuple[int, int]] = {}
+    for path in group_paths(events).values():
+        firsts: dict[tuple[str, Any], int] = {}
         for i, event in enumerate(path):
-            if conversion(event):
-                last_conversion[customer] = i
             tp = next((t for t, matches in touchpoints if matches(event)), None)
             if tp is not None:
-                firsts.setdefault((tp, period(event), customer), i)
-    out: dict[tuple[str, Any], tuple[int, int]] = {}
-    for (tp, p, customer), first in firsts.items():
-        customers, converted = out.get((tp, p), (0, 0))
-        out[(tp, p)] = (customers + 1, converted + (last_conversion.get(customer, -1) > first))
+                firsts.setdefault((tp, period(event)), i)
+        for key, first in firsts.items():
+            converted = any(
+                conversion(e)
+                and (
+                    within_seconds is None or seconds(e["ts"], path[first]["ts"]) <= within_seconds
+                )
+                for e in path[first + 1 :]
+            )
+            customers, total = out.get(key, (0, 0))
+            out[key] = (customers + 1, total + converted)
     return out

@@ -1,4 +1,5 @@
-"""What a step of an analysis can be: an event name, a touchpoint or stage of a map, or a rule.
+"""What a step of an analysis can be: an event name, a touchpoint, stage or bound milestone
+of a map, or a rule.
 
 >>> from jornada.engine import Engine
 >>> engine = Engine.duckdb()
@@ -16,13 +17,13 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from jornada.events.binding import stage_filter, touchpoint_filters
+from jornada.events.binding import binding_filter, stage_filter, touchpoint_filters
 from jornada.events.rules import compile_rule
 from jornada.model import Journey
 
 __all__ = ["Step", "resolve_step", "resolve_steps"]
 
-StepKind = Literal["event", "touchpoint", "stage", "rule"]
+StepKind = Literal["event", "touchpoint", "stage", "milestone", "rule"]
 
 _EVENT_NAME = re.compile(r"^[^\s=<>!()'\"]+$")
 
@@ -37,8 +38,9 @@ class Step:
 
 
 def resolve_step(text: str, events: Any, journey: Journey | None = None) -> Step:
-    """Resolve one step. A bound map's touchpoint ids and stage ids win over event names;
-    text with spaces, quotes or operators is a rule; anything else is an event name."""
+    """Resolve one step. A bound map's stage, touchpoint and (bound) milestone ids win, in
+    that order, over event names; text with spaces, quotes or operators is a rule;
+    anything else is an event name."""
     text = text.strip()
     if journey is not None:
         stage = next((s for s in journey.stages if s.id == text), None)
@@ -48,6 +50,12 @@ def resolve_step(text: str, events: Any, journey: Journey | None = None) -> Step
         if text in filters:
             name = next(t.name for _, t in journey.iter_touchpoints() if t.id == text)
             return Step(name, "touchpoint", filters[text])
+        for stage in journey.ordered_stages():
+            for milestone in stage.milestones:
+                if milestone.id == text and milestone.events is not None:
+                    context = f"milestone {milestone.id!r}"
+                    condition = binding_filter(milestone.events, events, context=context)
+                    return Step(milestone.name, "milestone", condition)
     if _EVENT_NAME.match(text):
         return Step(text, "event", events.event == text)
     return Step(text, "rule", compile_rule(text, events))

@@ -16,7 +16,8 @@ stage analysis does), so no event is counted twice.
   ``exit_rate`` = exits / customers: where journeys stop.
 - ``converted``: with a ``conversion`` step, the customers having a conversion event
   later in their path than their first event at this touchpoint (position order: time,
-  then load order); ``conversion_rate`` = converted / customers.
+  then load order); ``conversion_rate`` = converted / customers. ``lost``: the exits of
+  customers who never converted at all (a journey that ends after a purchase is not lost).
 - ``score_mean``, ``scores``: mean and count of the ``score`` column on its events
   (survey answers bound to the touchpoint).
 
@@ -32,8 +33,8 @@ stage analysis does), so no event is counted twice.
 >>> shop = Journey(id="shop", title="Shop", stages=[Stage(id="buy", name="Buy", touchpoints=[
 ...     Touchpoint(id="cart", name="Cart", events=EventBinding(names=["cart"]))])])
 >>> cart = touchpoint_measures(events, shop, conversion="purchase").touchpoint("cart")
->>> cart.customers, cart.exits, cart.converted, cart.median_seconds_to_next
-(2, 1, 1, 600.0)
+>>> cart.customers, cart.exits, cart.converted, cart.lost, cart.median_seconds_to_next
+(2, 1, 1, 1, 600.0)
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ class TouchpointMeasure:
     p90_seconds_to_next: float | None
     exits: int
     converted: int | None
+    lost: int | None
     score_mean: float | None
     scores: int
     total_customers: int
@@ -118,6 +120,7 @@ class TouchpointMeasure:
                 "exits": self.exits,
                 "exit_rate": self.exit_rate,
                 "converted": self.converted,
+                "lost": self.lost,
                 "conversion_rate": self.conversion_rate,
                 "conversion_rate_low": low,
                 "conversion_rate_high": high,
@@ -196,6 +199,7 @@ def touchpoint_measures(
         for row in touched.group_by("touchpoint_id").aggregate(**metrics).to_pyarrow().to_pylist()
     }
     converted: dict[str, int] = {}
+    lost: dict[str, int] = {}
     if conversion is not None:
         step = resolve_step(conversion, events, journey)
         last_conversion = (
@@ -215,6 +219,12 @@ def touchpoint_measures(
         converted = {
             row["touchpoint_id"]: int(row["converted"]) for row in counts.to_pyarrow().to_pylist()
         }
+        ends = touched.filter(touched.next_ts.isnull())
+        never = ends.anti_join(last_conversion, "customer_id")
+        lost_counts = never.group_by("touchpoint_id").aggregate(lost=never.customer_id.nunique())
+        lost = {
+            row["touchpoint_id"]: int(row["lost"]) for row in lost_counts.to_pyarrow().to_pylist()
+        }
     measures = []
     for stage, touchpoint in journey.iter_touchpoints():
         row = rows.get(touchpoint.id, {})
@@ -231,6 +241,7 @@ def touchpoint_measures(
                 p90_seconds_to_next=row.get("p90_next"),
                 exits=int(row.get("exits") or 0),
                 converted=None if conversion is None else converted.get(touchpoint.id, 0),
+                lost=None if conversion is None else lost.get(touchpoint.id, 0),
                 score_mean=row["score_sum"] / scores if scores else None,
                 scores=scores,
                 total_customers=total,
@@ -262,6 +273,7 @@ class TouchpointTrend(AnalysisResult):
     conversion: str
     period: str
     rows: tuple[TouchpointPeriod, ...]
+    within_seconds: float | None = None
 
     def of(self, touchpoint_id: str) -> tuple[TouchpointPeriod, ...]:
         return tuple(r for r in self.rows if r.touchpoint_id == touchpoint_id)
@@ -281,6 +293,7 @@ class TouchpointTrend(AnalysisResult):
             "journey_id": self.journey_id,
             "conversion": self.conversion,
             "period": self.period,
+            "within_seconds": self.within_seconds,
             "rows": [
                 json_ready(
                     {
@@ -319,11 +332,17 @@ _UNITS = {"day": "D", "week": "W", "month": "M"}
 
 
 def touchpoint_trend(
-    events: ir.Table, journey: Journey, *, conversion: str, period: str = "week"
+    events: ir.Table,
+    journey: Journey,
+    *,
+    conversion: str,
+    period: str = "week",
+    within_seconds: float | None = None,
 ) -> TouchpointTrend:
     """Per touchpoint and period (calendar day, ISO week, month; UTC): customers touching
-    it and the share of them converting later in their path (after their first touch of
-    that period).
+    it and how many of them convert later in their path (after their first touch of that
+    period; with ``within_seconds``, no later than that after it, so that recent periods
+    are not penalised for the time they have not had yet).
 
     >>> import ibis, datetime as dt
     >>> from jornada.model import EventBinding, Journey, Stage, Touchpoint
@@ -336,6 +355,9 @@ def touchpoint_trend(
     >>> [(str(r.period_start), r.customers, r.converted)
     ...  for r in touchpoint_trend(events, shop, conversion="purchase").rows]
     [('2026-03-02', 1, 1), ('2026-03-09', 1, 0)]
+    >>> [r.converted for r in touchpoint_trend(events, shop, conversion="purchase",
+    ...                                        within_seconds=3600).rows]
+    [0, 0]
     """
     if period not in _UNITS:
         raise ValueError(f"period must be one of {', '.join(_UNITS)}, not {period!r}")
@@ -343,17 +365,26 @@ def touchpoint_trend(
     touched = labelled.filter(labelled.touchpoint_id.notnull())
     firsts = touched.group_by(
         ["touchpoint_id", "customer_id", touched.ts.truncate(_UNITS[period]).name("p")]
-    ).aggregate(first_idx=ibis._.idx.min())
+    ).aggregate(first_idx=ibis._.idx.min(), first_ts=ibis._.ts.min())
     step = resolve_step(conversion, events, journey)
-    last_conversion = (
-        events.filter(step.condition).group_by("customer_id").aggregate(last_idx=ibis._.idx.max())
+    conversions = events.filter(step.condition).select(
+        conv_customer="customer_id", conv_idx="idx", conv_ts="ts"
     )
-    joined = firsts.left_join(last_conversion, "customer_id")
-    converted = (joined.last_idx.notnull() & (joined.last_idx > joined.first_idx)).cast("int64")
-    counts = (
-        joined.group_by(["touchpoint_id", "p"])
-        .aggregate(customers=ibis._.count(), converted=converted.sum())
-        .order_by(["touchpoint_id", "p"])
+    predicates = [
+        firsts.customer_id == conversions.conv_customer,
+        conversions.conv_idx > firsts.first_idx,
+    ]
+    if within_seconds is not None:
+        # whole microseconds: an interval literal means the same on DuckDB and Spark
+        limit = ibis.interval(round(within_seconds * 1_000_000), unit="us")
+        predicates.append(conversions.conv_ts <= firsts.first_ts + limit)
+    pairs = firsts.join(conversions, predicates).select("touchpoint_id", "p", "customer_id")
+    converted = (
+        pairs.distinct().group_by(["touchpoint_id", "p"]).aggregate(converted=ibis._.count())
+    )
+    reached = firsts.group_by(["touchpoint_id", "p"]).aggregate(customers=ibis._.count())
+    counts = reached.left_join(converted, ["touchpoint_id", "p"]).select(
+        "touchpoint_id", "p", "customers", converted=ibis._.converted.fill_null(0)
     )
     order = {tp.id: i for i, (_, tp) in enumerate(journey.iter_touchpoints())}
     rows = sorted(
@@ -365,4 +396,4 @@ def touchpoint_trend(
         ),
         key=lambda r: (order[r.touchpoint_id], r.period_start),
     )
-    return TouchpointTrend(journey.id, conversion, period, tuple(rows))
+    return TouchpointTrend(journey.id, conversion, period, tuple(rows), within_seconds)

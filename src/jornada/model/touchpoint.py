@@ -56,6 +56,10 @@ class PainPoint(MapModel):
 
     text: str = Field(min_length=1)
     severity: Score = 3
+    evidence: str | None = Field(
+        default=None,
+        description="The numbers behind it, when it was found in event data (living map).",
+    )
 
 
 class Opportunity(MapModel):
