@@ -20,7 +20,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 python3 -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev,peers,spark]"
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev,peers,spark,postgres]"
 
 # One command per line: `set -e` does not stop at a failure inside an `a && b` list.
 echo "== ruff"

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import tomllib
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +51,9 @@ class WorkspaceSettings(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
+    id: str | None = Field(
+        default=None, description="Stable key of this workspace (its roles in the app state)."
+    )
     name: str = "jornada workspace"
     language: Language = "en"
     format_version: int = Field(default=1, ge=1)
@@ -214,9 +218,13 @@ class Workspace:
             raise WorkspaceError(f"{path} exists and is not a directory")
         if path.exists() and any(path.iterdir()):
             raise WorkspaceError(f"{path} is not empty; choose a new directory for the workspace")
-        settings = WorkspaceSettings(name=name or path.name, language=language)
+        settings = WorkspaceSettings(
+            id=uuid.uuid4().hex[:12], name=name or path.name, language=language
+        )
         (path / MAPS_DIR).mkdir(parents=True, exist_ok=True)
         _write_settings(path / CONFIG_FILE, settings)
+        # The data and the app state are rebuilt or private; the maps and settings are shared.
+        (path / ".gitignore").write_text("jornada.duckdb*\napp.sqlite*\n", encoding="utf-8")
         return cls(path, settings)
 
     @classmethod

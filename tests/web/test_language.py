@@ -9,9 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from jornada.i18n import translate
-from jornada.web import create_app
 from jornada.web.language import COOKIE, accepted_languages
 from jornada.workspace import Workspace
+from tests.web.conftest import signed_in_client
 
 
 def html_lang(text: str) -> str:
@@ -37,7 +37,7 @@ def test_accepted_languages(header: str, expected: list[str]) -> None:
 
 def test_order_of_preference(tmp_path: Path) -> None:
     workspace = Workspace.init(tmp_path / "ws", name="Loja", language="pt-BR")
-    with TestClient(create_app(workspace)) as client:
+    with signed_in_client(workspace) as client:
         assert html_lang(client.get("/").text) == "pt-BR"  # the workspace's language
         assert html_lang(client.get("/", headers={"Accept-Language": "es"}).text) == "es"
         chosen = client.get("/?lang=en", headers={"Accept-Language": "es"})

@@ -11,9 +11,8 @@ import yaml
 from fastapi.testclient import TestClient
 
 from jornada.model.io import dumps_journey
-from jornada.web import create_app
 from jornada.workspace import Workspace
-from tests.web.conftest import BROKEN_MAP, XSS, small_journey
+from tests.web.conftest import BROKEN_MAP, XSS, signed_in_client, small_journey
 
 
 def test_health(client: TestClient) -> None:
@@ -64,7 +63,7 @@ def test_maps_redirects_to_the_list(client: TestClient) -> None:
 
 def test_empty_workspace_shows_how_to_create_a_map(tmp_path: Path) -> None:
     workspace = Workspace.init(tmp_path / "empty", name="Empty")
-    with TestClient(create_app(workspace)) as client:
+    with signed_in_client(workspace) as client:
         page = client.get("/")
         assert page.status_code == 200
         assert "jornada map new" in page.text
@@ -231,7 +230,7 @@ def test_script_in_map_text_shows_as_text(tmp_path: Path) -> None:
     # A broken file whose problem names an unknown field called <script>...
     (workspace.maps_dir / "bad.yaml").write_text(f"id: bad\ntitle: Bad\n'{XSS}': 1\n")
     escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
-    with TestClient(create_app(workspace)) as client:
+    with signed_in_client(workspace) as client:
         urls = ("/", "/maps/xss", "/maps/xss.html", "/maps/xss.svg", "/maps/bad", "/maps/nope")
         for url in urls:
             response = client.get(url)
@@ -313,7 +312,11 @@ def test_unexpected_error_reveals_nothing(
     response = client.get("/maps/shop.json")
     assert response.status_code == 500
     assert response.json() == {
-        "error": {"status": 500, "message": response.json()["error"]["message"]}
+        "error": {
+            "status": 500,
+            "code": "internal",
+            "message": response.json()["error"]["message"],
+        }
     }
     assert "boom" not in response.text
 

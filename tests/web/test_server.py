@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from jornada.web import serve
 from jornada.workspace import Workspace
+from tests.web.conftest import email_of, sign_in
 
 
 def test_pages_over_http(live_server: str) -> None:
@@ -19,6 +20,13 @@ def test_pages_over_http(live_server: str) -> None:
         health = http.get("/health")
         assert health.status_code == 200
         assert health.json()["status"] == "ok"
+
+        # Not signed in: pages send to the sign-in form, JSON says 401.
+        assert http.get("/").headers["location"] == "/login?next=%2F"
+        assert http.get("/maps/shop.json").status_code == 401
+        signed_in = sign_in(http, email_of("editor"))
+        assert signed_in.status_code == 303
+        assert signed_in.headers["location"] == "/"
 
         index = http.get("/")
         assert index.status_code == 200
@@ -49,9 +57,10 @@ def test_loopback_server_rejects_other_host_names(
     serve(workspace, port=8123)
     assert (served["host"], served["port"]) == ("127.0.0.1", 8123)
     with TestClient(served["app"], base_url="http://127.0.0.1:8123") as client:
-        assert client.get("/").status_code == 200
-        assert client.get("/", headers={"Host": "localhost:8123"}).status_code == 200
-        assert client.get("/", headers={"Host": "[::1]:8123"}).status_code == 200
+        assert client.get("/login").status_code == 200
+        assert client.get("/login", headers={"Host": "localhost:8123"}).status_code == 200
+        assert client.get("/login", headers={"Host": "[::1]:8123"}).status_code == 200
+        assert client.get("/login").status_code == 200
         rebound = client.get("/maps/shop.json", headers={"Host": "evil.example:8123"})
         assert rebound.status_code == 400
         assert "Buying shoes" not in rebound.text
@@ -59,4 +68,4 @@ def test_loopback_server_rejects_other_host_names(
 
     serve(workspace, host="0.0.0.0", port=8124)  # a LAN server answers to any name
     with TestClient(served["app"], base_url="http://jornada.lan") as client:
-        assert client.get("/").status_code == 200
+        assert client.get("/login").status_code == 200

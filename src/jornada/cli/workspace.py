@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -9,6 +10,7 @@ import typer
 
 from jornada.cli.options import JsonOption, LanguageOption, language_of
 from jornada.cli.output import err_console, print_json
+from jornada.cli.users import StateOption, print_credentials
 from jornada.demo import DEFAULT_DEMO_DIR, DEMO_CUSTOMERS, create_demo_workspace
 from jornada.workspace import Workspace
 
@@ -66,14 +68,28 @@ def serve_command(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     demo: Annotated[
         bool,
-        typer.Option(help=f"Serve the demo workspace ({DEFAULT_DEMO_DIR}), creating it first."),
+        typer.Option(
+            help=f"Serve the demo workspace ({DEFAULT_DEMO_DIR}), creating it first; "
+            "sign in as demo@jornada.local / jornada-demo."
+        ),
+    ] = False,
+    state: StateOption = None,
+    behind_tls: Annotated[
+        bool,
+        typer.Option(
+            "--behind-tls",
+            help="A TLS proxy forwards to this server: cookies get the Secure flag.",
+        ),
     ] = False,
 ) -> None:
-    """Start the web app on a workspace.
+    """Start the web app on a workspace. The first run creates an admin account and
+    prints its password once.
 
     Examples:  jornada serve my-journeys --port 8080      jornada serve --demo
     """
-    from jornada.web import serve  # the web stack loads only when serving
+    from jornada.accounts import AppState, state_url, workspace_key
+    from jornada.accounts.bootstrap import DEMO_PASSWORD, ensure_admin, ensure_demo_account
+    from jornada.web import LOOPBACK_ADDRESSES, WebSettings, serve  # loads only when serving
 
     if directory is None and not demo:
         raise typer.BadParameter("give a workspace directory, or --demo", param_hint="DIRECTORY")
@@ -82,8 +98,22 @@ def serve_command(
         with err_console().status("creating the demo workspace (first run only)"):
             create_demo_workspace(path).close()
     workspace = Workspace.open(path)
+    app_state = AppState.open(state_url(workspace.root, state))
+    key = workspace_key(workspace)
+    settings = WebSettings(behind_tls=behind_tls)
+    if demo:
+        demo_account = ensure_demo_account(app_state, key)
+        print_credentials(demo_account, first_run=False)
+        settings = replace(settings, demo_account=(demo_account.email, DEMO_PASSWORD))
+        if host not in LOOPBACK_ADDRESSES:
+            err_console().print(
+                "[yellow]warning:[/yellow] the demo account's password is public; "
+                "serve --demo on a loopback address only"
+            )
+    elif (first := ensure_admin(app_state, key)) is not None:
+        print_credentials(first, first_run=True)
     err_console().print(f"serving {workspace.root} on http://{host}:{port}/  (Ctrl+C to stop)")
-    serve(workspace, host=host, port=port)
+    serve(workspace, host=host, port=port, state=app_state, settings=settings)
 
 
 def generate_command(

@@ -2,6 +2,10 @@
 
 A route computes its data with a plain function, returns it as JSON on its ``.json``
 URL, and hands the same data to :func:`render_page` for the HTML page.
+
+The chrome shows the workspace's name only to a user with a role on it, and the
+signed-in user's menu (account, members for admins, sign out) with the session's CSRF
+token in each form and in ``<meta name="csrf-token">`` for scripts.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from starlette.templating import Jinja2Templates
 from jornada.__about__ import __version__
 from jornada.i18n import translate
 from jornada.model import Language
+from jornada.web.auth import current_principal
 from jornada.web.language import COOKIE, language_options, query_language, request_language
 from jornada.workspace import Workspace
 
@@ -78,10 +83,14 @@ def render_page(
     A valid ``?lang=`` is remembered in a cookie, so the choice follows the user around.
     """
     language = page_language(request)
+    principal = current_principal(request)
+    sees_workspace = principal is not None and principal.role is not None
     page_context: dict[str, object] = {
         "lang": language,
         "t": translator(language),
-        "workspace_name": workspace_of(request).settings.name,
+        "workspace_name": workspace_of(request).settings.name if sees_workspace else None,
+        "principal": principal,
+        "csrf_token": principal.csrf_token if principal is not None else None,
         "version": __version__,
         "language_options": language_options(request, language),
         "json_url": json_url,
@@ -89,7 +98,7 @@ def render_page(
     }
     response = templates.TemplateResponse(request, template, page_context, status_code=status_code)
     response.headers["Vary"] = "Accept-Language, Cookie"
-    response.headers["Cache-Control"] = "no-cache"
+    response.headers["Cache-Control"] = "private, no-cache"
     chosen = query_language(request)
     if chosen is not None:
         response.set_cookie(

@@ -2,7 +2,8 @@
 
 The app serves all its own assets and has no inline script, so the policy can say
 ``script-src 'self'``; styles allow ``'unsafe-inline'`` for the ``style=`` attributes
-of the rendered map (colours, emotion curve).
+of the rendered map (colours, emotion curve). Everything but ``/static/`` is marked
+``Cache-Control: private`` unless the route says otherwise: answers depend on who signed in.
 """
 
 from __future__ import annotations
@@ -37,11 +38,16 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
+        # Answers outside /static/ depend on who asks: no shared cache may keep them.
+        private = not scope["path"].startswith("/static/")
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 for name, value in SECURITY_HEADERS.items():
                     headers[name] = value
+                if private and "cache-control" not in headers:
+                    headers["Cache-Control"] = "private, no-cache"
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

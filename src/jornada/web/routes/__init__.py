@@ -1,4 +1,8 @@
-"""One router module per noun: ``maps`` (the map list and map pages), ``health``."""
+"""One router module per noun: ``maps`` (the map list and map pages), ``accounts``
+(sign-in, one's account and tokens), ``members`` (roles, for admins), ``health``.
+
+Every route declares who may use it with :func:`jornada.web.auth.guard`.
+"""
 
 from __future__ import annotations
 

@@ -7,8 +7,10 @@
 ``GET /maps/{id}.json``    ``{"id", "map", "problems", ...}``
 ``GET /maps/{id}.yaml``    downloads: ``.yaml``, ``.svg``, ``.mmd`` (Mermaid),
                            ``.html`` (standalone page)
-``GET /static/map.css``    the stylesheet of the rendered map
+``GET /static/map.css``    the stylesheet of the rendered map (public)
 =========================  ===============================================
+
+Everything but the stylesheet needs a role on the workspace (viewer or more).
 
 Each page's data comes from one function (:func:`maps_data`, :func:`map_data`) that the
 HTML page and its ``.json`` twin share.
@@ -33,6 +35,7 @@ from jornada.model._base import Identifier
 from jornada.model.io import dumps_journey
 from jornada.model.problems import Problem
 from jornada.model.validation import validate_file
+from jornada.web.auth import Access, guard
 from jornada.web.pages import page_language, render_page, translator, workspace_of
 from jornada.web.routes import READ
 from jornada.workspace import MapEntry, Workspace, WorkspaceError
@@ -40,6 +43,8 @@ from jornada.workspace import MapEntry, Workspace, WorkspaceError
 __all__ = ["is_map_id", "map_data", "maps_data", "router"]
 
 router = APIRouter()
+
+VIEWER = [guard(Access.VIEWER)]
 
 _IDENTIFIER: TypeAdapter[str] = TypeAdapter(Identifier)
 
@@ -180,23 +185,23 @@ def map_data(entry: MapEntry) -> dict[str, Any]:
 # --- routes ------------------------------------------------------------------------------
 
 
-@router.api_route("/", methods=READ)
+@router.api_route("/", methods=READ, dependencies=VIEWER)
 def index(request: Request) -> Response:
     data = maps_data(workspace_of(request))
     return render_page(request, "maps/index.html", {"data": data}, json_url="/maps.json")
 
 
-@router.api_route("/maps.json", methods=READ)
+@router.api_route("/maps.json", methods=READ, dependencies=VIEWER)
 def index_json(request: Request) -> Response:
     return JSONResponse(maps_data(workspace_of(request)))
 
 
-@router.api_route("/maps", methods=READ)
+@router.api_route("/maps", methods=READ, dependencies=VIEWER)
 def maps_redirect() -> Response:
     return RedirectResponse("/", status_code=307)
 
 
-@router.api_route("/static/map.css", methods=READ)
+@router.api_route("/static/map.css", methods=READ, dependencies=[guard(Access.PUBLIC)])
 def map_css() -> Response:
     return Response(render.map_stylesheet(), media_type="text/css; charset=utf-8")
 
@@ -225,7 +230,7 @@ def _find(request: Request, map_id: str) -> MapEntry:
     return MapEntry(map_id, path, validate_file(path))
 
 
-@router.api_route("/maps/{name}", methods=READ)
+@router.api_route("/maps/{name}", methods=READ, dependencies=VIEWER)
 def map_resource(request: Request, name: str) -> Response:
     """The map page, its ``.json`` twin, or a download, by the suffix of ``name``."""
     map_id, fmt = _split(name, workspace_of(request))

@@ -1,0 +1,292 @@
+"""Who may do what: every route of the app × anonymous / viewer / editor / admin / a user
+of another workspace, with the exact status each one gets.
+
+The rules below are written by hand, independently of the guards in the code. Every
+route of ``app.routes`` must have a rule (a new route without one fails
+:func:`test_every_route_has_a_rule`), and every rule must name a real route.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.testclient import TestClient
+from starlette.routing import Mount
+
+from jornada.accounts import AppState, workspace_key
+from jornada.accounts.sessions import start_session
+from jornada.accounts.tokens import create_token
+from jornada.accounts.users import add_user, find_user, set_role
+from jornada.web import create_app
+from jornada.web.app import api_routes
+from jornada.web.auth import SESSION_COOKIE, Access, route_access
+from jornada.workspace import Workspace
+from tests.web.conftest import PASSWORD, add_member, csrf_of, small_journey
+
+WHO = ("anonymous", "outsider", "viewer", "editor", "admin")
+TARGET = "target@example.com"  # the member the admin routes act on
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request of the matrix: ``path`` (filled by ``prepare``) and a form."""
+
+    path: str
+    form: dict[str, str] | None = None
+
+
+def target_role(world: dict[str, Any]) -> str | None:
+    found = find_user(world["state"], TARGET, workspace_key(world["workspace"]))
+    assert found is not None
+    return found.role
+
+
+Effect = Callable[[dict[str, Any], bool], None]
+"""Checks what a call changed, given whether it was allowed."""
+
+
+def target_becomes(role: str | None) -> Effect:
+    def check(world: dict[str, Any], allowed: bool) -> None:
+        assert target_role(world) == (role if allowed else "viewer")
+
+    return check
+
+
+@dataclass(frozen=True)
+class Rule:
+    access: Access
+    ok: int  # the status of a request that is allowed
+    calls: tuple[Call, ...]
+    # Status for some identities when it differs from ``ok`` (e.g. /login when signed in).
+    special: dict[str, int] = field(default_factory=dict)
+    effect: Effect | None = None
+
+
+# (method, route path) -> rule. GET rules cover HEAD too.
+RULES: dict[tuple[str, str], Rule] = {
+    ("GET", "/health"): Rule(Access.PUBLIC, 200, (Call("/health"),)),
+    ("GET", "/static/map.css"): Rule(Access.PUBLIC, 200, (Call("/static/map.css"),)),
+    ("GET", "/static"): Rule(Access.PUBLIC, 200, (Call("/static/app.css"),)),
+    ("GET", "/login"): Rule(
+        Access.PUBLIC,
+        200,
+        (Call("/login"),),
+        special={who: 303 for who in WHO if who != "anonymous"},
+    ),
+    # Wrong password for an unknown account: nobody signs in, everybody gets a 400 page.
+    ("POST", "/login"): Rule(
+        Access.PUBLIC,
+        400,
+        (Call("/login", {"email": "nobody@example.com", "password": "wrong-password"}),),
+    ),
+    ("POST", "/logout"): Rule(Access.PUBLIC, 303, (Call("/logout", {}),)),
+    ("GET", "/account"): Rule(Access.SIGNED_IN, 200, (Call("/account"),)),
+    ("GET", "/account.json"): Rule(Access.SIGNED_IN, 200, (Call("/account.json"),)),
+    # A wrong current password: refused with 400, nothing changes.
+    ("POST", "/account/password"): Rule(
+        Access.SIGNED_IN,
+        400,
+        (Call("/account/password", {"current_password": "nope", "new_password": "x" * 12}),),
+    ),
+    ("POST", "/account/tokens"): Rule(
+        Access.SIGNED_IN, 201, (Call("/account/tokens", {"name": "matrix"}),)
+    ),
+    ("POST", "/account/tokens/{token_id}/revoke"): Rule(
+        Access.SIGNED_IN, 303, (Call("/account/tokens/{own_token}/revoke", {}),)
+    ),
+    ("GET", "/members"): Rule(Access.ADMIN, 200, (Call("/members"),)),
+    ("GET", "/members.json"): Rule(Access.ADMIN, 200, (Call("/members.json"),)),
+    ("POST", "/members"): Rule(
+        Access.ADMIN,
+        303,
+        (Call("/members", {"email": TARGET, "role": "editor"}),),
+        effect=target_becomes("editor"),
+    ),
+    ("POST", "/members/{user_id}/role"): Rule(
+        Access.ADMIN,
+        303,
+        (Call("/members/{target}/role", {"role": "admin"}),),
+        effect=target_becomes("admin"),
+    ),
+    ("POST", "/members/{user_id}/remove"): Rule(
+        Access.ADMIN,
+        303,
+        (Call("/members/{target}/remove", {}),),
+        effect=target_becomes(None),
+    ),
+    ("GET", "/"): Rule(Access.VIEWER, 200, (Call("/"), Call("/?lang=pt"))),
+    ("GET", "/maps.json"): Rule(Access.VIEWER, 200, (Call("/maps.json"),)),
+    ("GET", "/maps"): Rule(Access.VIEWER, 307, (Call("/maps"),)),
+    ("GET", "/maps/{name}"): Rule(
+        Access.VIEWER,
+        200,
+        (Call("/maps/shop"), Call("/maps/shop.json"), Call("/maps/shop.svg")),
+    ),
+}
+
+ALLOWED: dict[Access, set[str]] = {
+    Access.PUBLIC: set(WHO),
+    Access.SIGNED_IN: {"outsider", "viewer", "editor", "admin"},
+    Access.VIEWER: {"viewer", "editor", "admin"},
+    Access.EDITOR: {"editor", "admin"},
+    Access.ADMIN: {"admin"},
+}
+
+
+def app_routes(app: FastAPI) -> set[tuple[str, str]]:
+    """Every (method, path) the app serves, included routers walked into; HEAD folds
+    into GET."""
+    found: set[tuple[str, str]] = set()
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if isinstance(route, APIRoute):
+            for method in context.methods or ():
+                found.add(("GET" if method == "HEAD" else method, context.path))
+        elif isinstance(route, Mount):
+            found.add(("GET", context.path))
+        else:
+            raise AssertionError(f"a route of an unknown kind: {route!r}")
+    return found
+
+
+def expected_status(rule: Rule, who: str, method: str, is_json: bool) -> int:
+    if who in rule.special:
+        return rule.special[who]
+    if who in ALLOWED[rule.access]:
+        return rule.ok
+    if who == "anonymous":
+        # Pages send a browser to the sign-in form; JSON and changes get a 401.
+        return 303 if method in {"GET", "HEAD"} and not is_json else 401
+    if who == "outsider":
+        return 404  # a user without a role here learns nothing about the workspace
+    return 403
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """One workspace, one app, and a user of each kind (created once: hashing is slow)."""
+    root = tmp_path_factory.mktemp("matrix")
+    workspace = Workspace.init(root / "ws", name="Secret Workspace Name")
+    workspace.save_map(small_journey())
+    state = AppState.open(f"sqlite:///{root / 'app.sqlite'}")
+    ids = {who: add_member(state, workspace, who) for who in WHO if who != "anonymous"}
+    app = create_app(workspace, state=state)
+    try:
+        yield {"workspace": workspace, "state": state, "app": app, "ids": ids}
+    finally:
+        state.close()
+
+
+def _client(world: dict[str, Any], who: str) -> tuple[TestClient, str]:
+    """A client for ``who`` with a fresh session (so /logout cannot spoil the next call),
+    and the CSRF token its forms carry."""
+    client = TestClient(world["app"])
+    if who == "anonymous":
+        return client, csrf_of(client.get("/login").text)
+    session = start_session(world["state"], world["ids"][who])
+    client.cookies.set(SESSION_COOKIE, session.secret)
+    return client, session.csrf_token
+
+
+def _prepare(world: dict[str, Any], who: str, path: str) -> str:
+    state: AppState = world["state"]
+    key = workspace_key(world["workspace"])
+    # The target member exists, as a viewer, before each call.
+    target = add_user(state, key, TARGET, role="viewer", password=PASSWORD).user.id
+    set_role(state, key, TARGET, "viewer")
+    values: dict[str, object] = {"target": target}
+    if "{own_token}" in path:
+        owner = world["ids"].get(who) or world["ids"]["viewer"]
+        values["own_token"] = create_token(state, owner, "to revoke").info.id
+    return path.format(**values)
+
+
+def test_every_route_has_a_rule(world: dict[str, Any]) -> None:
+    served = app_routes(world["app"])
+    assert served - set(RULES) == set(), "routes without a rule in this test"
+    assert set(RULES) - served == set(), "rules for routes that do not exist"
+
+
+def test_declared_guards_match_the_rules(world: dict[str, Any]) -> None:
+    routes = api_routes(world["app"])
+    assert len(routes) > 10
+    for route in routes:
+        for method in route.methods:
+            rule = RULES[("GET" if method == "HEAD" else method, route.path)]
+            assert route_access(route) == [rule.access], route.path
+
+
+@pytest.mark.parametrize("route", sorted(RULES), ids=lambda route: f"{route[0]} {route[1]}")
+def test_matrix(world: dict[str, Any], route: tuple[str, str]) -> None:
+    method, _ = route
+    rule = RULES[route]
+    methods = ("GET", "HEAD") if method == "GET" else (method,)
+    failures = []
+    for call in rule.calls:
+        for who in WHO:
+            for verb in methods:
+                client, csrf = _client(world, who)
+                path = _prepare(world, who, call.path)
+                if call.form is not None:
+                    response = client.request(
+                        verb, path, data={**call.form, "csrf_token": csrf}, follow_redirects=False
+                    )
+                else:
+                    response = client.request(verb, path, follow_redirects=False)
+                is_json = path.split("?")[0].endswith(".json")
+                want = expected_status(rule, who, verb, is_json)
+                if response.status_code != want:
+                    failures.append(f"{who} {verb} {path}: {response.status_code}, want {want}")
+                    continue
+                _check_body(response, who, want, verb, is_json)
+                if rule.effect is not None:
+                    rule.effect(world, who in ALLOWED[rule.access])
+    assert failures == []
+
+
+def _check_body(response: Any, who: str, status: int, verb: str, is_json: bool) -> None:
+    text = response.text
+    if status == 303 and who == "anonymous" and verb in {"GET", "HEAD"}:
+        location = response.headers["location"]
+        assert location.startswith("/login?next=") or location == "/login", location
+    if status in {401, 403, 404} and who in {"anonymous", "outsider"}:
+        # Nothing of the workspace reaches someone without a role on it.
+        assert "Secret Workspace Name" not in text
+        assert "Buying shoes online" not in text
+    if status >= 400 and is_json and verb != "HEAD":
+        error = response.json()["error"]
+        assert error["status"] == status
+        assert error["code"]
+        assert error["message"]
+    if status == 401 and is_json:
+        assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_outsider_gets_the_same_answer_for_existing_and_missing_maps(
+    world: dict[str, Any],
+) -> None:
+    """No way to tell, without a role, whether a map exists."""
+    client, _ = _client(world, "outsider")
+    for existing, missing in (("/maps/shop", "/maps/nope"), ("/maps/shop.json", "/maps/nope.json")):
+        a, b = client.get(existing), client.get(missing)
+        # The pages differ only in their own URL (the language links point back to it).
+        assert a.status_code == b.status_code == 404
+        assert a.text.replace("/maps/shop", "/maps/nope") == b.text
+
+
+def test_a_route_without_a_guard_stops_the_app(world: dict[str, Any]) -> None:
+    app = create_app(world["workspace"], state=world["state"])
+
+    @app.get("/unguarded")
+    def unguarded() -> dict[str, str]:
+        return {}
+
+    from jornada.web.app import _check_every_route_is_guarded
+
+    with pytest.raises(RuntimeError, match="/unguarded must declare exactly one guard"):
+        _check_every_route_is_guarded(app)
