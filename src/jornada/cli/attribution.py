@@ -1,9 +1,292 @@
-"""``jornada attribution``: (being written)."""
+"""``jornada attribution``: which channels, events or touchpoints earn the conversions.
+
+It runs on a workspace or an event file (the shared column flags, via
+:func:`~jornada.cli.analysis.analysis_command`), or with ``--paths FILE`` on an
+aggregated path table exported by another tool (then SOURCE is left out).
+"""
+
+# No ``from __future__ import annotations``: analysis_command re-signs the command and
+# typer must see the option annotations as objects, not strings.
+import functools
+import inspect
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
+from jornada.analytics.attribution import (
+    AttributionResult,
+    AttributionSettings,
+    Touch,
+    attribute,
+    attribution,
+    parse_position_weights,
+    read_path_table,
+)
+from jornada.cli.analysis import EventSource, analysis_command
+from jornada.cli.output import err_console, out_console, print_json
+
 __all__ = ["register"]
+
+_STEP = "an event name, a touchpoint or stage id of --map, or a rule"
+
+_EPILOG = (
+    "Examples:\n\n"
+    "  jornada attribution shop --conversion purchase --lookback 30d\n\n"
+    "  jornada attribution shop --conversion purchase --touch touchpoint --map "
+    "shop/maps/b2c-ecommerce.yaml --model markov,shapley --order 2 --ci\n\n"
+    "  jornada attribution events.csv --customer user --time ts --event name --channel via "
+    "--conversion purchase --json\n\n"
+    "  jornada attribution --paths Data.csv --conversions-col total_conversions "
+    "--nulls-col total_null --value-col total_conversion_value --sep '>'"
+)
+
+_PANEL = "Path table (--paths)"
+_PATH_OPTIONS: list[inspect.Parameter] = [
+    inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
+    for name, annotation, default in (
+        (
+            "paths",
+            Annotated[
+                Path | None,
+                typer.Option(
+                    "--paths",
+                    help="Read an aggregated path table (CSV or Parquet) instead of events.",
+                    rich_help_panel=_PANEL,
+                ),
+            ],
+            None,
+        ),
+        (
+            "path_col",
+            Annotated[
+                str,
+                typer.Option("--path-col", help="Column of the paths.", rich_help_panel=_PANEL),
+            ],
+            "path",
+        ),
+        (
+            "conversions_col",
+            Annotated[
+                str,
+                typer.Option(
+                    "--conversions-col",
+                    help="Column of the conversions of each path.",
+                    rich_help_panel=_PANEL,
+                ),
+            ],
+            "total_conversions",
+        ),
+        (
+            "nulls_col",
+            Annotated[
+                str,
+                typer.Option(
+                    "--nulls-col",
+                    help="Column of the paths without conversion ('' when there is none).",
+                    rich_help_panel=_PANEL,
+                ),
+            ],
+            "total_null",
+        ),
+        (
+            "value_col",
+            Annotated[
+                str | None,
+                typer.Option(
+                    "--value-col",
+                    help="Column of the conversion value of each path.",
+                    rich_help_panel=_PANEL,
+                ),
+            ],
+            None,
+        ),
+        (
+            "sep",
+            Annotated[
+                str,
+                typer.Option(
+                    "--sep", help="Separator of the channels in a path.", rich_help_panel=_PANEL
+                ),
+            ],
+            ">",
+        ),
+    )
+]
+_PATH_NAMES = [p.name for p in _PATH_OPTIONS]
+_MODEL_NAMES = ("first_touch", "last_touch", "linear", "position_based", "time_decay", "markov")
+
+
+def attribution_command(
+    source: EventSource,
+    conversion: Annotated[
+        str | None,
+        typer.Option("--conversion", help=f"What a conversion is: {_STEP}."),
+    ] = None,
+    touch: Annotated[
+        Touch,
+        typer.Option(
+            "--touch",
+            help="What a touch is credited to: its channel, its event name, or the "
+            "touchpoint of --map it matches.",
+            case_sensitive=False,
+        ),
+    ] = Touch.channel,
+    only: Annotated[
+        str | None,
+        typer.Option(
+            "--only", help=f"Only these events are touches ({_STEP}); default: all others."
+        ),
+    ] = None,
+    lookback: Annotated[
+        str,
+        typer.Option(
+            "--lookback",
+            help="Touches count up to this long before the conversion: 30d, 12h; 'none' "
+            "for no limit.",
+        ),
+    ] = "30d",
+    model: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model",
+            help=f"Models to run, comma-separated or repeated: {', '.join(_MODEL_NAMES)}, "
+            "shapley; default: all.",
+        ),
+    ] = None,
+    order: Annotated[
+        int, typer.Option("--order", min=1, max=4, help="Order of the Markov chain (1-4).")
+    ] = 1,
+    keep_repeats: Annotated[
+        bool,
+        typer.Option(
+            "--keep-repeats",
+            help="Markov: keep repeated touches of one channel as self-transitions "
+            "(default: merge them).",
+        ),
+    ] = False,
+    position: Annotated[
+        str,
+        typer.Option("--position", help="Position-based weights first/middle/last, in %."),
+    ] = "40/20/40",
+    half_life: Annotated[
+        str, typer.Option("--half-life", help="Time decay: a touch this much older counts half.")
+    ] = "7d",
+    ci: Annotated[
+        bool,
+        typer.Option("--ci", help="Add 95% bootstrap intervals of each channel's share."),
+    ] = False,
+    ci_samples: Annotated[
+        int, typer.Option("--ci-samples", min=2, help="Bootstrap samples for --ci.")
+    ] = 200,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap.")] = 0,
+    export_paths: Annotated[
+        Path | None,
+        typer.Option("--export-paths", help="Also write the path table built (CSV)."),
+    ] = None,
+) -> AttributionResult:
+    """Attribute conversions to channels (events, touchpoints): first and last touch,
+    linear, position-based, time decay, Markov chain (exact removal effects) and
+    Shapley values, with conversion value when the events have one."""
+    if conversion is None:
+        raise typer.BadParameter(f"give the conversion: {_STEP}", param_hint="--conversion")
+    result = attribution(
+        source.events(),
+        conversion=conversion,
+        touch=touch,
+        only=only,
+        lookback=None if lookback.strip().lower() in ("none", "all") else lookback,
+        models=model,
+        order=order,
+        repeats="keep" if keep_repeats else "drop",
+        position_weights=parse_position_weights(position),
+        half_life=half_life,
+        ci=ci,
+        ci_samples=ci_samples,
+        seed=seed,
+        journey=source.journey,
+        engine=source.workspace.engine,
+    )
+    if export_paths is not None and result.paths is not None:
+        result.paths.to_frame().to_csv(export_paths, index=False)
+        err_console().print(f"wrote {result.paths.size:,} paths to {export_paths}")
+    return result
+
+
+def _from_path_table(options: dict[str, Any], table_options: dict[str, Any]) -> None:
+    """The command on a path table file: read it, run the models, print or write."""
+    if options["source_path"] is not None:
+        raise typer.BadParameter("give SOURCE or --paths FILE, not both", param_hint="SOURCE")
+    path = table_options["paths"]
+    table = read_path_table(
+        path,
+        path_col=table_options["path_col"],
+        conversions_col=table_options["conversions_col"],
+        nulls_col=table_options["nulls_col"] or None,
+        value_col=table_options["value_col"],
+        sep=table_options["sep"],
+    )
+    result = attribute(
+        table,
+        models=options["model"],
+        ci=options["ci"],
+        ci_samples=options["ci_samples"],
+        settings=AttributionSettings(
+            source=str(path),
+            order=options["order"],
+            repeats="keep" if options["keep_repeats"] else "drop",
+            position_weights=parse_position_weights(options["position"]),
+            seed=options["seed"],
+        ),
+    )
+    if options["csv_path"] is not None:
+        result.write_csv(options["csv_path"])
+        err_console().print(f"wrote {options['csv_path']}")
+    if options["chart_path"] is not None:
+        result.write_chart(options["chart_path"])
+        err_console().print(f"wrote {options['chart_path']}")
+    if options["json_output"]:
+        print_json(result.to_dict())
+    elif options["csv_path"] is None and options["chart_path"] is None:
+        out_console().print(result)
 
 
 def register(app: typer.Typer) -> None:
-    """Add the attribution commands to ``app``."""
+    """Add ``jornada attribution`` to ``app``.
+
+    The analysis command (workspace or event file) is built by ``analysis_command`` on
+    a scratch app, then wrapped so SOURCE may be left out when ``--paths`` is given.
+    """
+    events_command = analysis_command(typer.Typer(), "attribution")(attribution_command)
+    signature = inspect.signature(events_command)
+    parameters = list(signature.parameters.values())
+    source = parameters[0].replace(
+        default=None,
+        annotation=Annotated[
+            Path | None,
+            typer.Argument(
+                metavar="[SOURCE]",
+                help="A workspace directory, or an event file with the column flags "
+                "(left out with --paths).",
+                show_default=False,
+            ),
+        ],
+    )
+
+    @functools.wraps(events_command)
+    def command(**kwargs: Any) -> None:
+        table_options = {name: kwargs.pop(name) for name in _PATH_NAMES}
+        if table_options["paths"] is not None:
+            _from_path_table(kwargs, table_options)
+        elif kwargs["source_path"] is None:
+            raise typer.BadParameter(
+                "give SOURCE (a workspace or an event file), or --paths FILE",
+                param_hint="SOURCE",
+            )
+        else:
+            events_command(**kwargs)
+
+    command.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[source, *parameters[1:], *_PATH_OPTIONS]
+    )
+    app.command("attribution", epilog=_EPILOG)(command)

@@ -1,0 +1,588 @@
+"""Conversion paths for attribution: built from events in the engine, or read from a file.
+
+The rules (``tests/oracles/attribution.py`` is the brute-force reference):
+
+* A customer's events are ordered by ``ts`` then ``seq`` (the store's ``idx``).
+* A *conversion* is an event matching the conversion step. A *touch* is any other event
+  with a label (its channel, its event name or the touchpoint of the bound map it
+  matches; events without one are no touch), optionally only those matching ``only``.
+  Conversion events are never touches.
+* A *converting path* belongs to each conversion: the customer's touches strictly after
+  the previous conversion (if any) and strictly before this one, that happened at most
+  ``lookback`` before it (inclusive). A conversion without such touches has no path: it
+  is counted in ``conversions_without_touches`` and attributed to no channel.
+* A *non-converting path* belongs to each customer with touches after their last
+  conversion (all their touches when they never converted): those touches that happened
+  at most ``lookback`` before the last of them.
+* The *path table* has one row per distinct sequence of touch labels: how many
+  converting paths follow it (``conversions``), how many non-converting ones
+  (``nulls``) and the summed value of its conversions (``value``: the conversion
+  events' ``value``, a missing one counting 0).
+* Time decay needs the time of each touch, which a path table does not keep: the
+  credit of touch ``i`` of a converting path is ``2 ** (-(t_conversion - t_i) / half_life)``
+  divided by the sum over the path. The engine returns, per distinct path, the ages of
+  the touches (seconds before the conversion) of each of its conversions; the table
+  keeps, per touch of each distinct path, the credit summed over its conversions (and
+  weighted by their value).
+
+Everything heavy runs in the engine as Ibis expressions, in two queries: the distinct
+touch labels (which become small integer codes), then the path table itself (hash
+joins, aggregates, one window over the conversions only; lists are collected then
+sorted, as Spark has no ordered ``group_concat``; no backend-only function), so it
+runs on DuckDB and PySpark alike. What comes back is small: one row per distinct path.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Final
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from jornada.analytics.steps import resolve_step
+from jornada.engine import Engine
+from jornada.errors import JornadaError
+from jornada.events.binding import label_events
+from jornada.model import Journey
+
+__all__ = [
+    "AttributionError",
+    "PathTable",
+    "Touch",
+    "build_path_table",
+    "conversion_paths",
+    "read_path_table",
+]
+
+Floats = npt.NDArray[np.float64]
+Ints = npt.NDArray[np.int64]
+
+_LN2: Final = math.log(2.0)
+_CODES: Final = 1 << 20
+"""At most this many distinct labels; a position and a code share one int64 (positions
+stay below 2**43, eight trillion events of one customer)."""
+
+
+class AttributionError(JornadaError):
+    """An attribution that cannot be computed as asked; the message names the fix."""
+
+
+class Touch(enum.StrEnum):
+    """What labels a touch: its channel, its event name, or the map touchpoint it is."""
+
+    channel = "channel"
+    event = "event"
+    touchpoint = "touchpoint"
+
+
+@dataclass(frozen=True, eq=False)
+class PathTable:
+    """Distinct paths with their conversions, non-conversions and value, kept flat.
+
+    Path ``i`` is ``channels[codes[offsets[i]:offsets[i + 1]]]``, with ``conversions[i]``
+    converting paths, ``nulls[i]`` non-converting ones and ``value[i]`` summed value.
+    ``decay`` (per touch of the flat arrays) is the time-decay credit of that touch
+    summed over the path's conversions, ``decay_value`` the same weighted by value;
+    both are None when touch times are unknown (a table read from a file).
+
+    >>> table = build_path_table([("a", "b"), ("b",)], [2, 0], [1, 3])
+    >>> table.paths()
+    [('a', 'b'), ('b',)]
+    >>> table.total_conversions, table.to_frame().to_dict("records")[0]["path"]
+    (2.0, 'a > b')
+    """
+
+    channels: tuple[str, ...]
+    codes: Ints
+    offsets: Ints
+    conversions: Floats
+    nulls: Floats
+    value: Floats | None = None
+    decay: Floats | None = None
+    decay_value: Floats | None = None
+    conversions_without_touches: float = 0.0
+    value_without_touches: float = 0.0
+    half_life_seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        if np.any(np.diff(self.offsets) < 1):
+            raise AttributionError("every path of a path table needs at least one touch")
+
+    @property
+    def size(self) -> int:
+        """Distinct paths (rows)."""
+        return len(self.conversions)
+
+    @cached_property
+    def lengths(self) -> Ints:
+        return np.diff(self.offsets)
+
+    @cached_property
+    def parent(self) -> Ints:
+        """The path (row) of each flat touch."""
+        return np.repeat(np.arange(self.size, dtype=np.int64), self.lengths)
+
+    @cached_property
+    def position(self) -> Ints:
+        """The position of each flat touch in its path, from 0."""
+        return np.arange(len(self.codes), dtype=np.int64) - self.offsets[self.parent]
+
+    @property
+    def total_conversions(self) -> float:
+        """Conversions with at least one touch (what the models attribute)."""
+        return float(self.conversions.sum())
+
+    @property
+    def total_value(self) -> float | None:
+        return None if self.value is None else float(self.value.sum())
+
+    def paths(self) -> list[tuple[str, ...]]:
+        """The paths as tuples of touch labels (a Python list: for tests and small tables)."""
+        names = np.asarray(self.channels, dtype=object)
+        return [
+            tuple(names[self.codes[a:b]])
+            for a, b in zip(self.offsets[:-1], self.offsets[1:], strict=True)
+        ]
+
+    def to_frame(self, sep: str = " > ") -> pd.DataFrame:
+        """The table as other tools export it: ``path`` (labels joined with ``sep``),
+        ``total_conversions``, ``total_null`` and ``total_conversion_value``."""
+        frame = pd.DataFrame(
+            {
+                "path": [sep.join(path) for path in self.paths()],
+                "total_conversions": self.conversions,
+                "total_null": self.nulls,
+            }
+        )
+        if self.value is not None:
+            frame["total_conversion_value"] = self.value
+        return frame
+
+
+def build_path_table(
+    paths: list[tuple[str, ...]] | list[list[str]],
+    conversions: Any,
+    nulls: Any,
+    value: Any = None,
+    *,
+    conversions_without_touches: float = 0.0,
+    value_without_touches: float = 0.0,
+) -> PathTable:
+    """A path table from Python sequences (tests, small tables, files already parsed).
+
+    >>> build_path_table([["x"]], [1], [0], [5.0]).total_value
+    5.0
+    """
+    lengths = np.array([len(p) for p in paths], dtype=np.int64)
+    flat = pa.array([label for path in paths for label in path], type=pa.string())
+    return _assemble(
+        flat,
+        lengths,
+        np.asarray(conversions, dtype=np.float64),
+        np.asarray(nulls, dtype=np.float64),
+        None if value is None else np.asarray(value, dtype=np.float64),
+        conversions_without_touches=conversions_without_touches,
+        value_without_touches=value_without_touches,
+    )
+
+
+def _assemble(
+    flat: pa.Array,
+    lengths: Ints,
+    conversions: Floats,
+    nulls: Floats,
+    value: Floats | None,
+    *,
+    conversions_without_touches: float = 0.0,
+    value_without_touches: float = 0.0,
+    decay: Floats | None = None,
+    decay_value: Floats | None = None,
+    half_life_seconds: float | None = None,
+) -> PathTable:
+    """Encode the flat labels as codes of the sorted channel names."""
+    encoded = (
+        pc.dictionary_encode(flat).combine_chunks()
+        if isinstance(flat, pa.ChunkedArray)
+        else pc.dictionary_encode(flat)
+    )
+    names = encoded.dictionary.to_pylist()
+    order = sorted(range(len(names)), key=names.__getitem__)
+    rank = np.empty(len(names), dtype=np.int64)
+    rank[order] = np.arange(len(names), dtype=np.int64)
+    codes = rank[encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)]
+    channels = [names[i] for i in order]
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return PathTable(
+        channels=tuple(str(c) for c in channels),
+        codes=codes,
+        offsets=offsets,
+        conversions=conversions,
+        nulls=nulls,
+        value=value,
+        decay=decay,
+        decay_value=decay_value,
+        conversions_without_touches=conversions_without_touches,
+        value_without_touches=value_without_touches,
+        half_life_seconds=half_life_seconds,
+    )
+
+
+# --- from events, in the engine ----------------------------------------------------------------
+
+
+def conversion_paths(
+    events: ir.Table,
+    *,
+    conversion: str,
+    touch: Touch | str = Touch.channel,
+    only: str | None = None,
+    lookback_seconds: float | None = 30 * 86400.0,
+    half_life_seconds: float | None = None,
+    value: bool | None = None,
+    journey: Journey | None = None,
+    engine: Engine | None = None,
+) -> PathTable:
+    """The path table of ``events`` (see the module docstring for the rules).
+
+    ``value``: True takes the conversion events' ``value``, False ignores it, None takes
+    it when some conversion has one. ``half_life_seconds`` adds the time-decay credits.
+
+    >>> from jornada.engine import Engine
+    >>> events = Engine.duckdb().con.sql(
+    ...     "SELECT * FROM (VALUES ('a', 0, TIMESTAMP '2026-01-01', 'ad', 'social'),"
+    ...     " ('a', 1, TIMESTAMP '2026-01-02', 'visit', 'web'),"
+    ...     " ('a', 2, TIMESTAMP '2026-01-03', 'purchase', 'web'),"
+    ...     " ('b', 0, TIMESTAMP '2026-01-01', 'visit', 'web'))"
+    ...     " AS t(customer_id, idx, ts, event, channel)")
+    >>> table = conversion_paths(events, conversion="purchase")
+    >>> table.paths(), table.conversions.tolist(), table.nulls.tolist()
+    ([('social', 'web'), ('web',)], [1.0, 0.0], [0.0, 1.0])
+    """
+    touch = Touch(touch)
+    if touch is Touch.touchpoint:
+        if journey is None:
+            raise AttributionError(
+                "touches by touchpoint need a map bound to the events: give --map"
+            )
+        events = label_events(journey, events)
+        label = events.touchpoint_id
+    else:
+        label = events[touch.value]
+    converting = resolve_step(conversion, events, journey).condition.fill_null(False)
+    touching = ~converting & label.notnull()
+    if only is not None:
+        touching = touching & resolve_step(only, events, journey).condition.fill_null(False)
+    if "idx" in events.columns:
+        position = events.idx.cast("int64")
+    else:  # a table without the store's facts: number each customer's events
+        window = ibis.window(group_by=events.customer_id, order_by=[events.ts, events.seq])
+        position = ibis.row_number().over(window).cast("int64")
+    with_value = value is not False and "value" in events.columns
+    flagged = events.select(
+        customer_id=events.customer_id,
+        pos=position,
+        ts=events.ts,
+        touch=label.cast("string"),
+        conv=converting,
+        is_touch=touching,
+        cvalue=events.value.cast("float64") if with_value else ibis.null("float64"),
+    )
+    flagged = flagged.filter(flagged.customer_id.notnull() & (flagged.conv | flagged.is_touch))
+    lookback_us = None if lookback_seconds is None else round(lookback_seconds * 1_000_000)
+
+    conversions = flagged.filter(flagged.conv).select(
+        "customer_id", cpos=flagged.pos, cts=flagged.ts, cvalue=flagged.cvalue
+    )
+    previous = ibis.window(group_by=conversions.customer_id, order_by=conversions.cpos)
+    conversions = conversions.mutate(ppos=conversions.cpos.lag().over(previous))
+    touches = flagged.filter(flagged.is_touch)
+    # Labels become integer codes (their rank): sorting and grouping integer lists is
+    # cheaper than strings, and a label may contain any character.
+    labels = touches.select("touch").distinct()
+    labels = labels.mutate(code=ibis.row_number().over(order_by=labels.touch).cast("int64"))
+    touches = touches.join(labels, "touch").select("customer_id", "pos", "ts", "code")
+    # A touch is in the path of the conversion after it (if after the previous one)...
+    before = touches.join(conversions, "customer_id")
+    keep = (before.pos < before.cpos) & (before.ppos.isnull() | (before.pos > before.ppos))
+    if lookback_us is not None:
+        keep = keep & (before.cts.delta(before.ts, unit="microsecond") <= lookback_us)
+    before = before.filter(keep)
+    # ... or, when no conversion follows it, in its customer's non-converting tail.
+    last = conversions.group_by("customer_id").aggregate(lpos=conversions.cpos.max())
+    tail = touches.left_join(last, "customer_id")
+    tail = tail.filter(tail.lpos.isnull() | (tail.pos > tail.lpos)).select(
+        "customer_id", "pos", "ts", "code"
+    )
+    if lookback_us is not None:
+        ends = tail.group_by("customer_id").aggregate(ets=tail.ts.max())
+        tail = tail.join(ends, "customer_id")
+        tail = tail.filter(tail.ets.delta(tail.ts, unit="microsecond") <= lookback_us)
+
+    age = before.cts.delta(before.ts, unit="microsecond")
+    parts = before.select(
+        "customer_id",
+        "pos",
+        "code",
+        key=before.cpos,
+        converted=ibis.literal(1, type="int64"),
+        cvalue=before.cvalue.fill_null(0.0),
+        age=age.cast("float64") / 1_000_000,
+    ).union(
+        tail.select(
+            "customer_id",
+            "pos",
+            "code",
+            key=ibis.literal(-1, type="int64"),
+            converted=ibis.literal(0, type="int64"),
+            cvalue=ibis.literal(0.0, type="float64"),
+            age=ibis.null("float64"),
+        )
+    )
+    extra: dict[str, Any] = {}
+    if half_life_seconds is not None:
+        # The seconds from each touch to its conversion, in path order (nulls, i.e.
+        # the touches of non-converting paths, are not collected).
+        timed = ibis.ifelse(
+            parts.converted == 1,
+            ibis.struct({"pos": parts.pos, "age": parts.age}),
+            ibis.null(ibis.struct({"pos": parts.pos, "age": parts.age}).type()),
+        )
+        extra["ages"] = timed.collect().sort().map(lambda item: item.age)
+    keyed = _sequences(parts, converted=parts.converted.max(), cvalue=parts.cvalue.max(), **extra)
+    no_timing = ibis.null("array<struct<ages: array<float64>, value: float64>>")
+    timing = (
+        ibis.struct({"ages": keyed.ages, "value": keyed.cvalue}).collect(where=keyed.converted == 1)
+        if half_life_seconds is not None
+        else no_timing
+    )
+    table = keyed.group_by("path").aggregate(
+        conversions=keyed.converted.sum(),
+        nulls=(1 - keyed.converted).sum(),
+        value=keyed.cvalue.sum(),
+        valued=ibis.literal(0, type="int64"),
+        timing=timing,
+    )
+    # One more row (path null) carries every conversion, with or without touches, and
+    # the labels of the codes.
+    totals = conversions.aggregate(
+        conversions=conversions.count(),
+        value=conversions.cvalue.sum(),
+        valued=conversions.cvalue.count(),
+    ).cross_join(
+        labels.aggregate(labels=ibis.struct({"code": labels.code, "label": labels.touch}).collect())
+    )
+    no_labels = ibis.null(totals.labels.type())
+    table = table.mutate(labels=no_labels)
+    totals = totals.select(
+        path=ibis.null(table.path.type()),
+        conversions=totals.conversions,
+        nulls=ibis.literal(0, type="int64"),
+        value=totals.value,
+        valued=totals.valued,
+        timing=no_timing,
+        labels=totals.labels,
+    )
+    # One query, rows in a fixed order.
+    rows = _run(engine, table.union(totals.cast(table.schema())).order_by("path"))
+    return _from_engine_rows(rows, value, half_life_seconds)
+
+
+def _sequences(parts: ir.Table, **columns: Any) -> ir.Table:
+    """One row per path (``customer_id``, ``key``): ``path``, the codes of its touches in
+    order, plus ``columns`` (aggregates over its rows)."""
+    # Spark has no ordered collect: pack (position, code) into one integer whose order is
+    # the position's, sort the collected list, and keep the codes.
+    packed = (parts.pos * _CODES + parts.code).collect().sort()
+    return parts.group_by("customer_id", "key").aggregate(
+        path=packed.map(lambda item: item % _CODES), **columns
+    )
+
+
+def _decay_credits(
+    timing: pa.ChunkedArray, offsets: Ints, half_life_seconds: float
+) -> tuple[Floats, Floats]:
+    """Per flat touch of the table: its time-decay credit summed over the conversions of
+    its path, and weighted by their value. ``timing`` has, per path, the list of its
+    conversions: the touches' ages (seconds before the conversion, in order) and value.
+
+    A touch's weight is ``2 ** (-age / half_life)``; it is measured from the path's
+    latest touch (the same ratios), so the weights never all underflow to zero.
+    """
+    timing = timing.combine_chunks() if isinstance(timing, pa.ChunkedArray) else timing
+    conversions = pc.list_flatten(timing)  # one struct per conversion
+    path_of = pc.list_parent_indices(timing).to_numpy().astype(np.int64)
+    ages_lists = pc.struct_field(conversions, "ages")
+    ages = _floats(pc.list_flatten(ages_lists))
+    conversion_of = pc.list_parent_indices(ages_lists).to_numpy().astype(np.int64)
+    values = _floats(pc.struct_field(conversions, "value"))
+    total = int(offsets[-1])
+    if len(ages) == 0:
+        return np.zeros(total), np.zeros(total)
+    first = np.r_[True, conversion_of[1:] != conversion_of[:-1]]
+    starts = np.flatnonzero(first)
+    group = np.cumsum(first) - 1  # the conversion of each age, numbered 0, 1, ...
+    rank = np.arange(len(ages)) - starts[group]
+    weight = np.exp2(-(ages - np.minimum.reduceat(ages, starts)[group]) / half_life_seconds)
+    share = weight / np.add.reduceat(weight, starts)[group]
+    touch = offsets[path_of[conversion_of]] + rank
+    credit = np.bincount(touch, weights=share, minlength=total).astype(np.float64)
+    worth = np.bincount(touch, weights=share * values[conversion_of], minlength=total)
+    return credit, worth.astype(np.float64)
+
+
+def _run(engine: Engine | None, expr: ir.Table) -> pa.Table:
+    table: pa.Table = engine.to_arrow(expr) if engine is not None else expr.to_pyarrow()
+    return table
+
+
+def _from_engine_rows(
+    rows: pa.Table, value: bool | None, half_life_seconds: float | None
+) -> PathTable:
+    is_total = pc.is_null(rows["path"])
+    totals = rows.filter(is_total).to_pylist()
+    total: dict[str, Any] = totals[0] if totals else {"conversions": 0, "valued": 0}
+    named = {entry["code"]: str(entry["label"]) for entry in total.get("labels") or []}
+    if len(named) >= _CODES:
+        raise AttributionError(
+            f"{len(named):,} distinct touches are too many: choose --touch channel or --only"
+        )
+    paths = rows.filter(pc.invert(is_total))
+    with_value = value is True or (value is None and bool(total["valued"]))
+    conversions = _floats(paths["conversions"])
+    values = _floats(paths["value"]) if with_value else None
+    lengths = pc.list_value_length(paths["path"]).to_numpy().astype(np.int64)
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    codes = pc.list_flatten(paths["path"]).to_numpy().astype(np.int64)
+    # Codes in label order, from 0; labels whose touches all fell outside the lookback
+    # windows are in no path and left out.
+    used, codes = np.unique(codes, return_inverse=True)
+    channels = tuple(named[int(i)] for i in used)
+    decay_credit = decay_value = None
+    if half_life_seconds is not None:
+        decay_credit, decay_value = _decay_credits(paths["timing"], offsets, half_life_seconds)
+        if not with_value:
+            decay_value = None
+    total_conversions = float(total["conversions"] or 0)
+    total_value = float(total.get("value") or 0.0)
+    return PathTable(
+        channels=channels,
+        codes=codes.astype(np.int64).reshape(-1),
+        offsets=offsets,
+        conversions=conversions,
+        nulls=_floats(paths["nulls"]),
+        value=values,
+        decay=decay_credit,
+        decay_value=decay_value,
+        conversions_without_touches=total_conversions - float(conversions.sum()),
+        value_without_touches=(total_value - float(values.sum())) if values is not None else 0.0,
+        half_life_seconds=half_life_seconds,
+    )
+
+
+def _floats(column: pa.ChunkedArray) -> Floats:
+    return np.asarray(column.fill_null(0).to_numpy(), dtype=np.float64)
+
+
+# --- from a file -------------------------------------------------------------------------------
+
+
+def read_path_table(
+    path: Path,
+    *,
+    path_col: str = "path",
+    conversions_col: str = "total_conversions",
+    nulls_col: str | None = "total_null",
+    value_col: str | None = None,
+    sep: str = ">",
+) -> PathTable:
+    """Read an aggregated path table as other tools export it (ChannelAttribution's
+    ``Data.csv``, GA4 exports...): CSV/TSV (delimiter detected among ``, ; tab |``) or
+    Parquet. Labels are split at ``sep`` and stripped of spaces; a path with no label
+    holds conversions without touches.
+
+    >>> import tempfile, pathlib
+    >>> file = pathlib.Path(tempfile.mkdtemp()) / "paths.csv"
+    >>> _ = file.write_text("path;total_conversions;total_null\\nemail > web;3;7\\n")
+    >>> table = read_path_table(file)
+    >>> table.paths(), table.conversions.tolist(), table.nulls.tolist()
+    ([('email', 'web')], [3.0], [7.0])
+    """
+    frame = _read_frame(path)
+    wanted = {"--path-col": path_col, "--conversions-col": conversions_col}
+    if nulls_col:
+        wanted["--nulls-col"] = nulls_col
+    if value_col:
+        wanted["--value-col"] = value_col
+    missing = [f"{flag} {name!r}" for flag, name in wanted.items() if name not in frame.columns]
+    if missing:
+        raise AttributionError(
+            f"{path}: no column {', '.join(missing)}; its columns are "
+            f"{', '.join(map(str, frame.columns))} (name them with --path-col, "
+            "--conversions-col, --nulls-col, --value-col)"
+        )
+    if not sep:
+        raise AttributionError("--sep must not be empty (ChannelAttribution's files use '>')")
+    counts = {
+        "conversions": _column(frame, conversions_col, path),
+        "nulls": _column(frame, nulls_col, path) if nulls_col else np.zeros(len(frame)),
+    }
+    values = _column(frame, value_col, path, negative=True) if value_col else None
+    texts = pa.array(frame[path_col].astype("string").fillna("").tolist(), type=pa.string())
+    listed = pc.split_pattern(texts, sep)
+    flat = pc.utf8_trim_whitespace(pc.list_flatten(listed))
+    parent = pc.list_parent_indices(listed).to_numpy()
+    keep = pc.not_equal(flat, "").to_numpy(zero_copy_only=False)
+    lengths = np.bincount(parent[keep], minlength=len(frame)).astype(np.int64)
+    has_touch = lengths > 0
+    empty_conversions = float(counts["conversions"][~has_touch].sum())
+    empty_value = float(values[~has_touch].sum()) if values is not None else 0.0
+    return _assemble(
+        flat.filter(pa.array(keep)),
+        lengths[has_touch],
+        counts["conversions"][has_touch],
+        counts["nulls"][has_touch],
+        values[has_touch] if values is not None else None,
+        conversions_without_touches=empty_conversions,
+        value_without_touches=empty_value,
+    )
+
+
+def _read_frame(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise AttributionError(f"no path table at {path}: give an existing CSV or Parquet file")
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return pd.read_parquet(path)
+    with path.open(encoding="utf-8", newline="") as handle:
+        header = handle.readline()
+    # The header has no separator of paths; the delimiter is its most frequent candidate.
+    delimiter = max((",", ";", "\t", "|"), key=header.count)
+    if not header.count(delimiter):
+        delimiter = ","
+    return pd.read_csv(path, sep=delimiter)
+
+
+def _column(frame: pd.DataFrame, name: str, path: Path, *, negative: bool = False) -> Floats:
+    numbers = pd.to_numeric(frame[name], errors="coerce")
+    bad = numbers.isna() & frame[name].notna()
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise AttributionError(
+            f"{path}: column {name!r}, row {row + 2}: {frame[name].iloc[row]!r} is not a number"
+        )
+    values: Floats = numbers.fillna(0).to_numpy(dtype=np.float64)
+    if not negative and np.any(values < 0):
+        row = int(np.flatnonzero(values < 0)[0])
+        raise AttributionError(f"{path}: column {name!r}, row {row + 2}: counts cannot be negative")
+    return values
