@@ -23,6 +23,7 @@ from jornada.cli import kpis as kpi_commands
 from jornada.cli import living as living_commands
 from jornada.cli import map as map_commands
 from jornada.cli import paths as path_commands
+from jornada.cli import report as report_commands
 from jornada.cli import retention as retention_commands
 from jornada.cli import stages as stage_commands
 from jornada.cli import timing as timing_commands
@@ -78,6 +79,7 @@ clv_commands.register(app)
 churn_commands.register(app)
 user_commands.register(app)
 living_commands.register(app)
+report_commands.register(app)
 
 
 def run(argv: list[str] | None = None) -> int:
