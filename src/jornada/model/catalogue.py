@@ -21,6 +21,7 @@ from jornada.model.touchpoint import Category, Directness, Medium
 __all__ = [
     "CatalogueKpi",
     "CatalogueTouchpoint",
+    "KpiMeasure",
     "Localized",
     "kpi_catalogue",
     "touchpoint_catalogue",
@@ -45,8 +46,27 @@ class Localized(MapModel):
         return {"en": self.en, "pt-BR": self.pt_br, "es": self.es}[language]
 
 
+class KpiMeasure(MapModel):
+    """How jornada computes a KPI from events: ``numerator / denominator × scale``, over
+    base measures named in :mod:`jornada.analytics.kpis` (a count KPI has no denominator).
+
+    >>> KpiMeasure(numerator="spend", denominator="impressions", scale=1000).scale
+    1000.0
+    """
+
+    numerator: Identifier
+    denominator: Identifier | None = None
+    scale: float = 1.0
+    computed: Localized | None = Field(
+        default=None, description="What jornada computes, in words (the shown definition)."
+    )
+
+
 class CatalogueKpi(MapModel):
-    """A KPI jornada knows: what it means, how it is computed, which way is good."""
+    """A KPI jornada knows: what it means, how it is computed, which way is good.
+
+    ``measure`` is absent for KPIs the event log alone cannot give (an SEO ranking).
+    """
 
     id: Identifier
     name: Localized
@@ -55,6 +75,7 @@ class CatalogueKpi(MapModel):
     unit: Literal["count", "ratio", "currency", "seconds", "score", "rank"]
     direction: Direction
     stage: TypicalStage
+    measure: KpiMeasure | None = None
 
 
 class CatalogueTouchpoint(MapModel):

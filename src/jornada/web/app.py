@@ -23,7 +23,7 @@ from jornada.__about__ import __version__
 from jornada.accounts import AppState, state_url, workspace_key
 from jornada.web.auth import WebSettings, protect_unsafe_requests, route_access
 from jornada.web.errors import ErrorBoundary, http_exception_handler, validation_error_handler
-from jornada.web.routes import accounts, dashboards, editor, health, maps, members
+from jornada.web.routes import accounts, dashboards, editor, health, loads, maps, members
 from jornada.web.security import SecurityHeaders
 from jornada.workspace import Workspace
 
@@ -74,6 +74,7 @@ def create_app(
     app.include_router(maps.router)  # before the /static mount: it serves /static/map.css
     app.include_router(editor.router)
     app.include_router(dashboards.router)
+    app.include_router(loads.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     _check_every_route_is_guarded(app)
     return app

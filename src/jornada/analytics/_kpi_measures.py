@@ -1,0 +1,646 @@
+"""The engine half of the KPIs: base measures of each (scope, period), in one query.
+
+Every KPI of the catalogue is ``numerator / denominator × scale`` over the *base
+measures* below (:data:`BASE_MEASURES`), each aggregated in the engine per scope (all
+events, a channel, a campaign, a stage or touchpoint of a map) and period. The events
+are first flagged with the *counts* (what counts as an impression, a purchase...: Ibis
+conditions) and tagged with their scope; a stage or touchpoint takes the events its
+``events:`` bindings match, so an event may belong to several scopes.
+
+Periods are numbered in the engine, portably: days since 1970-01-01, ISO weeks since
+Monday 1970-01-05, months (``year × 12 + month − 1``), quarters, years; one number 0
+for the whole log. :func:`period_start` turns a number back into its first day.
+
+>>> import ibis, datetime as dt
+>>> events = ibis.memtable({"ts": [dt.datetime(2026, 3, 4, 12)]})
+>>> number = events.select(n=period_number(events.ts, "month")).to_pyarrow()["n"][0].as_py()
+>>> number, period_start(number, "month")
+(24314, datetime.date(2026, 3, 1))
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from jornada.analytics.timing import seconds_between
+
+__all__ = [
+    "BASE_MEASURES",
+    "DERIVED",
+    "ROLES",
+    "TOTAL",
+    "FixedScope",
+    "KpiPeriod",
+    "MeasureTable",
+    "ScopeKind",
+    "compute_measures",
+    "period_number",
+    "period_start",
+]
+
+KpiPeriod = Literal["day", "week", "month", "quarter", "year"]
+ScopeKind = Literal["all", "channel", "campaign", "stage", "touchpoint"]
+
+ROLES: Final = (
+    "impression",
+    "click",
+    "engagement",
+    "page_view",
+    "purchase",
+    "refund",
+    "conversion",
+    "cart",
+    "churn",
+    "referral",
+    "feedback",
+    "csat",
+    "nps",
+    "ces",
+)
+"""What the counts say counts as: each one a condition on events."""
+
+BASE_MEASURES: Final[Mapping[str, str]] = {
+    # on the scope's events, per period
+    "impressions": "impression events + spend-table impressions",
+    "impression_events": "impression events",
+    "reach": "distinct customers with an impression event",
+    "clicks": "click events + spend-table clicks",
+    "interactions": "engagement events",
+    "spend": "cost on the events + spend-table spend (unknown when neither has any)",
+    "purchases": "purchase events",
+    "purchase_revenue": "sum of the values of purchase events",
+    "net_revenue": "purchase values minus refunds (absolute values of refund events)",
+    "customers": "distinct customers with an event",
+    "csat_responses": "CSAT responses scored 1 to 5",
+    "csat_points": "sum of those scores",
+    "csat_satisfied": "those scored 4 or 5",
+    "nps_responses": "NPS responses scored 0 to 10",
+    "nps_net": "promoters (9-10) minus detractors (0-6)",
+    "ces_responses": "CES responses scored 1 to 7",
+    "ces_points": "sum of those scores",
+    "feedback": "feedback events",
+    # visits: sessions with a page view, scoped by their landing (first) page view
+    "visits": "visits whose landing page view is in the scope",
+    "bounces": "those visits with no event after the landing page view",
+    "visit_seconds": "sum of those visits' durations (last event - first event)",
+    "visit_page_views": "page views in those visits",
+    "timed_page_views": "page views followed by another event of the same session",
+    "page_seconds": "sum of the time from those page views to the next event",
+    # customers the scope reached (an event in the scope in the period)
+    "converters": "reached customers with a conversion at or after their first scope event",
+    "conversions": "those conversion events",
+    "converted_revenue": "net revenue of those customers' purchases at or after that event",
+    "clv_revenue": "net revenue of reached customers' purchases up to the period's end",
+    "clv_customers": "reached customers with a purchase up to the period's end",
+    "base_customers": "customers with a scope event in the period before",
+    "retained": "those active in the period (any event) without a churn event",
+    "churned": "the others",
+    "purchasers": "reached customers with a purchase event (anywhere) in the period",
+    "repeat_purchasers": "those with two or more",
+    "referrals": "customers whose first referral event in the scope falls in the period",
+    "carts": "sessions' first cart events in the scope",
+    "abandoned_carts": "carts with no purchase by the customer within 24 hours",
+}
+"""Every base measure a catalogue ``measure:`` may name, with what it counts."""
+
+DERIVED: Final[Mapping[str, tuple[str, ...]]] = {
+    "impressions": ("impression_events", "impressions_table"),
+    "clicks": ("clicks_events", "clicks_table"),
+    "spend": ("spend_events", "spend_table"),
+    "net_revenue": ("purchase_revenue", "refunds"),
+    "churned": ("base_customers", "retained"),
+    "abandoned_carts": ("carts", "converted_carts"),
+}
+"""Base measures computed from engine measures after the query (sums and differences)."""
+
+TOTAL: Final = "__jornada_total__"
+"""The scope key of the whole period's spend (what a scope without spend is charged)."""
+_RANGE: Final = "__jornada_range__"  # the scope key of the log's range rows
+
+_EVENTS_PART: Final = (
+    "impression_events",
+    "reach",
+    "clicks_events",
+    "interactions",
+    "spend_events",
+    "purchases",
+    "purchase_revenue",
+    "refunds",
+    "customers",
+    "csat_responses",
+    "csat_points",
+    "csat_satisfied",
+    "nps_responses",
+    "nps_net",
+    "ces_responses",
+    "ces_points",
+    "feedback",
+)
+_VISITS_PART: Final = (
+    "visits",
+    "bounces",
+    "visit_seconds",
+    "visit_page_views",
+    "timed_page_views",
+    "page_seconds",
+)
+_CONVERSIONS_PART: Final = ("converters", "conversions", "converted_revenue")
+_CLV_PART: Final = ("clv_revenue", "clv_customers")
+_RETENTION_PART: Final = ("base_customers", "retained")
+_REPEAT_PART: Final = ("purchasers", "repeat_purchasers")
+_CARTS_PART: Final = ("carts", "converted_carts")
+_TABLE_PART: Final = ("spend_table", "impressions_table", "clicks_table")
+_CART_WINDOW_SECONDS: Final = 24 * 3600
+
+_EPOCH: Final = dt.date(1970, 1, 1)
+_EPOCH_MONDAY: Final = dt.date(1970, 1, 5)  # week 0 starts here (epoch day 4)
+
+
+def period_number(ts: ir.TimestampValue, period: KpiPeriod | None) -> ir.IntegerValue:
+    """The number of the period ``ts`` falls in (0 for every event when ``period`` is None)."""
+    if period is None:
+        return ibis.literal(0, type="int64")
+    if period in ("day", "week"):
+        # Calendar days since the epoch: a difference from midnight, the same on DuckDB
+        # (day boundaries crossed) and Spark (whole days elapsed).
+        days = ts.delta(ibis.timestamp("1970-01-01 00:00:00"), unit="day").cast("int64")
+        return days if period == "day" else (days - 4) // 7
+    year = ts.year().cast("int64")
+    month = ts.month().cast("int64")
+    if period == "month":
+        return year * 12 + month - 1
+    if period == "quarter":
+        return year * 4 + (month - 1) // 3
+    return year
+
+
+def period_start(number: int, period: KpiPeriod) -> dt.date:
+    """The first day of period ``number`` (see :func:`period_number`).
+
+    >>> period_start(0, "week"), period_start(8104, "quarter"), period_start(2026, "year")
+    (datetime.date(1970, 1, 5), datetime.date(2026, 1, 1), datetime.date(2026, 1, 1))
+    """
+    if period == "day":
+        return _EPOCH + dt.timedelta(days=number)
+    if period == "week":
+        return _EPOCH_MONDAY + dt.timedelta(weeks=number)
+    if period == "month":
+        year, month = divmod(number, 12)
+        return dt.date(year, month + 1, 1)
+    if period == "quarter":
+        year, quarter = divmod(number, 4)
+        return dt.date(year, quarter * 3 + 1, 1)
+    return dt.date(number, 1, 1)
+
+
+@dataclass(frozen=True)
+class FixedScope:
+    """A stage or touchpoint as a scope: its key, the condition its events meet, and the
+    spend-table channels charged to it."""
+
+    key: str
+    condition: Any  # an Ibis BooleanValue over the events table
+    channels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class MeasureTable:
+    """The engine's answer: measures by (scope key, period number), and the log's range."""
+
+    values: Mapping[tuple[str, int], Mapping[str, float]]
+    periods: tuple[int, ...]
+    first: dt.datetime | None
+    last: dt.datetime | None
+
+    def get(self, scope: str, period: int, name: str) -> float | None:
+        """A base measure (derived ones included); None when unknown (spend without any)."""
+        if name in DERIVED:
+            return _derived(name, [self.get(scope, period, part) for part in DERIVED[name]])
+        value = self.values.get((scope, period), {}).get(name)
+        if value is None and name not in ("spend_events", "spend_table"):
+            return 0.0  # nothing happened: a count or sum of nothing
+        return value
+
+
+def _derived(name: str, parts: list[float | None]) -> float | None:
+    a, b = parts
+    if name in ("churned", "abandoned_carts", "net_revenue"):
+        return (a or 0.0) - (b or 0.0)
+    if a is None and b is None:
+        return None  # spend: neither the events nor the table say anything
+    return (a or 0.0) + (b or 0.0)
+
+
+def _engine_measures(needed: frozenset[str]) -> frozenset[str]:
+    expanded: set[str] = set()
+    for name in needed:
+        expanded.update(DERIVED.get(name, (name,)))
+    return frozenset(expanded)
+
+
+def _long(table: ir.Table, names: Sequence[str]) -> list[ir.Table]:
+    """One (scope, p, measure, value) part per measure column of ``table``."""
+    return [
+        table.select(
+            scope=table.scope.cast("string"),
+            p=table.p.cast("int64"),
+            measure=ibis.literal(name, type="string"),
+            value=table[name].cast("float64"),
+        )
+        for name in names
+    ]
+
+
+def _count(condition: ir.BooleanValue) -> ir.IntegerScalar:
+    return condition.cast("int64").sum()
+
+
+def _events_part(scoped: ir.Table, names: Sequence[str]) -> ir.Table:
+    s = scoped
+    null_text = ibis.null("string")
+    null_number = ibis.null("float64")
+    csat = s.r_csat & s.score.between(1, 5)
+    nps = s.r_nps & s.score.between(0, 10)
+    ces = s.r_ces & s.score.between(1, 7)
+    metrics: dict[str, Any] = {
+        "impression_events": _count(s.r_impression),
+        "reach": ibis.cases((s.r_impression, s.customer_id), else_=null_text).nunique(),
+        "clicks_events": _count(s.r_click),
+        "interactions": _count(s.r_engagement),
+        "spend_events": s.cost.sum(),
+        "purchases": _count(s.r_purchase),
+        "purchase_revenue": ibis.cases((s.r_purchase, s.value), else_=null_number).sum(),
+        "refunds": ibis.cases((s.r_refund, s.value.abs()), else_=null_number).sum(),
+        "customers": s.customer_id.nunique(),
+        "csat_responses": _count(csat),
+        "csat_points": ibis.cases((csat, s.score), else_=null_number).sum(),
+        "csat_satisfied": _count(csat & (s.score >= 4)),
+        "nps_responses": _count(nps),
+        "nps_net": ibis.cases((nps & (s.score >= 9), 1), (nps & (s.score <= 6), -1), else_=0)
+        .cast("int64")
+        .sum(),
+        "ces_responses": _count(ces),
+        "ces_points": ibis.cases((ces, s.score), else_=null_number).sum(),
+        "feedback": _count(s.r_feedback),
+    }
+    return s.group_by(["scope", "p"]).aggregate(**{name: metrics[name] for name in names})
+
+
+def _visits_part(base: ir.Table, scoped: ir.Table) -> ir.Table:
+    page = base.r_page_view
+    sessions = base.group_by("session_id").aggregate(
+        n=base.count(),
+        pv=_count(page),
+        landing=ibis.cases((page, base.session_idx), else_=ibis.null("int64")).min(),
+        start=base.ts.min(),
+        end=base.ts.max(),
+    )
+    sessions = sessions.rename(sid="session_id")
+    views = scoped.filter(scoped.r_page_view).select(
+        "scope", "p", "session_id", "session_idx", "ts", "next_ts"
+    )
+    joined = views.join(sessions, views.session_id == sessions.sid)
+    landing = joined.session_idx == joined.landing
+    # The session's events are numbered 0..n-1 (``session_idx``): an event is followed
+    # by another of its session unless it is the n-th; then ``next_ts`` is that event.
+    followed = joined.session_idx < joined.n - 1
+    zero = ibis.literal(0.0, type="float64")
+    return joined.group_by(["scope", "p"]).aggregate(
+        visits=_count(landing),
+        bounces=_count(landing & ~followed),
+        visit_seconds=ibis.cases(
+            (landing, seconds_between(joined.end, joined.start)), else_=zero
+        ).sum(),
+        visit_page_views=ibis.cases((landing, joined.pv), else_=0).sum(),
+        timed_page_views=_count(followed),
+        page_seconds=ibis.cases(
+            (followed, seconds_between(joined.next_ts, joined.ts)), else_=zero
+        ).sum(),
+    )
+
+
+def _outcomes(base: ir.Table) -> ir.Table:
+    """Conversion, purchase and refund events with their net amount (refunds negative)."""
+    kept = base.filter(base.r_conversion | base.r_purchase | base.r_refund)
+    amount = ibis.cases(
+        (kept.r_purchase, kept.value.fill_null(0.0)),
+        (kept.r_refund, -kept.value.abs().fill_null(0.0)),
+        else_=ibis.literal(0.0, type="float64"),
+    )
+    return kept.select(
+        o_customer=kept.customer_id,
+        o_period=kept.p,
+        o_idx=kept.idx,
+        conv=kept.r_conversion,
+        buy=kept.r_purchase,
+        amount=amount,
+    )
+
+
+def _reached(scoped: ir.Table) -> ir.Table:
+    return scoped.group_by(["scope", "customer_id", "p"]).aggregate(first_idx=scoped.idx.min())
+
+
+def _conversions_part(reached: ir.Table, outcomes: ir.Table) -> ir.Table:
+    joined = reached.join(
+        outcomes,
+        [
+            reached.customer_id == outcomes.o_customer,
+            reached.p == outcomes.o_period,
+            outcomes.o_idx >= reached.first_idx,
+        ],
+    )
+    return joined.group_by(["scope", "p"]).aggregate(
+        converters=ibis.cases(
+            (joined.conv, joined.customer_id), else_=ibis.null("string")
+        ).nunique(),
+        conversions=_count(joined.conv),
+        converted_revenue=joined.amount.sum(),
+    )
+
+
+def _clv_part(reached: ir.Table, outcomes: ir.Table) -> ir.Table:
+    lifetime = reached.select("scope", "customer_id", "p").distinct()
+    joined = lifetime.join(
+        outcomes, [lifetime.customer_id == outcomes.o_customer, outcomes.o_period <= lifetime.p]
+    )
+    return joined.group_by(["scope", "p"]).aggregate(
+        clv_revenue=joined.amount.sum(),
+        clv_customers=ibis.cases(
+            (joined.buy, joined.customer_id), else_=ibis.null("string")
+        ).nunique(),
+    )
+
+
+def _retention_part(base: ir.Table, scoped: ir.Table) -> ir.Table:
+    """Per scope and period ``q``: customers with a scope event in ``q - 1`` and those of
+    them active in ``q`` without a churn event (``rp`` numbers the retention periods)."""
+    before = scoped.select("scope", "customer_id", "rp").distinct()
+    activity = base.group_by(["customer_id", "rp"]).aggregate(churn=base.r_churn.any())
+    activity = activity.rename(ac="customer_id", arp="rp")
+    joined = before.left_join(
+        activity, [before.customer_id == activity.ac, activity.arp == before.rp + 1]
+    )
+    kept = joined.ac.notnull() & ~joined.churn.fill_null(False)
+    return joined.group_by(["scope", (joined.rp + 1).name("p")]).aggregate(
+        base_customers=joined.count(), retained=_count(kept)
+    )
+
+
+def _repeat_part(reached: ir.Table, outcomes: ir.Table) -> ir.Table:
+    bought = outcomes.filter(outcomes.buy)
+    joined = reached.join(
+        bought, [reached.customer_id == bought.o_customer, reached.p == bought.o_period]
+    )
+    per_customer = joined.group_by(["scope", "p", "customer_id"]).aggregate(n=joined.count())
+    return per_customer.group_by(["scope", "p"]).aggregate(
+        purchasers=per_customer.count(), repeat_purchasers=_count(per_customer.n >= 2)
+    )
+
+
+def _referrals_part(scoped: ir.Table) -> ir.Table:
+    referred = scoped.filter(scoped.r_referral)
+    firsts = referred.group_by(["scope", "customer_id"]).aggregate(p=referred.p.min())
+    return firsts.group_by(["scope", "p"]).aggregate(referrals=firsts.count())
+
+
+def _carts_parts(base: ir.Table, scoped: ir.Table) -> list[ir.Table]:
+    added = scoped.filter(scoped.r_cart)
+    # Periods are non-decreasing in time, so the least period is the first cart event's.
+    carts = added.group_by(["scope", "session_id", "customer_id"]).aggregate(
+        cts=added.ts.min(), p=added.p.min()
+    )
+    buys = base.filter(base.r_purchase)
+    buys = buys.select(bc=buys.customer_id, bts=buys.ts)
+    converted = (
+        carts.join(
+            buys,
+            [
+                carts.customer_id == buys.bc,
+                buys.bts >= carts.cts,
+                seconds_between(buys.bts, carts.cts) <= _CART_WINDOW_SECONDS,
+            ],
+        )
+        .select("scope", "session_id", "customer_id", "p")
+        .distinct()
+    )
+    counted = carts.group_by(["scope", "p"]).aggregate(carts=carts.count())
+    won = converted.group_by(["scope", "p"]).aggregate(converted_carts=converted.count())
+    return [*_long(counted, ["carts"]), *_long(won, ["converted_carts"])]
+
+
+def _spend_scoped(
+    spend: ir.Table, kind: ScopeKind, fixed: Sequence[FixedScope], period: KpiPeriod | None
+) -> ir.Table | None:
+    table = spend.mutate(p=period_number(spend.date.cast("timestamp"), period))
+    if kind == "all":
+        return table.mutate(scope=ibis.literal("all", type="string"))
+    if kind == "channel":
+        return table.mutate(scope=table.channel.fill_null("(none)"))
+    if kind == "campaign":
+        return table.mutate(scope=table.campaign.fill_null("(none)"))
+    charged = [
+        table.filter(table.channel.isin(list(scope.channels))).mutate(
+            scope=ibis.literal(scope.key, type="string")
+        )
+        for scope in fixed
+        if scope.channels
+    ]
+    if not charged:
+        return None
+    return ibis.union(*charged, distinct=False)
+
+
+def _spend_parts(
+    spend: ir.Table, kind: ScopeKind, fixed: Sequence[FixedScope], period: KpiPeriod | None
+) -> list[ir.Table]:
+    scoped = _spend_scoped(spend, kind, fixed, period)
+    if scoped is None:
+        return []
+    totals = scoped.group_by(["scope", "p"]).aggregate(
+        spend_table=scoped.spend.sum(),
+        impressions_table=scoped.impressions.sum(),
+        clicks_table=scoped.clicks.sum(),
+    )
+    return _long(totals, list(_TABLE_PART))
+
+
+def _total_spend_parts(
+    base: ir.Table, spend: ir.Table | None, period: KpiPeriod | None
+) -> list[ir.Table]:
+    total = ibis.literal(TOTAL, type="string")
+    events = base.group_by("p").aggregate(spend_events=base.cost.sum()).mutate(scope=total)
+    parts = _long(events, ["spend_events"])
+    if spend is not None:
+        table = spend.mutate(p=period_number(spend.date.cast("timestamp"), period))
+        sums = table.group_by("p").aggregate(spend_table=table.spend.sum()).mutate(scope=total)
+        parts += _long(sums, ["spend_table"])
+    return parts
+
+
+def _range_part(base: ir.Table, retention: bool) -> ir.Table:
+    epoch = ibis.timestamp("1970-01-01 00:00:00")
+    rp = base.rp if retention else base.p
+    summary = base.aggregate(
+        first=base.ts.min(),
+        last=base.ts.max(),
+        pmin=base.p.min(),
+        pmax=base.p.max(),
+        rpmin=rp.min(),
+        rpmax=rp.max(),
+    )
+    summary = summary.select(
+        scope=ibis.literal(_RANGE, type="string"),
+        p=ibis.literal(0, type="int64"),
+        first=seconds_between(summary["first"], epoch),
+        last=seconds_between(summary["last"], epoch),
+        pmin=summary.pmin.cast("float64"),
+        pmax=summary.pmax.cast("float64"),
+        rpmin=summary.rpmin.cast("float64"),
+        rpmax=summary.rpmax.cast("float64"),
+    )
+    return ibis.union(
+        *_long(summary, ["first", "last", "pmin", "pmax", "rpmin", "rpmax"]), distinct=False
+    )
+
+
+def _base(
+    events: ir.Table,
+    *,
+    kind: ScopeKind,
+    fixed: Sequence[FixedScope],
+    period: KpiPeriod | None,
+    roles: Mapping[str, Any],
+    retention: bool,
+) -> tuple[ir.Table, ir.Table]:
+    """(every event with its period and count flags, the events tagged with their scope)."""
+    columns: dict[str, Any] = {
+        "customer_id": events.customer_id,
+        "ts": events.ts,
+        "idx": events.idx,
+        "session_id": events.session_id,
+        "session_idx": events.session_idx,
+        "next_ts": events.next_ts,
+        "value": events.value.cast("float64"),
+        "cost": events.cost.cast("float64"),
+        "score": events.score.cast("float64"),
+        "p": period_number(events.ts, period),
+    }
+    if retention:
+        columns["rp"] = period_number(events.ts, period or "month")
+    for role in ROLES:
+        columns[f"r_{role}"] = roles[role]
+    if kind == "all":
+        columns["scope"] = ibis.literal("all", type="string")
+    elif kind == "channel":
+        columns["scope"] = events.channel.fill_null("(none)")
+    elif kind == "campaign":
+        campaign = events.properties.get(ibis.literal("campaign", type="string"))
+        columns["scope"] = campaign.fill_null("(none)")
+    else:
+        for i, scope in enumerate(fixed):
+            columns[f"s{i}"] = scope.condition
+    base = events.select(**columns)
+    if kind in ("all", "channel", "campaign"):
+        return base, base
+    flags = [f"s{i}" for i in range(len(fixed))]
+    if not fixed:
+        nothing = base.filter(ibis.literal(False)).mutate(scope=ibis.literal("", type="string"))
+        return base, nothing
+    copies = [
+        base.filter(base[flag]).drop(*flags).mutate(scope=ibis.literal(scope.key, type="string"))
+        for flag, scope in zip(flags, fixed, strict=True)
+    ]
+    return base.drop(*flags), ibis.union(*copies, distinct=False)
+
+
+def compute_measures(
+    events: ir.Table,
+    *,
+    kind: ScopeKind,
+    fixed: Sequence[FixedScope] = (),
+    period: KpiPeriod | None,
+    roles: Mapping[str, Any],
+    needed: frozenset[str],
+    spend: pa.Table | None = None,
+    blended: bool = False,
+) -> MeasureTable:
+    """Base measures ``needed`` for every scope and period: one query.
+
+    ``roles`` maps every name of :data:`ROLES` to a condition on ``events``; ``fixed``
+    lists the scopes of a stage or touchpoint ``kind``; ``blended`` adds the whole
+    period's spend under the scope key :data:`TOTAL`.
+    """
+    wanted = _engine_measures(needed)
+    retention = bool(wanted & set(_RETENTION_PART))
+    base, scoped = _base(
+        events, kind=kind, fixed=fixed, period=period, roles=roles, retention=retention
+    )
+    parts: list[ir.Table] = [_range_part(base, retention)]
+    in_events = [name for name in _EVENTS_PART if name in wanted]
+    if in_events:
+        parts += _long(_events_part(scoped, in_events), in_events)
+    if wanted & set(_VISITS_PART):
+        parts += _long(_visits_part(base, scoped), _VISITS_PART)
+    if wanted & set(_CONVERSIONS_PART + _CLV_PART + _REPEAT_PART):
+        reached, outcomes = _reached(scoped), _outcomes(base)
+        if wanted & set(_CONVERSIONS_PART):
+            parts += _long(_conversions_part(reached, outcomes), _CONVERSIONS_PART)
+        if wanted & set(_CLV_PART):
+            parts += _long(_clv_part(reached, outcomes), _CLV_PART)
+        if wanted & set(_REPEAT_PART):
+            parts += _long(_repeat_part(reached, outcomes), _REPEAT_PART)
+    if retention:
+        parts += _long(_retention_part(base, scoped), _RETENTION_PART)
+    if "referrals" in wanted:
+        parts += _long(_referrals_part(scoped), ["referrals"])
+    if wanted & set(_CARTS_PART):
+        parts += _carts_parts(base, scoped)
+    spend_table = None if spend is None else ibis.memtable(spend)
+    if spend_table is not None and wanted & set(_TABLE_PART):
+        parts += _spend_parts(spend_table, kind, fixed, period)
+    if blended:
+        parts += _total_spend_parts(base, spend_table, period)
+    rows = ibis.union(*parts, distinct=False).to_pyarrow().to_pylist()
+    return _collect(rows, period=period, retention=retention)
+
+
+def _collect(
+    rows: list[dict[str, Any]], *, period: KpiPeriod | None, retention: bool
+) -> MeasureTable:
+    """Measures by (scope, period) from the long rows (a few per scope and period)."""
+    span = {row["measure"]: row["value"] for row in rows if row["scope"] == _RANGE}
+    if span.get("first") is None:  # no events: one whole-log row, or no periods at all
+        return MeasureTable({}, (0,) if period is None else (), None, None)
+    epoch = dt.datetime(1970, 1, 1)
+    first = epoch + dt.timedelta(seconds=span["first"])
+    last = epoch + dt.timedelta(seconds=span["last"])
+    pmin, pmax = int(span["pmin"]), int(span["pmax"])
+    values: dict[tuple[str, int], dict[str, float]] = {}
+    pooled: dict[str, dict[str, float]] = {}
+    for row in rows:
+        if row["scope"] == _RANGE or row["value"] is None:
+            continue
+        key, name, value = (row["scope"], int(row["p"])), row["measure"], float(row["value"])
+        if retention and name in _RETENTION_PART:
+            if period is None:
+                # No period asked: monthly retention pooled over the log's months (a
+                # month's base is the month before; the month after the log is unseen).
+                if int(span["rpmin"]) < key[1] <= int(span["rpmax"]):
+                    totals = pooled.setdefault(row["scope"], {})
+                    totals[name] = totals.get(name, 0.0) + value
+                continue
+            if key[1] > pmax:
+                continue  # the period after the log: not observed
+        values.setdefault(key, {})[name] = value
+    for scope, totals in pooled.items():
+        values.setdefault((scope, 0), {}).update(totals)
+    periods = (0,) if period is None else tuple(range(pmin, pmax + 1))
+    return MeasureTable(values, periods, first, last)
