@@ -1,0 +1,123 @@
+"""Time the churn features (and, on request, the whole churn analysis) on the seeded demo log.
+
+    python benchmarks/churn.py --events 1M               # a smoke run
+    python benchmarks/churn.py                           # 10M events (~600k people)
+    python benchmarks/churn.py --events 1M --full        # + the model, drivers, triggers
+    python benchmarks/churn.py --workspace demo-workspace --map b2c-ecommerce
+
+The events come from :func:`jornada.demo.generator.generate_dataset` (seed 7), loaded once
+by the real loader into ``benchmarks/data/timing-<N>-<seed>.duckdb``: the store
+``benchmarks/timing.py`` builds and reuses (identities are not resolved, so a customer is a
+source key). ``--workspace`` times an existing workspace instead.
+
+Each step runs ``--repeat`` times on one read-only connection; the script prints the best
+and median wall seconds, the CPU seconds of the best run (all threads: steadier than wall
+time on a shared machine) and the peak resident memory. The features are materialised
+(Arrow) at a cutoff 60 days before the end, as the churn model's evaluation period does.
+Target at 10M events: the features of every customer (one aggregation) <= 5 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import multiprocessing
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+# The sibling scripts' "10M" parser, memory probe and store (benchmarks/ is on sys.path
+# when a script there runs).
+from generate import _peak_rss_mb, parse_count
+from timing import DATA, build_store
+
+from jornada.analytics.churn import ChurnDefinition, churn
+from jornada.analytics.features import feature_spec, features
+from jornada.engine import Engine
+from jornada.model import Journey
+from jornada.model.templates import load_template
+
+TARGETS = {"features": 5.0}
+DEMO_CANCEL = ("account_closed", "email_unsubscribed")
+
+
+def _timed(run: Callable[[], Any], repeat: int) -> tuple[list[tuple[float, float]], Any]:
+    runs, result = [], None
+    for _ in range(repeat):
+        started, cpu = time.perf_counter(), time.process_time()
+        result = run()
+        runs.append((time.perf_counter() - started, time.process_time() - cpu))
+    return runs, result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--events", type=parse_count, default=parse_count("10M"))
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--workspace", type=Path, help="time this workspace's events instead")
+    parser.add_argument("--map", help="a template id: add touchpoint and stage columns too")
+    parser.add_argument("--full", action="store_true", help="time churn() end to end too")
+    parser.add_argument("--threads", type=int)
+    args = parser.parse_args(argv)
+
+    if args.workspace is not None:
+        database = args.workspace / "jornada.duckdb"
+    else:
+        DATA.mkdir(parents=True, exist_ok=True)
+        database = DATA / f"timing-{args.events}-{args.seed}.duckdb"
+        if not database.exists():
+            # In a child process: the loader's memory is not the analysis's.
+            child = multiprocessing.get_context("spawn").Process(
+                target=build_store, args=(args.events, args.seed)
+            )
+            child.start()
+            child.join()
+            if child.exitcode != 0:
+                return 1
+    journey: Journey | None = load_template(args.map) if args.map else None
+    engine = Engine.duckdb(database, read_only=True, threads=args.threads)
+    try:
+        events = engine.table("events")
+        count = int(events.count().execute())
+        last = events.ts.max().execute()
+        cutoff = last.to_pydatetime().replace(microsecond=0) - dt.timedelta(days=60)
+        print(f"{count:,} events ({database}), cutoff {cutoff:%Y-%m-%d %H:%M}")
+        spec_runs, spec = _timed(
+            lambda: feature_spec(events, before=cutoff, journey=journey), args.repeat
+        )
+        feature_runs, table = _timed(
+            lambda: features(events, cutoff, spec=spec, journey=journey).to_pyarrow(),
+            args.repeat,
+        )
+        print(f"{table.num_rows:,} customers x {len(spec.columns())} feature columns")
+        steps: dict[str, list[tuple[float, float]]] = {
+            "column choice (feature_spec)": spec_runs,
+            "features": feature_runs,
+        }
+        if args.full:
+            definition = ChurnDefinition(cancel=DEMO_CANCEL)
+            steps["churn() end to end"], _ = _timed(
+                lambda: churn(events, definition=definition, journey=journey), 1
+            )
+        print(
+            f"{'step':<32}{'best s':>9}{'median s':>10}{'CPU s':>8}{'target':>8}"
+            f"{'peak RSS MiB':>14}"
+        )
+        for name, runs in steps.items():
+            best = min(runs)
+            target = f"{TARGETS[name]:.1f}" if name in TARGETS else ""
+            print(
+                f"{name:<32}{best[0]:>9.3f}{statistics.median(w for w, _ in runs):>10.3f}"
+                f"{best[1]:>8.2f}{target:>8}{_peak_rss_mb():>14,.0f}",
+                flush=True,
+            )
+    finally:
+        engine.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,393 @@
+"""Journey features per customer at a cutoff: what each customer did before it, as numbers a
+model can read (churn, propensity), computed in the engine with one aggregation.
+
+**The cutoff.** Only events strictly before ``cutoff`` count (``ts < cutoff``); times are
+measured back from it in whole seconds (timestamps truncated to the second first, as in
+:mod:`jornada.analytics.stages`, so every backend agrees), and given in days.
+
+**The columns** (one row per customer with at least one event before the cutoff):
+
+* ``events``, ``sessions`` (sessions started before the cutoff), ``events_recent`` (events in
+  the ``recent_days`` before the cutoff);
+* ``recency_days`` (since the last event), ``tenure_days`` (since the first one);
+* ``purchases`` (events of the ``purchase`` step), ``revenue`` (their summed ``value``, 0 when
+  none), ``days_since_purchase`` (null when none);
+* ``support_tickets`` and ``failed_payments`` (events of the ``support`` and
+  ``failed_payment`` steps);
+* ``score_<kind>``: the mean ``score`` of the customer's survey answers of each kind (the
+  ``survey`` property: csat, nps, ces...; ``score_unlabelled`` for scores without one), null
+  when they gave none;
+* ``event_<name>``: how many events of each of the most frequent event names;
+  ``channel_<name>``: how many events on each of the most frequent channels;
+* with a map: ``touchpoint_<id>``: how many events of each touchpoint (the labels of
+  :func:`~jornada.events.binding.label_events`), and ``stage_index`` (the current stage's
+  position in the map) and ``days_in_stage`` (time in it at the cutoff), as
+  :mod:`jornada.analytics.stages` defines them (the furthest stage reached, entered with
+  the customer's first event of it; null before any stage), from the same labels in the
+  same aggregation;
+* for people, not models: ``last_event`` and ``last_event_at`` (the customer's last event
+  before the cutoff; ``last_touchpoint`` too with a map).
+
+Which event names, channels, survey kinds and touchpoints become columns is a
+:class:`FeatureSpec`: :func:`feature_spec` picks them from the data (one small query), and
+the same spec gives the same columns at every cutoff, so a model trained at one cutoff
+scores customers at another.
+
+>>> import ibis, datetime as dt
+>>> d = dt.datetime
+>>> events = ibis.memtable({
+...     "customer_id": ["a", "a", "a", "b"], "event": ["visit", "purchase", "visit", "visit"],
+...     "ts": [d(2026, 1, 1), d(2026, 1, 2), d(2026, 1, 9), d(2026, 1, 5)],
+...     "channel": ["web", "web", "app", "web"], "value": [None, 40.0, None, None],
+...     "score": [None] * 4, "session_id": ["s1", "s1", "s2", "s3"],
+... })
+>>> table = features(events, cutoff=d(2026, 1, 6)).order_by("customer_id").to_pyarrow()
+>>> table.select(["customer_id", "events", "purchases", "revenue", "recency_days"]).to_pylist()
+... # doctest: +NORMALIZE_WHITESPACE
+[{'customer_id': 'a', 'events': 2, 'purchases': 1, 'revenue': 40.0, 'recency_days': 4.0},
+ {'customer_id': 'b', 'events': 1, 'purchases': 0, 'revenue': 0.0, 'recency_days': 1.0}]
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Final
+
+import ibis
+import ibis.expr.types as ir
+
+from jornada.analytics.segments import with_positions
+from jornada.analytics.steps import resolve_step
+from jornada.events.binding import label_events, touchpoint_filters
+from jornada.model import Journey
+
+__all__ = [
+    "DEFAULT_RECENT_DAYS",
+    "FeatureSpec",
+    "feature_spec",
+    "features",
+    "utc_naive",
+]
+
+DEFAULT_TOP_EVENTS: Final = 20
+DEFAULT_TOP_CHANNELS: Final = 10
+DEFAULT_RECENT_DAYS: Final = 30
+_MAX_SURVEYS: Final = 10
+_SECONDS_PER_DAY: Final = 86_400.0
+_EPOCH: Final = dt.datetime(1970, 1, 1)
+_UNLABELLED: Final = ""
+
+INFO_COLUMNS: Final = ("last_event", "last_event_at", "last_touchpoint")
+"""Columns for people (the at-risk list), not for models."""
+
+
+def utc_naive(moment: dt.datetime) -> dt.datetime:
+    """``moment`` as the store keeps times: UTC without a time zone attached.
+
+    >>> utc_naive(dt.datetime(2026, 1, 1, 9, tzinfo=dt.timezone(dt.timedelta(hours=-3))))
+    datetime.datetime(2026, 1, 1, 12, 0)
+    """
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
+    return moment
+
+
+def _slug(text: str) -> str:
+    slug = re.sub(r"[^0-9a-z]+", "_", text.lower()).strip("_")
+    return slug or "blank"
+
+
+def _unique_names(prefix: str, values: tuple[str, ...], taken: set[str]) -> dict[str, str]:
+    """Column names ``prefix_<slug>`` for ``values``, made unique (``_2``...) in order."""
+    names: dict[str, str] = {}
+    for value in values:
+        base = f"{prefix}_{_slug(value)}"
+        name, n = base, 1
+        while name in taken:
+            n += 1
+            name = f"{base}_{n}"
+        taken.add(name)
+        names[value] = name
+    return names
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """Which columns :func:`features` computes: fixed once, the same at every cutoff.
+
+    >>> spec = FeatureSpec(events=("purchase", "page view"), channels=("web",), surveys=("nps",))
+    >>> spec.columns()[-4:]
+    ['score_nps', 'event_purchase', 'event_page_view', 'channel_web']
+    >>> spec.describe()["event_page_view"]
+    "events 'page view'"
+    """
+
+    events: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+    surveys: tuple[str, ...] = ()
+    """Survey kinds (the ``survey`` property); ``""`` stands for scores without one."""
+    touchpoints: tuple[str, ...] = ()
+    stages: bool = False
+    """Whether the current stage and the time in it are columns (needs the map)."""
+    purchase: str = "purchase"
+    support: str = "support_ticket"
+    failed_payment: str = "payment_failed"
+    recent_days: int = DEFAULT_RECENT_DAYS
+
+    def _names(self) -> tuple[dict[str, str], dict[str, str], dict[str, str], dict[str, str]]:
+        taken = set(_BASE_COLUMNS)
+        surveys = _unique_names("score", tuple(s or "unlabelled" for s in self.surveys), taken)
+        events = _unique_names("event", self.events, taken)
+        channels = _unique_names("channel", self.channels, taken)
+        touchpoints = _unique_names("touchpoint", self.touchpoints, taken)
+        surveys = {s: surveys[s or "unlabelled"] for s in self.surveys}
+        return surveys, events, channels, touchpoints
+
+    def columns(self) -> list[str]:
+        """The model's columns (numbers), in order."""
+        surveys, events, channels, touchpoints = self._names()
+        stage_columns = ["stage_index", "days_in_stage"] if self.stages else []
+        return [
+            *_BASE_COLUMNS,
+            *surveys.values(),
+            *events.values(),
+            *channels.values(),
+            *touchpoints.values(),
+            *stage_columns,
+        ]
+
+    def describe(self) -> dict[str, str]:
+        """A short description of every column, for people (reasons, importance charts)."""
+        surveys, events, channels, touchpoints = self._names()
+        described = {
+            "events": "events",
+            "sessions": "sessions",
+            "events_recent": f"events in the last {self.recent_days} days",
+            "recency_days": "days since the last event",
+            "tenure_days": "days since the first event",
+            "purchases": f"purchases ({self.purchase})",
+            "revenue": "revenue",
+            "days_since_purchase": "days since the last purchase",
+            "support_tickets": f"support tickets ({self.support})",
+            "failed_payments": f"failed payments ({self.failed_payment})",
+        }
+        for survey, name in surveys.items():
+            described[name] = f"mean {survey} score" if survey else "mean score (no survey kind)"
+        described |= {name: f"events {value!r}" for value, name in events.items()}
+        described |= {name: f"events on {value!r}" for value, name in channels.items()}
+        described |= {name: f"touchpoint {value!r}" for value, name in touchpoints.items()}
+        if self.stages:
+            described |= {"stage_index": "current stage", "days_in_stage": "days in stage"}
+        return described
+
+
+_BASE_COLUMNS: Final = (
+    "events",
+    "sessions",
+    "events_recent",
+    "recency_days",
+    "tenure_days",
+    "purchases",
+    "revenue",
+    "days_since_purchase",
+    "support_tickets",
+    "failed_payments",
+)
+
+
+def _seconds(ts: ir.TimestampValue) -> ir.IntegerValue:
+    """Whole seconds since the epoch (truncated first: DuckDB and Spark then agree)."""
+    return ts.truncate("s").epoch_seconds().cast("int64")
+
+
+def _epoch_seconds(moment: dt.datetime) -> int:
+    return (moment.replace(microsecond=0) - _EPOCH) // dt.timedelta(seconds=1)
+
+
+def _survey(events: ir.Table) -> ir.StringValue:
+    if "properties" not in events.columns:
+        return ibis.literal(_UNLABELLED)
+    kind: ir.StringValue = events["properties"].get("survey").fill_null(_UNLABELLED)
+    return kind
+
+
+def _tagged(table: ir.Table, kind: str, value: ir.Value, n: ir.Value) -> ir.Table:
+    return table.select(kind=ibis.literal(kind), value=value.cast("string"), n=n.cast("int64"))
+
+
+def feature_spec(
+    events: ir.Table,
+    *,
+    before: dt.datetime | None = None,
+    journey: Journey | None = None,
+    top_events: int = DEFAULT_TOP_EVENTS,
+    top_channels: int = DEFAULT_TOP_CHANNELS,
+    purchase: str = "purchase",
+    support: str = "support_ticket",
+    failed_payment: str = "payment_failed",
+    recent_days: int = DEFAULT_RECENT_DAYS,
+) -> FeatureSpec:
+    """Pick the columns from the events before ``before`` (all events when None): the
+    ``top_events`` most frequent event names, the ``top_channels`` most frequent channels,
+    the survey kinds with a score (up to ten), and with ``journey`` every bound touchpoint
+    and the stage columns. One query; ties are broken by name.
+
+    >>> import ibis
+    >>> events = ibis.memtable({"customer_id": ["a", "b", "b"], "event": ["x", "y", "y"],
+    ...     "channel": ["web", None, "app"], "score": [None, 9.0, None],
+    ...     "ts": ["2026-01-01"] * 3}).mutate(ts=ibis._.ts.cast("timestamp"))
+    >>> spec = feature_spec(events, top_events=1)
+    >>> spec.events, spec.channels, spec.surveys
+    (('y',), ('app', 'web'), ('',))
+    """
+    if before is not None:
+        events = events.filter(events["ts"] < utc_naive(before))
+    names = events.group_by("event").aggregate(n=events.count())
+    with_channel = events.filter(events["channel"].notnull())
+    channels = with_channel.group_by("channel").aggregate(n=with_channel.count())
+    scored = events.filter(events["score"].notnull())
+    scored = scored.mutate(_survey=_survey(scored))
+    surveys = scored.group_by("_survey").aggregate(n=scored.count())
+    union = ibis.union(
+        _tagged(names, "event", names["event"], names["n"]),
+        _tagged(channels, "channel", channels["channel"], channels["n"]),
+        _tagged(surveys, "survey", surveys["_survey"], surveys["n"]),
+    )
+    rows = union.to_pyarrow().to_pylist()
+
+    def top(kind: str, limit: int) -> tuple[str, ...]:
+        counted = [(-int(r["n"]), r["value"]) for r in rows if r["kind"] == kind]
+        return tuple(value for _, value in sorted(counted)[:limit] if value is not None)
+
+    bound = tuple(touchpoint_filters(journey, events)) if journey is not None else ()
+    return FeatureSpec(
+        events=top("event", top_events),
+        channels=top("channel", top_channels),
+        surveys=top("survey", _MAX_SURVEYS),
+        touchpoints=bound,
+        stages=journey is not None,
+        purchase=purchase,
+        support=support,
+        failed_payment=failed_payment,
+        recent_days=recent_days,
+    )
+
+
+def _count(table: ir.Table, condition: ir.BooleanValue) -> ir.IntegerScalar:
+    # COUNT(*) FILTER (WHERE ...) on DuckDB: cheaper than summing a cast per row.
+    return table.count(where=condition.fill_null(False))
+
+
+def _days(seconds: ir.IntegerValue) -> ir.FloatingValue:
+    # Cast before dividing: Spark would otherwise compute a rounded decimal.
+    days: ir.FloatingValue = seconds.cast("float64") / _SECONDS_PER_DAY
+    return days
+
+
+def features(
+    events: ir.Table,
+    cutoff: dt.datetime,
+    *,
+    spec: FeatureSpec | None = None,
+    journey: Journey | None = None,
+) -> ir.Table:
+    """The journey features of every customer with an event before ``cutoff`` (see the
+    module's documentation), as an Ibis table: one aggregation over the events.
+
+    ``spec`` fixes the columns (default: :func:`feature_spec` on the events before the
+    cutoff, with ``journey``); touchpoint and stage columns need ``journey``.
+    """
+    cutoff = utc_naive(cutoff)
+    if spec is None:
+        spec = feature_spec(events, before=cutoff, journey=journey)
+    if (spec.touchpoints or spec.stages) and journey is None:
+        raise ValueError("this feature spec has touchpoint or stage columns: pass the journey")
+    events = with_positions(events)
+    before = events.filter(events["ts"] < cutoff)
+    extra: dict[str, ir.Value] = {
+        # The survey kind of scored events only: one map lookup per answer, not per event.
+        "_survey": ibis.cases(
+            (before["score"].notnull(), _survey(before)), else_=ibis.null("string")
+        )
+    }
+    stages = tuple(journey.ordered_stages()) if journey is not None else ()
+    if journey is not None:
+        before = label_events(journey, before)
+        # The stage's position in the map, by a lookup on the label (as the stages do: the
+        # first stage of an id when ids repeat).
+        position = {stage.id: k for k, stage in reversed(list(enumerate(stages)))}
+        extra["_stage"] = before["stage_id"].substitute(position, else_=ibis.null("int64"))
+    labelled = before.mutate(**extra)
+    surveys, event_names, channels, touchpoints = spec._names()
+
+    cutoff_seconds = _epoch_seconds(cutoff)
+    recent = cutoff - dt.timedelta(days=spec.recent_days)
+    purchase = resolve_step(spec.purchase, labelled, journey).condition.fill_null(False)
+    support = resolve_step(spec.support, labelled, journey).condition
+    failed = resolve_step(spec.failed_payment, labelled, journey).condition
+    if "session_idx" in labelled.columns:
+        # The store's per-event facts: a session started before the cutoff has its first
+        # event before it, so counting first events counts sessions without a distinct.
+        sessions: ir.Value = _count(labelled, labelled["session_idx"] == 0)
+    else:
+        sessions = labelled["session_id"].nunique()
+    ts = labelled["ts"]
+    # Times are aggregated first (max, min) and turned into days after the aggregation:
+    # truncating to the second commutes with max and min.
+    metrics: dict[str, ir.Value] = {
+        "events": labelled.count(),
+        "sessions": sessions,
+        "events_recent": _count(labelled, ts >= recent),
+        "_last": ts.max(),
+        "_first": ts.min(),
+        "purchases": _count(labelled, purchase),
+        "revenue": labelled["value"].sum(where=purchase).fill_null(0.0).cast("float64"),
+        "_last_purchase": ts.max(where=purchase),
+        "support_tickets": _count(labelled, support),
+        "failed_payments": _count(labelled, failed),
+    }
+    for kind, name in surveys.items():
+        metrics[name] = labelled["score"].mean(where=labelled["_survey"] == kind).cast("float64")
+    for value, name in event_names.items():
+        metrics[name] = _count(labelled, labelled["event"] == value)
+    for value, name in channels.items():
+        metrics[name] = _count(labelled, labelled["channel"] == value)
+    for value, name in touchpoints.items():
+        metrics[name] = _count(labelled, labelled["touchpoint_id"] == value)
+    metrics["last_event"] = labelled["event"].argmax(labelled["idx"])
+    metrics["last_event_at"] = ts.max()
+    if journey is not None:
+        touched = labelled["touchpoint_id"].notnull()
+        metrics["last_touchpoint"] = labelled["touchpoint_id"].argmax(
+            labelled["idx"], where=touched
+        )
+    if stages and spec.stages:
+        # The current stage is the furthest one reached; the customer entered it with
+        # their first event of it: the first event of every stage, and pick afterwards.
+        metrics["_current"] = labelled["_stage"].max()
+        for k in range(len(stages)):
+            metrics[f"_entered{k}"] = ts.min(where=labelled["_stage"] == k)
+    grouped = labelled.group_by("customer_id").aggregate(**metrics)
+    derived: dict[str, ir.Value] = {
+        "recency_days": _days(cutoff_seconds - _seconds(grouped["_last"])),
+        "tenure_days": _days(cutoff_seconds - _seconds(grouped["_first"])),
+        "days_since_purchase": _days(cutoff_seconds - _seconds(grouped["_last_purchase"])),
+    }
+    if stages and spec.stages:
+        current = grouped["_current"]
+        entered = ibis.cases(
+            *((current == k, grouped[f"_entered{k}"]) for k in range(len(stages))),
+            else_=ibis.null("timestamp"),
+        )
+        derived["stage_index"] = current.cast("float64")
+        derived["days_in_stage"] = _days(cutoff_seconds - _seconds(entered))
+    last_touchpoint = grouped["last_touchpoint"] if journey is not None else None
+    columns: dict[str, ir.Value] = {}
+    for name in ["customer_id", *spec.columns(), "last_event", "last_event_at"]:
+        columns[name] = derived[name] if name in derived else grouped[name]
+    columns["last_touchpoint"] = (
+        last_touchpoint if last_touchpoint is not None else ibis.null("string")
+    )
+    return grouped.select(**columns)
