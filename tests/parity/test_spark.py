@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from jornada.analytics import churn, features, paths, stages, timing
 from jornada.analytics import funnel as funnels
-from jornada.analytics import paths, stages, timing
 from jornada.analytics import retention as retentions
 from jornada.analytics.attribution import attribution
 from jornada.analytics.clv import rfm_summary
@@ -84,7 +84,37 @@ ANALYSES: dict[str, Callable[[Any], Any]] = {
     "measured emotion": lambda e: measured_emotion(e, journey=MAP),
     "conformance": lambda e: conformance(e, MAP),
     "discovered map": lambda e: discover_map(e, stages=4),
+    "churn triggers": lambda e: churn.churn_triggers(
+        e,
+        definition=churn.ChurnDefinition(cancel=("account_closed", "email_unsubscribed")),
+        journey=MAP,
+        min_support=2,
+    ),
 }
+
+
+class _Rows:
+    """A table's rows as a result (so the features compare like the analyses)."""
+
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        self.rows = rows
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rows": self.rows}
+
+
+ANALYSES["churn features at a cutoff"] = lambda e: _Rows(
+    features.features(
+        e,
+        dt.datetime(2026, 4, 15),
+        spec=features.FeatureSpec(
+            events=("purchase", "page_view"), channels=("web",), surveys=("csat",)
+        ),
+    )
+    .order_by("customer_id")
+    .to_pyarrow()
+    .to_pylist()
+)
 
 
 @pytest.mark.parametrize("name", list(ANALYSES))
