@@ -186,6 +186,25 @@ class Workspace:
                 f"no mapping {name!r} in {self.root / CONFIG_FILE}; mappings: {known}"
             ) from None
 
+    def update_settings(self, **values: Any) -> None:
+        """Change settings (known or a table of an analysis, e.g. ``churn={...}``) and save
+        them to ``jornada.toml``.
+
+        >>> import tempfile, pathlib
+        >>> ws = Workspace.init(pathlib.Path(tempfile.mkdtemp()) / "w")
+        >>> ws.update_settings(session_gap_minutes=45, churn={"inactive_days": 90})
+        >>> reopened = Workspace.open(ws.root).settings
+        >>> reopened.session_gap_minutes, reopened.model_extra["churn"]
+        (45, {'inactive_days': 90})
+        """
+        data = {**self.settings.model_dump(mode="json"), **values}
+        try:
+            self.settings = WorkspaceSettings.model_validate(data)
+        except ValidationError as error:
+            raise WorkspaceError(f"invalid settings: {error.errors()[0]['msg']}") from None
+        if not self._in_memory:
+            _write_settings(self.root / CONFIG_FILE, self.settings)
+
     def save_mapping(self, name: str, mapping: ColumnMapping) -> None:
         """Remember a column mapping in ``jornada.toml`` for ``--mapping NAME``."""
         mappings = {**self.settings.mappings, name: mapping}

@@ -53,6 +53,8 @@ def create_demo_workspace(
     dataset = generate_dataset(path / "data", customers=customers)
     mapping = ColumnMapping(**LOAD_MAPPING)
     workspace.save_mapping("demo", mapping)
+    # The shop's customers leave by closing their account or unsubscribing.
+    workspace.update_settings(churn={"cancel": ["account_closed", "email_unsubscribed"]})
     say("loading events")
     workspace.load(dataset.events_path, mapping, progress=say)
     say("loading customers")
