@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -86,3 +88,57 @@ def browser(chromium_endpoint: str) -> Iterator[Browser]:
             for context in connected.contexts[1:]:
                 context.close()
             connected.close()
+
+
+POSTGRES_BIN = Path("/usr/lib/postgresql")
+
+
+@pytest.fixture
+def postgres() -> Iterator[str]:
+    """A real PostgreSQL server of our own on a Unix socket, for the length of one test;
+    yields its URL (the loaders' and the app state's tests use it)."""
+    versions = sorted(POSTGRES_BIN.glob("*/bin/initdb"))
+    if not versions:
+        pytest.skip("PostgreSQL is not installed (scripts/test.sh installs it)")
+    bin_dir = versions[-1].parent
+    # Not under pytest's temporary directory: that one is private to root, and the
+    # server runs as the postgres user.
+    base = Path(tempfile.mkdtemp(prefix="jornada-pg-"))
+    data, sockets = base / "data", base / "sock"
+    sockets.mkdir()
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+        shutil.chown(base, "postgres")
+        shutil.chown(sockets, "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    subprocess.run(
+        [*as_user, str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"],
+        check=True,
+        capture_output=True,
+    )
+    port = "54330"  # only names the socket file in our own directory: no clash possible
+    subprocess.run(
+        [
+            *as_user,
+            str(bin_dir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-w",
+            "-l",
+            str(base / "log"),
+            "-o",
+            f"-p {port} -k {sockets} -c listen_addresses='' -c fsync=off",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield f"postgresql://postgres@/postgres?host={sockets}&port={port}"
+    finally:
+        subprocess.run(
+            [*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            capture_output=True,
+            check=False,
+        )
+        shutil.rmtree(base, ignore_errors=True)

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -144,58 +141,6 @@ def test_load_from_a_sqlite_table(tmp_path: Path) -> None:
     with pytest.raises(DatabaseSourceError, match="no table"):
         read_database_table(f"sqlite:///{database}", 'odd name"; DROP TABLE "odd name"; --')
     workspace.close()
-
-
-POSTGRES_BIN = Path("/usr/lib/postgresql")
-
-
-@pytest.fixture
-def postgres() -> Iterator[str]:
-    """A real PostgreSQL server of our own on a Unix socket, for the length of one test."""
-    versions = sorted(POSTGRES_BIN.glob("*/bin/initdb"))
-    if not versions:
-        pytest.skip("PostgreSQL is not installed (scripts/test.sh installs it)")
-    bin_dir = versions[-1].parent
-    # Not under pytest's temporary directory: that one is private to root, and the
-    # server runs as the postgres user.
-    base = Path(tempfile.mkdtemp(prefix="jornada-pg-"))
-    data, sockets = base / "data", base / "sock"
-    sockets.mkdir()
-    as_user: list[str] = []
-    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
-        shutil.chown(base, "postgres")
-        shutil.chown(sockets, "postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    subprocess.run(
-        [*as_user, str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"],
-        check=True,
-        capture_output=True,
-    )
-    port = "54329"
-    subprocess.run(
-        [
-            *as_user,
-            str(bin_dir / "pg_ctl"),
-            "-D",
-            str(data),
-            "-w",
-            "-l",
-            str(base / "log"),
-            "-o",
-            f"-p {port} -k {sockets} -c listen_addresses=''",
-            "start",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    try:
-        yield f"postgresql://postgres@/postgres?host={sockets}&port={port}"
-    finally:
-        subprocess.run(
-            [*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-            capture_output=True,
-            check=False,
-        )
 
 
 def test_load_from_a_postgresql_table(postgres: str, tmp_path: Path) -> None:
