@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import multiprocessing
 import statistics
 import time
 from collections.abc import Callable
@@ -31,7 +30,7 @@ from typing import Any
 # The sibling scripts' "10M" parser, memory probe and store (benchmarks/ is on sys.path
 # when a script there runs).
 from generate import _peak_rss_mb, parse_count
-from timing import DATA, build_store
+from timing import benchmark_database
 
 from jornada.analytics.churn import ChurnDefinition, churn
 from jornada.analytics.features import feature_spec, features
@@ -63,20 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int)
     args = parser.parse_args(argv)
 
-    if args.workspace is not None:
-        database = args.workspace / "jornada.duckdb"
-    else:
-        DATA.mkdir(parents=True, exist_ok=True)
-        database = DATA / f"timing-{args.events}-{args.seed}.duckdb"
-        if not database.exists():
-            # In a child process: the loader's memory is not the analysis's.
-            child = multiprocessing.get_context("spawn").Process(
-                target=build_store, args=(args.events, args.seed)
-            )
-            child.start()
-            child.join()
-            if child.exitcode != 0:
-                return 1
+    database = benchmark_database(args.events, args.seed, args.workspace)
+    if database is None:
+        return 1
     journey: Journey | None = load_template(args.map) if args.map else None
     engine = Engine.duckdb(database, read_only=True, threads=args.threads)
     try:

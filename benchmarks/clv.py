@@ -29,7 +29,6 @@ does not count).
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import statistics
 import time
 from collections.abc import Callable
@@ -42,7 +41,7 @@ import numpy as np
 # Sibling scripts: the "10M" parser and memory probe, and the shared 10M-event store
 # (benchmarks/ is on sys.path when a script there runs).
 from generate import _peak_rss_mb, parse_count
-from timing import DATA, build_store
+from timing import benchmark_database
 
 from jornada.analytics import _clv_models as models
 from jornada.analytics.clv import RFMSummary, fit_clv, rfm_summary
@@ -159,20 +158,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.skip_rfm:
         return 0
-    if args.workspace is not None:
-        database = args.workspace / "jornada.duckdb"
-    else:
-        DATA.mkdir(parents=True, exist_ok=True)
-        database = DATA / f"timing-{args.events}-{args.seed}.duckdb"
-        if not database.exists():
-            # In a child process: the loader's memory is not the analyses'.
-            child = multiprocessing.get_context("spawn").Process(
-                target=build_store, args=(args.events, args.seed)
-            )
-            child.start()
-            child.join()
-            if child.exitcode != 0:
-                return 1
+    database = benchmark_database(args.events, args.seed, args.workspace)
+    if database is None:
+        return 1
     engine = Engine.duckdb(database, read_only=True)
     try:
         events = engine.table("events")

@@ -70,6 +70,25 @@ def build_store(events: int, seed: int) -> Path:
     return database
 
 
+def benchmark_database(events: int, seed: int, workspace: Path | None = None) -> Path | None:
+    """The DuckDB file to time: ``workspace``'s, or the seeded store of ``events`` events
+    (built once, in a child process so that the loader's memory is not the analyses').
+    None when building it failed."""
+    if workspace is not None:
+        return workspace / "jornada.duckdb"
+    DATA.mkdir(parents=True, exist_ok=True)
+    database = DATA / f"timing-{events}-{seed}.duckdb"
+    if not database.exists():
+        child = multiprocessing.get_context("spawn").Process(
+            target=build_store, args=(events, seed)
+        )
+        child.start()
+        child.join()
+        if child.exitcode != 0:
+            return None
+    return database
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--events", type=parse_count, default=parse_count("10M"))
@@ -78,20 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workspace", type=Path, help="time this workspace's events instead")
     args = parser.parse_args(argv)
 
-    if args.workspace is not None:
-        database = args.workspace / "jornada.duckdb"
-    else:
-        DATA.mkdir(parents=True, exist_ok=True)
-        database = DATA / f"timing-{args.events}-{args.seed}.duckdb"
-        if not database.exists():
-            # In a child process: the loader's memory is not the analyses'.
-            child = multiprocessing.get_context("spawn").Process(
-                target=build_store, args=(args.events, args.seed)
-            )
-            child.start()
-            child.join()
-            if child.exitcode != 0:
-                return 1
+    database = benchmark_database(args.events, args.seed, args.workspace)
+    if database is None:
+        return 1
     journey = load_template("b2c-ecommerce")
     analyses: dict[str, Callable[[Any], object]] = {
         "retention (week)": lambda e: retention(e, period="week"),
