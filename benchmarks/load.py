@@ -37,17 +37,18 @@ def _peak_rss_mb() -> float:
 
 
 class StatementClock:
-    """Times each SQL statement: a statement runs until the next one is sent."""
+    """Times each SQL statement (wall and CPU seconds, all threads): a statement runs
+    until the next one is sent."""
 
     def __init__(self) -> None:
-        self.spans: list[tuple[float, str]] = []
-        self._last: tuple[float, str] | None = None
+        self.spans: list[tuple[float, float, str]] = []
+        self._last: tuple[float, float, str] | None = None
 
     def __call__(self, query: str) -> None:
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), time.process_time()
         if self._last is not None:
-            self.spans.append((now - self._last[0], self._last[1]))
-        self._last = (now, " ".join(query.split())[:110])
+            self.spans.append((now - self._last[0], cpu - self._last[1], self._last[2]))
+        self._last = (now, cpu, " ".join(query.split())[:100])
 
     def close(self) -> None:
         self("")
@@ -103,8 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         f"peak RSS {_peak_rss_mb():,.0f} MB, load average {os.getloadavg()[0]:.1f}"
     )
     if args.profile:
-        for seconds, query in sorted(clock.spans, reverse=True)[:15]:
-            print(f"  {seconds:6.2f} s  {query}")
+        for seconds, cpu, query in sorted(clock.spans, key=lambda s: -s[1])[:15]:
+            print(f"  {seconds:6.2f} s  {cpu:6.2f} CPU  {query}")
     return 0
 
 
