@@ -1,5 +1,7 @@
-"""``jornada conformance`` (designed vs actual) and ``jornada map discover`` (a first map
-drawn from data; registered on the ``map`` sub-app by :mod:`jornada.cli.map`).
+"""``jornada living`` (the designed map filled with what customers did), ``jornada
+departments`` (the living map per department), ``jornada conformance`` (designed vs
+actual) and ``jornada map discover`` (a first map drawn from data; registered on the
+``map`` sub-app by :mod:`jornada.cli.map`).
 
 No ``from __future__ import annotations`` here: :func:`analysis_command` hands these
 signatures to typer as they are, and typer needs the ``Annotated`` objects themselves.
@@ -10,15 +12,105 @@ from typing import Annotated
 
 import typer
 
+from jornada.analytics.attribution import MODELS
 from jornada.analytics.results import AnalysisResult
 from jornada.cli.analysis import EventSource, analysis_command
 from jornada.cli.options import LanguageOption, language_of
 from jornada.cli.output import err_console
 from jornada.living.conformance import DEFAULT_TOP, conformance
+from jornada.living.departments import departments
 from jornada.living.discover import DEFAULT_STAGES, DEFAULT_TOUCHPOINTS, discover_map
+from jornada.living.overlay import DEFAULT_ATTRIBUTION_MODEL, LivingMap, living_map
+from jornada.living.render import LIVING_SUFFIXES, write_living
 from jornada.model.io import dump_journey
 
-__all__ = ["conformance_command", "discover_command", "register"]
+__all__ = [
+    "conformance_command",
+    "departments_command",
+    "discover_command",
+    "living_command",
+    "register",
+]
+
+ConversionOption = Annotated[
+    str | None,
+    typer.Option(
+        "--conversion",
+        help="What counts as converting: an event name, a touchpoint, stage or milestone id "
+        "of the map, or a rule; default: the first bound milestone of the map's purchase "
+        "stage.",
+    ),
+]
+ModelOption = Annotated[
+    str,
+    typer.Option(
+        "--model", help=f"Attribution model for each touchpoint's credit: {', '.join(MODELS)}."
+    ),
+]
+
+
+def _living(source: EventSource, conversion: str | None, model: str) -> LivingMap:
+    if source.journey is None:
+        raise typer.BadParameter(
+            "the living map fills a designed map with data: give --map FILE", param_hint="--map"
+        )
+    return living_map(
+        source.events(), source.journey, conversion=conversion, attribution_model=model
+    )
+
+
+def living_command(
+    source: EventSource,
+    *,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help=f"Draw the living map to this file ({', '.join(LIVING_SUFFIXES)}).",
+        ),
+    ] = None,
+    conversion: ConversionOption = None,
+    model: ModelOption = DEFAULT_ATTRIBUTION_MODEL,
+    language: LanguageOption = None,
+) -> AnalysisResult:
+    """The living map: every stage and touchpoint of the designed map measured on the
+    events (customers, reach, conversion, journeys ending there, time to next, attributed
+    conversions and value, KPIs against targets, measured vs designed emotion, stalled
+    customers), with the findings where the data contradicts the design.
+
+    Example:
+
+      jornada living shop --map maps/b2c-ecommerce.yaml -o living.html
+    """
+    if output is not None and output.suffix.lower() not in LIVING_SUFFIXES:
+        raise typer.BadParameter(
+            f"cannot write {output.name!r}: use one of {', '.join(LIVING_SUFFIXES)}",
+            param_hint="-o",
+        )
+    living = _living(source, conversion, model)
+    if output is not None:
+        shown = language_of(language, living.journey.language)
+        with err_console().status(f"writing {output}"):
+            write_living(living, output, language=shown)
+        err_console().print(f"wrote {output}")
+    return living
+
+
+def departments_command(
+    source: EventSource,
+    *,
+    conversion: ConversionOption = None,
+    model: ModelOption = DEFAULT_ATTRIBUTION_MODEL,
+) -> AnalysisResult:
+    """The living map per department: the touchpoints each department of the map acts
+    behind, with their measures, KPIs against targets and the findings there.
+
+    Example:
+
+      jornada departments shop --map maps/b2c-ecommerce.yaml --json
+    """
+    return departments(_living(source, conversion, model))
 
 
 def conformance_command(
@@ -97,5 +189,7 @@ def _journey_id(output: Path) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``conformance`` to ``app``."""
+    """Add ``living``, ``departments`` and ``conformance`` to ``app``."""
+    analysis_command(app, "living")(living_command)
+    analysis_command(app, "departments")(departments_command)
     analysis_command(app, "conformance")(conformance_command)

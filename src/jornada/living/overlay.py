@@ -32,6 +32,17 @@ customers who have not moved on look stalled, so the count alone says little.
 Findings are ranked by severity (1..5), then customers affected. A touchpoint's finding
 can be accepted into the map as a pain point with its evidence: :func:`accept_finding`.
 
+**Attribution**: with a conversion step, each touchpoint's share of the conversions and
+of their value under one model of :func:`~jornada.analytics.attribution.attribution`
+(touches labelled by map touchpoint). The default, :data:`DEFAULT_ATTRIBUTION_MODEL`, is
+position-based (40% first touch, 40% last, 20% between): it credits both the touchpoint
+that opened a journey and the one that closed it, is deterministic and cheap, and reads
+without knowing Markov chains; ``attribution_model`` picks any other model.
+
+**KPIs**: the map's board (:func:`~jornada.analytics.kpis.kpis` with the map): each KPI a
+stage or touchpoint names, with its value, target and status, the latest period of a
+target that has its own period.
+
 **Evidence** of a cell: ``measured`` when events are bound to it and matched,
 ``researched``/``assumed`` as the map says otherwise; with its sample size and the data's
 date range (:attr:`LivingMap.first_seen`, :attr:`LivingMap.last_seen`).
@@ -43,15 +54,18 @@ import datetime as dt
 import json
 import math
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final, Literal
 
 import ibis.expr.types as ir
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
+from rich.table import Table
 from scipy import stats
 
+from jornada.analytics.attribution import MODELS, AttributionError, AttributionResult, attribution
+from jornada.analytics.kpis import KpiResult, KpiValue, kpis
 from jornada.analytics.results import AnalysisResult, json_ready
 from jornada.analytics.stages import StageAnalysis, StageSummary, analyse_stages
 from jornada.analytics.touchpoints import (
@@ -67,6 +81,7 @@ from jornada.model import Journey, Stage
 from jornada.model.touchpoint import PainPoint
 
 __all__ = [
+    "DEFAULT_ATTRIBUTION_MODEL",
     "Finding",
     "LivingMap",
     "LivingStage",
@@ -84,6 +99,7 @@ MIN_DROP: Final = 0.3
 MAX_P: Final = 0.001
 MIN_PERIOD_CUSTOMERS: Final = 30
 CONVERSION_WINDOW_DAYS: Final = 14
+DEFAULT_ATTRIBUTION_MODEL: Final = "position_based"
 
 FindingKind = Literal[
     "unreached",
@@ -134,6 +150,11 @@ class LivingTouchpoint:
     measures: TouchpointMeasure
     emotion: EmotionMeasure | None
     findings: tuple[Finding, ...] = ()
+    attributed_conversions: float | None = None
+    """Conversions credited to it by the map's attribution model (None: no conversion)."""
+    attributed_value: float | None = None
+    """Their value (None without conversion value in the data)."""
+    kpis: tuple[KpiValue, ...] = ()
 
     @property
     def evidence(self) -> Evidence:
@@ -149,6 +170,9 @@ class LivingTouchpoint:
             "sample": self.measures.customers,
             "measures": self.measures.to_dict(),
             "emotion": self.emotion.to_dict() if self.emotion else None,
+            "attributed_conversions": self.attributed_conversions,
+            "attributed_value": self.attributed_value,
+            "kpis": [k.to_dict() for k in self.kpis],
             "findings": [f.to_dict() for f in self.findings],
         }
 
@@ -164,6 +188,7 @@ class LivingStage:
     designed_emotion: float | None
     touchpoints: tuple[LivingTouchpoint, ...]
     findings: tuple[Finding, ...] = ()
+    kpis: tuple[KpiValue, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -172,6 +197,7 @@ class LivingStage:
             "designed_emotion": self.designed_emotion,
             "summary": self.summary.to_dict(),
             "emotion": self.emotion.to_dict() if self.emotion else None,
+            "kpis": [k.to_dict() for k in self.kpis],
             "touchpoints": [t.to_dict() for t in self.touchpoints],
             "findings": [f.to_dict() for f in self.findings],
         }
@@ -190,6 +216,7 @@ class LivingMap(AnalysisResult):
     stages: tuple[LivingStage, ...]
     conformance: Conformance
     findings: tuple[Finding, ...]
+    attribution_model: str = DEFAULT_ATTRIBUTION_MODEL
     analyses: dict[str, AnalysisResult] = field(default_factory=dict, compare=False)
 
     def stage(self, stage_id: str) -> LivingStage:
@@ -217,6 +244,10 @@ class LivingMap(AnalysisResult):
                         "exit_rate": m.exit_rate,
                         "conversion_rate": m.conversion_rate,
                         "median_seconds_to_next": m.median_seconds_to_next,
+                        "attributed_conversions": tp.attributed_conversions,
+                        "attributed_value": tp.attributed_value,
+                        "kpis_met": sum(k.status == "met" for k in tp.kpis),
+                        "kpis_off_target": sum(k.status in ("at_risk", "missed") for k in tp.kpis),
                         "designed_emotion": tp.designed_emotion,
                         "measured_emotion": tp.emotion.emotion if tp.emotion else None,
                         "emotion_responses": tp.emotion.responses if tp.emotion else 0,
@@ -234,6 +265,7 @@ class LivingMap(AnalysisResult):
                 "journey_id": self.journey.id,
                 "title": self.journey.title,
                 "conversion": self.conversion,
+                "attribution_model": self.attribution_model,
                 "total_customers": self.total_customers,
                 "total_events": self.total_events,
                 "first_seen": self.first_seen.isoformat() if self.first_seen else None,
@@ -244,6 +276,53 @@ class LivingMap(AnalysisResult):
             }
         )
         return ready
+
+    def __rich__(self) -> Table:
+        """A compact table for the terminal: one line per touchpoint, then the findings."""
+        table = Table(
+            "stage",
+            "touchpoint",
+            "evidence",
+            "customers",
+            "reach",
+            "converted",
+            "lost",
+            "credit",
+            "KPIs off",
+            "findings",
+            box=None,
+        )
+        for stage in self.stages:
+            for tp in stage.touchpoints:
+                m = tp.measures
+                table.add_row(
+                    stage.name,
+                    tp.name,
+                    tp.evidence,
+                    f"{m.customers:,}",
+                    _percent(m.reach),
+                    _percent(m.conversion_rate),
+                    "" if m.lost is None else f"{m.lost:,}",
+                    ""
+                    if tp.attributed_conversions is None
+                    else f"{tp.attributed_conversions:,.1f}",
+                    str(sum(k.status in ("at_risk", "missed") for k in tp.kpis)),
+                    str(len(tp.findings)),
+                )
+        span = (
+            f"{self.first_seen:%Y-%m-%d} to {self.last_seen:%Y-%m-%d}"
+            if self.first_seen and self.last_seen
+            else "no events"
+        )
+        table.title = (
+            f"Living map: {self.journey.title} ({self.total_customers:,} customers, {span})"
+        )
+        lines = [f"{i}. ({f.kind}) {f.message}" for i, f in enumerate(self.findings[:10], 1)]
+        if len(self.findings) > 10:
+            lines.append(f"... {len(self.findings) - 10} more: --json")
+        table.caption = "\n".join(lines) if lines else "no findings"
+        table.caption_justify = "left"
+        return table
 
     def chart(self) -> go.Figure:
         """Customers per stage (bars) and the designed vs measured emotion curves."""
@@ -284,6 +363,10 @@ class LivingMap(AnalysisResult):
         figure.update_yaxes(title_text="emotion", range=[-2.2, 2.2], secondary_y=True)
         figure.update_layout(title=f"Living map: {self.journey.title}")
         return figure
+
+
+def _percent(share: float | None) -> str:
+    return "" if share is None else f"{share:.1%}"
 
 
 def default_conversion(journey: Journey) -> str | None:
@@ -459,19 +542,37 @@ def living_map(
     conversion: str | None = None,
     percentile: float = 80.0,
     period: str = "week",
+    attribution_model: str = DEFAULT_ATTRIBUTION_MODEL,
 ) -> LivingMap:
     """Measure ``journey`` on ``events`` and raise the findings (see the module).
 
     ``conversion`` (a step: event, touchpoint or stage id, rule) defaults to
-    :func:`default_conversion`; without one, conversion figures and period findings are
-    left out.
+    :func:`default_conversion`; without one, conversion figures, attribution and period
+    findings are left out. ``attribution_model`` is one of
+    :data:`~jornada.analytics.attribution.MODELS`.
     """
+    if attribution_model not in MODELS:
+        raise AttributionError(
+            f"unknown attribution model {attribution_model!r}: choose from {', '.join(MODELS)}"
+        )
     conversion = conversion if conversion is not None else default_conversion(journey)
     stage_analysis: StageAnalysis = analyse_stages(events, journey, percentile=percentile)
     measures: TouchpointMeasures = touchpoint_measures(events, journey, conversion=conversion)
     by_touchpoint: MeasuredEmotion = measured_emotion(events, by="touchpoint_id", journey=journey)
     by_stage: MeasuredEmotion = measured_emotion(events, by="stage_id", journey=journey)
     shape: Conformance = conformance(events, journey)
+    board: KpiResult = kpis(events, journey=journey)
+    credited: AttributionResult | None = None
+    if conversion is not None:
+        credited = attribution(
+            events,
+            conversion=conversion,
+            touch="touchpoint",
+            journey=journey,
+            models=attribution_model,
+        )
+    credit = _credit(credited, attribution_model)
+    board_rows = _board_rows(board)
     totals = (
         events.aggregate(events=events.count(), first=events.ts.min(), last=events.ts.max())
         .to_pyarrow()
@@ -492,6 +593,9 @@ def living_map(
             designed_evidence=tp.evidence,
             measures=measures.touchpoint(tp.id),
             emotion=tp_emotion.get(tp.id),
+            attributed_conversions=credit[0].get(tp.id, 0.0) if credited else None,
+            attributed_value=credit[1].get(tp.id, 0.0) if credit[1] is not None else None,
+            kpis=board_rows.get(("touchpoint", tp.id), ()),
         )
         found = _emotion_findings(cell)
         if tp.events is not None and cell.measures.events == 0:
@@ -543,6 +647,7 @@ def living_map(
                 designed_emotion=_designed_stage_emotion(stage),
                 touchpoints=touchpoints,
                 findings=_rank(stage_found),
+                kpis=board_rows.get(("stage", stage.id), ()),
             )
         )
         all_findings += stage_found
@@ -555,9 +660,12 @@ def living_map(
         "touchpoints": measures,
         "emotion": by_touchpoint,
         "conformance": shape,
+        "kpis": board,
     }
     if trend is not None:
         analyses["trend"] = trend
+    if credited is not None:
+        analyses["attribution"] = credited
     return LivingMap(
         journey=journey,
         conversion=conversion,
@@ -568,23 +676,41 @@ def living_map(
         stages=tuple(stages),
         conformance=shape,
         findings=_rank(all_findings),
+        attribution_model=attribution_model,
         analyses=analyses,
     )
+
+
+def _credit(
+    result: AttributionResult | None, model: str
+) -> tuple[dict[str, float], dict[str, float] | None]:
+    """Conversions and value (None without value) credited to each touchpoint id."""
+    if result is None:
+        return {}, None
+    conversions = dict(zip(result.channels, result.conversions[model], strict=True))
+    if result.values is None:
+        return conversions, None
+    return conversions, dict(zip(result.channels, result.values[model], strict=True))
+
+
+def _board_rows(board: KpiResult) -> dict[tuple[str, str], tuple[KpiValue, ...]]:
+    """The board's rows by (scope type, scope id): per KPI the row of its latest period
+    (the whole log when the KPI has no period), in the board's order."""
+    latest: dict[tuple[str, str, str], KpiValue] = {}
+    for row in board.rows:
+        key = (row.scope_type, row.scope, row.kpi)
+        if key not in latest or (row.period or dt.date.min) >= (latest[key].period or dt.date.min):
+            latest[key] = row
+    grouped: dict[tuple[str, str], list[KpiValue]] = {}
+    for (kind, scope, _), row in latest.items():
+        grouped.setdefault((kind, scope), []).append(row)
+    return {key: tuple(rows) for key, rows in grouped.items()}
 
 
 def _with_findings(cell: LivingTouchpoint, more: list[Finding]) -> LivingTouchpoint:
     if not more:
         return cell
-    return LivingTouchpoint(
-        touchpoint_id=cell.touchpoint_id,
-        name=cell.name,
-        stage_id=cell.stage_id,
-        designed_emotion=cell.designed_emotion,
-        designed_evidence=cell.designed_evidence,
-        measures=cell.measures,
-        emotion=cell.emotion,
-        findings=_rank([*cell.findings, *more]),
-    )
+    return replace(cell, findings=_rank([*cell.findings, *more]))
 
 
 def accept_finding(journey: Journey, finding: Finding) -> Journey:
