@@ -14,6 +14,8 @@ PUBLIC = {
     "render_html",
     "render_map_fragment",
     "render_mermaid",
+    "html_to_pdf",
+    "html_to_png",
     "render_pdf",
     "render_png",
     "render_svg",

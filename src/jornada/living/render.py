@@ -15,12 +15,10 @@ percentages and dates are written as readers of the language write them.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import math
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -29,8 +27,6 @@ from typing import Any, Final
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
-from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import sync_playwright
 
 from jornada.analytics.kpis import KpiValue
 from jornada.errors import JornadaError
@@ -38,8 +34,7 @@ from jornada.i18n import translate
 from jornada.living.overlay import Finding, LivingMap, LivingStage, LivingTouchpoint
 from jornada.living.sentiment import EmotionMeasure
 from jornada.model import Language
-from jornada.render import BrowserUnavailableError
-from jornada.render._browser import CHROMIUM_ARGS, SCREEN_WIDTH, chromium_executable
+from jornada.render import html_to_pdf, html_to_png
 
 __all__ = [
     "LIVING_SUFFIXES",
@@ -65,7 +60,6 @@ SVG_WIDTH: Final = 1000
 SVG_HEIGHT: Final = 220
 _TOP: Final = 20
 _UNIT: Final = 40  # SVG units per emotion point: +2..-2 spans 160 units.
-_A3_WIDTH: Final = (420 - 16) * 96 / 25.4  # A3 landscape less 8 mm margins, in CSS px
 
 
 class LivingRenderError(JornadaError):
@@ -555,58 +549,8 @@ def write_living(
     if suffix == ".html":
         target.write_text(html, encoding="utf-8")
         return target
-    _print(html, target, pdf=suffix == ".pdf")
+    if suffix == ".pdf":
+        html_to_pdf(html, target)
+    else:
+        html_to_png(html, target)
     return target
-
-
-def _print(html: str, target: Path, *, pdf: bool) -> None:
-    """Print ``html`` with the headless Chromium the map renderer uses (same executable
-    and flags), offline; in a worker thread when this one runs an event loop."""
-    executable = chromium_executable()
-
-    def work() -> None:
-        with sync_playwright() as playwright:
-            try:
-                browser = playwright.chromium.launch(
-                    executable_path=executable, args=list(CHROMIUM_ARGS)
-                )
-            except PlaywrightError as error:
-                raise BrowserUnavailableError(
-                    f"Chromium at {executable} would not start: reinstall it with "
-                    "`apt-get install chromium` or set JORNADA_CHROMIUM to a working one"
-                ) from error
-            try:
-                width = _A3_WIDTH if pdf else SCREEN_WIDTH
-                context = browser.new_context(
-                    viewport={"width": round(width), "height": 900},
-                    device_scale_factor=1 if pdf else 2,
-                    offline=True,
-                )
-                page = context.new_page()
-                page.set_content(html, wait_until="load")
-                if pdf:
-                    page.emulate_media(media="print")
-                    scroll = page.evaluate("document.documentElement.scrollWidth")
-                    scale = max(0.1, min(1.0, _A3_WIDTH / max(int(scroll), 1)))
-                    page.pdf(
-                        path=str(target),
-                        format="A3",
-                        landscape=True,
-                        print_background=True,
-                        scale=scale,
-                        margin={"top": "8mm", "right": "8mm", "bottom": "8mm", "left": "8mm"},
-                    )
-                else:
-                    page.screenshot(path=str(target), full_page=True, type="png")
-                context.close()
-            finally:
-                browser.close()
-
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        work()
-        return
-    # Playwright's sync API refuses to start inside a running event loop.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="jornada-living") as pool:
-        pool.submit(work).result()

@@ -10,7 +10,7 @@ is always shown as text. PNG and PDF print the HTML with headless Chromium
 (``$JORNADA_CHROMIUM`` or ``/usr/bin/chromium``).
 """
 
-from jornada.render._browser import render_pdf, render_png
+from jornada.render._browser import html_to_pdf, html_to_png, render_pdf, render_png
 from jornada.render._errors import BrowserUnavailableError, UnsupportedFormatError
 from jornada.render._files import SUFFIXES, render_to_file
 from jornada.render._html import map_stylesheet, render_html, render_map_fragment
@@ -21,6 +21,8 @@ __all__ = [
     "SUFFIXES",
     "BrowserUnavailableError",
     "UnsupportedFormatError",
+    "html_to_pdf",
+    "html_to_png",
     "map_stylesheet",
     "render_html",
     "render_map_fragment",

@@ -17,7 +17,14 @@ from jornada.model import Journey, Language
 from jornada.render._errors import BrowserUnavailableError
 from jornada.render._html import render_html
 
-__all__ = ["CHROMIUM_ARGS", "chromium_executable", "render_pdf", "render_png"]
+__all__ = [
+    "CHROMIUM_ARGS",
+    "chromium_executable",
+    "html_to_pdf",
+    "html_to_png",
+    "render_pdf",
+    "render_png",
+]
 
 DEFAULT_CHROMIUM: Final = "/usr/bin/chromium"
 CHROMIUM_ARGS: Final[tuple[str, ...]] = (
@@ -179,12 +186,9 @@ def _target(path: str | os.PathLike[str]) -> Path:
     return target
 
 
-def render_png(
-    journey: Journey, path: str | os.PathLike[str], *, language: Language | None = None
-) -> Path:
-    """A full-page screenshot of the HTML map at a 1440px wide window (2× pixel density
-    while the picture stays within Chromium's limits)."""
-    html = render_html(journey, language=language)
+def html_to_png(html: str, path: str | os.PathLike[str]) -> Path:
+    """A full-page screenshot of ``html`` at a 1440px wide window (2× pixel density while
+    the picture stays within Chromium's limits), offline."""
     target = _target(path)
 
     def work() -> Path:
@@ -201,12 +205,12 @@ def render_png(
     return _isolated(work)
 
 
-def render_pdf(
-    journey: Journey, path: str | os.PathLike[str], *, language: Language | None = None
+def html_to_pdf(
+    html: str, path: str | os.PathLike[str], *, repeat_stage_headers: bool = False
 ) -> Path:
-    """The map printed on A3 landscape with backgrounds: shrunk to the page width, and onto
-    one page when that keeps it readable, else over as many pages as it needs."""
-    html = render_html(journey, language=language)
+    """``html`` printed on A3 landscape with backgrounds, offline: shrunk to the page
+    width, and onto one page when that keeps it readable, else over as many pages as it
+    needs (``repeat_stage_headers``: a journey map's stage row on every page)."""
     target = _target(path)
 
     def work() -> Path:
@@ -214,7 +218,8 @@ def render_pdf(
             page = _open(browser, html, A3_WIDTH)
             page.emulate_media(media="print")
             scale = _pdf_scale(page)
-            page.evaluate(_REPEAT_STAGE_HEADERS, A3_HEIGHT / scale * 0.97)
+            if repeat_stage_headers:
+                page.evaluate(_REPEAT_STAGE_HEADERS, A3_HEIGHT / scale * 0.97)
             margin = f"{A3_MARGIN_MM}mm"
             page.pdf(
                 path=str(target),
@@ -228,3 +233,17 @@ def render_pdf(
         return target
 
     return _isolated(work)
+
+
+def render_png(
+    journey: Journey, path: str | os.PathLike[str], *, language: Language | None = None
+) -> Path:
+    """The HTML map as a PNG (see :func:`html_to_png`)."""
+    return html_to_png(render_html(journey, language=language), path)
+
+
+def render_pdf(
+    journey: Journey, path: str | os.PathLike[str], *, language: Language | None = None
+) -> Path:
+    """The HTML map as an A3 landscape PDF (see :func:`html_to_pdf`)."""
+    return html_to_pdf(render_html(journey, language=language), path, repeat_stage_headers=True)
