@@ -19,9 +19,11 @@ from fastapi.testclient import TestClient
 from starlette.routing import Mount
 
 from jornada.accounts import AppState, workspace_key
+from jornada.accounts.history import add_comment, list_comments, save_version
 from jornada.accounts.sessions import start_session
 from jornada.accounts.tokens import create_token
 from jornada.accounts.users import add_user, find_user, set_role
+from jornada.model.io import dumps_journey
 from jornada.web import create_app
 from jornada.web.app import api_routes
 from jornada.web.auth import SESSION_COOKIE, Access, route_access
@@ -34,10 +36,13 @@ TARGET = "target@example.com"  # the member the admin routes act on
 
 @dataclass(frozen=True)
 class Call:
-    """One request of the matrix: ``path`` (filled by ``prepare``) and a form."""
+    """One request of the matrix: ``path`` (filled by ``prepare``) and a form, a JSON
+    body (its strings filled by ``prepare`` too) or files to upload."""
 
     path: str
     form: dict[str, str] | None = None
+    json: dict[str, Any] | None = None
+    files: dict[str, tuple[str, bytes]] | None = None
 
 
 def target_role(world: dict[str, Any]) -> str | None:
@@ -129,6 +134,134 @@ RULES: dict[tuple[str, str], Rule] = {
     ),
 }
 
+
+def _fresh_exists(world: dict[str, Any]) -> bool:
+    return any(path.stem == world["fresh"] for path in world["workspace"].map_files())
+
+
+def fresh_title_becomes(title: str) -> Effect:
+    def check(world: dict[str, Any], allowed: bool) -> None:
+        journey = world["workspace"].load_map(world["fresh"])
+        assert (journey.title == title) == allowed
+
+    return check
+
+
+def fresh_deleted(world: dict[str, Any], allowed: bool) -> None:
+    assert _fresh_exists(world) != allowed
+
+
+def new_map_created(world: dict[str, Any], allowed: bool) -> None:
+    assert any(path.stem == world["new"] for path in world["workspace"].map_files()) == allowed
+
+
+def comment_resolved(world: dict[str, Any], allowed: bool) -> None:
+    comments = list_comments(world["state"], workspace_key(world["workspace"]), "shop")
+    found = next(comment for comment in comments if comment.id == world["comment"])
+    assert found.resolved == allowed
+
+
+SMALL_MAP = "id: shop\ntitle: T\nstages:\n  - id: a\n    name: A\n    touchpoints:\n      - id: b\n        name: B\n"
+
+RULES.update(
+    {
+        ("GET", "/api/templates"): Rule(Access.VIEWER, 200, (Call("/api/templates"),)),
+        ("GET", "/api/maps/{map_id}"): Rule(Access.VIEWER, 200, (Call("/api/maps/shop"),)),
+        ("PUT", "/api/maps/{map_id}"): Rule(
+            Access.EDITOR,
+            200,
+            (
+                Call(
+                    "/api/maps/{fresh}",
+                    json={
+                        "map": {
+                            "id": "{fresh}",
+                            "title": "Edited",
+                            "stages": [
+                                {"id": "a", "name": "A", "touchpoints": [{"id": "b", "name": "B"}]}
+                            ],
+                        }
+                    },
+                ),
+            ),
+            effect=fresh_title_becomes("Edited"),
+        ),
+        ("DELETE", "/api/maps/{map_id}"): Rule(
+            Access.EDITOR, 204, (Call("/api/maps/{fresh}"),), effect=fresh_deleted
+        ),
+        ("POST", "/api/maps"): Rule(
+            Access.EDITOR,
+            201,
+            (Call("/api/maps", json={"template": "b2b-saas", "id": "{new}", "language": "es"}),),
+            effect=new_map_created,
+        ),
+        ("POST", "/api/maps/import"): Rule(
+            Access.EDITOR,
+            201,
+            (
+                Call(
+                    "/api/maps/import",
+                    form={"id": "{new}"},
+                    files={"file": ("m.yaml", SMALL_MAP.encode())},
+                ),
+            ),
+            effect=new_map_created,
+        ),
+        ("POST", "/api/maps/{map_id}/validate"): Rule(
+            Access.VIEWER, 200, (Call("/api/maps/shop/validate", json={"text": SMALL_MAP}),)
+        ),
+        ("GET", "/api/maps/{map_id}/versions"): Rule(
+            Access.VIEWER, 200, (Call("/api/maps/shop/versions"),)
+        ),
+        ("GET", "/api/maps/{map_id}/versions/{number}"): Rule(
+            Access.VIEWER, 200, (Call("/api/maps/shop/versions/1"),)
+        ),
+        ("POST", "/api/maps/{map_id}/versions/{number}/restore"): Rule(
+            Access.EDITOR, 200, (Call("/api/maps/shop/versions/1/restore", json={}),)
+        ),
+        ("GET", "/api/maps/{map_id}/diff"): Rule(
+            Access.VIEWER, 200, (Call("/api/maps/shop/diff?from=1"),)
+        ),
+        ("GET", "/api/maps/{map_id}/comments"): Rule(
+            Access.VIEWER, 200, (Call("/api/maps/shop/comments"),)
+        ),
+        # Commenting does not change the map: viewers may comment.
+        ("POST", "/api/maps/{map_id}/comments"): Rule(
+            Access.VIEWER,
+            201,
+            (Call("/api/maps/shop/comments", json={"cell": "map", "body": "matrix"}),),
+        ),
+        ("POST", "/api/maps/{map_id}/comments/{comment_id}/resolve"): Rule(
+            Access.EDITOR,
+            200,
+            (Call("/api/maps/shop/comments/{comment}/resolve", json={}),),
+            effect=comment_resolved,
+        ),
+        ("POST", "/api/maps/{map_id}/binding-preview"): Rule(
+            Access.VIEWER,
+            200,
+            (Call("/api/maps/shop/binding-preview", json={"events": {"names": ["purchase"]}}),),
+        ),
+        # The map has no bound touchpoint: a member learns that (422), nobody else does.
+        ("GET", "/api/maps/{map_id}/living"): Rule(
+            Access.VIEWER, 422, (Call("/api/maps/shop/living"),)
+        ),
+        # A format that does not exist (printing is tested in test_editor_api): members
+        # get a 404 after the guard, others the guard's answer.
+        ("GET", "/maps/{map_id}/export/{fmt}"): Rule(
+            Access.VIEWER, 404, (Call("/maps/shop/export/gif"),)
+        ),
+        ("GET", "/maps/{map_id}/edit"): Rule(Access.EDITOR, 200, (Call("/maps/shop/edit"),)),
+        ("GET", "/maps/new"): Rule(Access.EDITOR, 200, (Call("/maps/new"),)),
+        ("POST", "/maps/new"): Rule(
+            Access.EDITOR,
+            303,
+            (Call("/maps/new", {"template": "b2b-saas", "id": "{new}"}),),
+            effect=new_map_created,
+        ),
+    }
+)
+
 ALLOWED: dict[Access, set[str]] = {
     Access.PUBLIC: set(WHO),
     Access.SIGNED_IN: {"outsider", "viewer", "editor", "admin"},
@@ -175,6 +308,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     workspace.save_map(small_journey())
     state = AppState.open(f"sqlite:///{root / 'app.sqlite'}")
     ids = {who: add_member(state, workspace, who) for who in WHO if who != "anonymous"}
+    # Version 1 of the map, for the history routes.
+    save_version(
+        state, workspace_key(workspace), "shop", dumps_journey(small_journey()), author=None
+    )
     app = create_app(workspace, state=state)
     try:
         yield {"workspace": workspace, "state": state, "app": app, "ids": ids}
@@ -200,6 +337,14 @@ def _prepare(world: dict[str, Any], who: str, path: str) -> str:
     target = add_user(state, key, TARGET, role="viewer", password=PASSWORD).user.id
     set_role(state, key, TARGET, "viewer")
     values: dict[str, object] = {"target": target}
+    # A map of its own for each call that changes or deletes one, and an unused id.
+    world["counter"] = world.get("counter", 0) + 1
+    world["fresh"] = values["fresh"] = f"fresh-{world['counter']}"
+    world["workspace"].save_map(small_journey(map_id=world["fresh"]))
+    world["new"] = values["new"] = f"new-{world['counter']}"
+    world["comment"] = values["comment"] = add_comment(
+        state, key, "shop", "map", "to resolve", author=None
+    ).id
     if "{own_token}" in path:
         owner = world["ids"].get(who) or world["ids"]["viewer"]
         values["own_token"] = create_token(state, owner, "to revoke").info.id
@@ -232,13 +377,26 @@ def test_matrix(world: dict[str, Any], route: tuple[str, str]) -> None:
             for verb in methods:
                 client, csrf = _client(world, who)
                 path = _prepare(world, who, call.path)
-                if call.form is not None:
+                if call.json is not None:
                     response = client.request(
-                        verb, path, data={**call.form, "csrf_token": csrf}, follow_redirects=False
+                        verb,
+                        path,
+                        json=_filled(call.json, world),
+                        headers={"X-CSRF-Token": csrf},
+                        follow_redirects=False,
+                    )
+                elif call.form is not None:
+                    response = client.request(
+                        verb,
+                        path,
+                        data={**_filled(call.form, world), "csrf_token": csrf},
+                        files=call.files,
+                        follow_redirects=False,
                     )
                 else:
-                    response = client.request(verb, path, follow_redirects=False)
-                is_json = path.split("?")[0].endswith(".json")
+                    headers = {} if verb in {"GET", "HEAD"} else {"X-CSRF-Token": csrf}
+                    response = client.request(verb, path, headers=headers, follow_redirects=False)
+                is_json = path.split("?")[0].endswith(".json") or path.startswith("/api/")
                 want = expected_status(rule, who, verb, is_json)
                 if response.status_code != want:
                     failures.append(f"{who} {verb} {path}: {response.status_code}, want {want}")
@@ -247,6 +405,17 @@ def test_matrix(world: dict[str, Any], route: tuple[str, str]) -> None:
                 if rule.effect is not None:
                     rule.effect(world, who in ALLOWED[rule.access])
     assert failures == []
+
+
+def _filled(value: Any, world: dict[str, Any]) -> Any:
+    """``value`` with ``{fresh}``/``{new}`` in its strings replaced by this call's ids."""
+    if isinstance(value, str):
+        return value.replace("{fresh}", world["fresh"]).replace("{new}", world["new"])
+    if isinstance(value, dict):
+        return {key: _filled(item, world) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_filled(item, world) for item in value]
+    return value
 
 
 def _check_body(response: Any, who: str, status: int, verb: str, is_json: bool) -> None:

@@ -7,7 +7,7 @@ Times are stored as naive UTC and read back as aware UTC (:class:`UTCDateTime`),
 same on SQLite (no time zones) and PostgreSQL.
 
 >>> sorted(Base.metadata.tables)
-['api_tokens', 'login_attempts', 'login_sessions', 'memberships', 'users']
+['api_tokens', 'login_attempts', 'login_sessions', 'map_comments', 'map_versions', 'memberships', 'users']
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -35,6 +37,8 @@ __all__ = [
     "Base",
     "LoginAttempt",
     "LoginSession",
+    "MapComment",
+    "MapVersion",
     "Membership",
     "UTCDateTime",
     "User",
@@ -169,3 +173,50 @@ class LoginAttempt(Base):
     address: Mapped[str] = mapped_column(String(64))
     at: Mapped[dt.datetime]
     succeeded: Mapped[bool] = mapped_column(Boolean)
+
+
+class MapVersion(Base):
+    """One saved version of a map of a workspace: the map file's YAML text as saved,
+    who saved it and when. ``number`` counts 1, 2, 3... per map.
+
+    The author's e-mail is copied, so the history still names them after their
+    account is deleted (``author_id`` then becomes null).
+    """
+
+    __tablename__ = "map_versions"
+    __table_args__ = (
+        UniqueConstraint("workspace", "map_id", "number", name="uq_map_versions_number"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace: Mapped[str] = mapped_column(String(200))
+    map_id: Mapped[str] = mapped_column(String(64))
+    number: Mapped[int] = mapped_column(Integer)
+    author_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    author_email: Mapped[str | None] = mapped_column(String(254))
+    message: Mapped[str] = mapped_column(String(500), default="")
+    content: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime]
+
+
+class MapComment(Base):
+    """A comment pinned to one cell of a map (``cell`` names it by ids, see
+    :func:`jornada.accounts.comments.check_cell`); resolvable."""
+
+    __tablename__ = "map_comments"
+    __table_args__ = (Index("ix_map_comments_map", "workspace", "map_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace: Mapped[str] = mapped_column(String(200))
+    map_id: Mapped[str] = mapped_column(String(64))
+    cell: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    author_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    author_email: Mapped[str | None] = mapped_column(String(254))
+    created_at: Mapped[dt.datetime]
+    resolved_at: Mapped[dt.datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(String(254))

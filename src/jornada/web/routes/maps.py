@@ -8,6 +8,8 @@
 ``GET /maps/{id}.yaml``    downloads: ``.yaml``, ``.svg``, ``.mmd`` (Mermaid),
                            ``.html`` (standalone page)
 ``GET /static/map.css``    the stylesheet of the rendered map (public)
+``GET /maps/new``          the editor's template gallery (editors; drawn by
+                           :mod:`jornada.web.routes.editor`)
 =========================  ===============================================
 
 Everything but the stylesheet needs a role on the workspace (viewer or more).
@@ -204,6 +206,14 @@ def maps_redirect() -> Response:
 @router.api_route("/static/map.css", methods=READ, dependencies=[guard(Access.PUBLIC)])
 def map_css() -> Response:
     return Response(render.map_stylesheet(), media_type="text/css; charset=utf-8")
+
+
+@router.api_route("/maps/new", methods=READ, dependencies=[guard(Access.EDITOR)])
+def new_map(request: Request) -> Response:
+    """The template gallery of the editor (declared here: before ``/maps/{name}``)."""
+    from jornada.web.routes.editor import gallery_page  # the editor imports this module
+
+    return gallery_page(request)
 
 
 def _split(name: str, workspace: Workspace) -> tuple[str, str | None]:
