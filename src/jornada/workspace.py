@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import threading
 import tomllib
 import uuid
 from collections.abc import Callable
@@ -95,6 +96,9 @@ class Workspace:
         self.settings = settings
         self._in_memory = in_memory
         self._engine: Engine | None = None
+        # One DuckDB connection is not safe to use from two threads at once: the web app
+        # runs each request in a thread, so its routes hold this lock around queries.
+        self.lock = threading.RLock()
 
     def __repr__(self) -> str:
         return f"Workspace({str(self.root)!r})"
@@ -108,18 +112,19 @@ class Workspace:
     @property
     def engine(self) -> Engine:
         """The workspace's engine, opened (and its store created) on first use."""
-        if self._engine is None:
-            path = None if self._in_memory else self.root / DATABASE_FILE
-            engine = Engine.duckdb(path)
-            ensure_store(engine)
-            self._engine = engine
-            if rebuild_pending(engine):  # a load was stopped before it finished
-                rebuild_derived(
-                    engine,
-                    resolve=self._resolve_identities,
-                    session_gap_seconds=self.settings.session_gap_minutes * 60,
-                )
-        return self._engine
+        with self.lock:
+            if self._engine is None:
+                path = None if self._in_memory else self.root / DATABASE_FILE
+                engine = Engine.duckdb(path)
+                ensure_store(engine)
+                self._engine = engine
+                if rebuild_pending(engine):  # a load was stopped before it finished
+                    rebuild_derived(
+                        engine,
+                        resolve=self._resolve_identities,
+                        session_gap_seconds=self.settings.session_gap_minutes * 60,
+                    )
+            return self._engine
 
     def events(self) -> Any:
         """The ``events`` table as an Ibis expression (one row per event, facts included).

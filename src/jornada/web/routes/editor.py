@@ -35,7 +35,6 @@ from __future__ import annotations
 import functools
 import json
 import tempfile
-import threading
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -79,10 +78,6 @@ router = APIRouter()
 
 Viewer = Annotated[Principal, guard(Access.VIEWER)]
 Editor = Annotated[Principal, guard(Access.EDITOR)]
-# Requests run on a thread pool; the workspace's engine opens (and creates its store)
-# on first use, and one DuckDB connection is not for concurrent queries: the editor's
-# engine work goes through one lock.
-_ENGINE_LOCK = threading.Lock()
 MAX_BODY = MAX_MAP_BYTES
 """The largest request body the editor accepts (a map, as JSON or an upload)."""
 
@@ -497,7 +492,7 @@ def binding_preview(
         binding = EventBinding.model_validate(body.events)
     except ValidationError as error:
         return _error(request, 422, "invalid_rule", _first_error(error))
-    with _ENGINE_LOCK:
+    with workspace_of(request).lock:
         return _preview(request, binding)
 
 
@@ -591,7 +586,7 @@ def living(request: Request, map_id: str, principal: Viewer) -> JSONResponse:
         return _invalid(request, report)
     workspace = workspace_of(request)
     try:
-        with _ENGINE_LOCK:
+        with workspace.lock:
             measured = living_map(workspace.events(), report.journey)
     except JornadaError as error:
         return _error(request, 422, "cannot_measure", str(error))
