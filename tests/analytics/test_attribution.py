@@ -799,7 +799,7 @@ def test_command_errors(events_csv: Path, capsys: pytest.CaptureFixture[str]) ->
     assert "--conversion" in capsys.readouterr().err
     assert run(["attribution"]) == 2
     assert "--paths" in capsys.readouterr().err
-    assert run(["attribution", str(events_csv), "--paths", str(events_csv)]) == 2
+    assert run(["attribution", str(events_csv), *COLUMNS, "--paths", str(events_csv)]) == 2
     assert "not both" in capsys.readouterr().err
     assert (
         run(

@@ -152,10 +152,27 @@ def _emit(result: AnalysisResult, options: dict[str, Any]) -> None:
         out_console().print(result)
 
 
+_OPTIONAL_SOURCE = _SHARED[0].replace(
+    default=None,
+    annotation=Annotated[
+        Path | None,
+        typer.Argument(
+            metavar="[SOURCE]",
+            help="A workspace directory, or an event file with the column flags.",
+            show_default=False,
+        ),
+    ],
+)
+
+
 def analysis_command(
-    app: typer.Typer, name: str, *, epilog: str | None = None
+    app: typer.Typer, name: str, *, epilog: str | None = None, source_optional: bool = False
 ) -> Callable[[Callable[..., AnalysisResult]], Callable[..., None]]:
-    """Register an analysis: the command's own options plus the shared source and outputs."""
+    """Register an analysis: the command's own options plus the shared source and outputs.
+
+    With ``source_optional`` SOURCE may be left out and the function gets ``None`` (for
+    an analysis that can also read its input elsewhere, e.g. a path table file).
+    """
 
     def register(function: Callable[..., AnalysisResult]) -> Callable[..., None]:
         own = list(inspect.signature(function).parameters.values())[1:]  # drop `source`
@@ -164,7 +181,11 @@ def analysis_command(
         @functools.wraps(function)
         def command(**kwargs: Any) -> None:
             options = {key: kwargs.pop(key) for key in list(kwargs) if key in shared_names}
-            source = _open(options.pop("source_path"), options)
+            source_path = options.pop("source_path")
+            if source_path is None:
+                _emit(function(None, **kwargs), options)
+                return
+            source = _open(source_path, options)
             try:
                 _emit(function(source, **kwargs), options)
             finally:
@@ -176,8 +197,9 @@ def analysis_command(
             for p in own
             if p.kind is not inspect.Parameter.POSITIONAL_OR_KEYWORD
         ]
+        first = _OPTIONAL_SOURCE if source_optional else _SHARED[0]
         command.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-            [_SHARED[0], *positional, *_SHARED[1:], *keyword], return_annotation=None
+            [first, *positional, *_SHARED[1:], *keyword], return_annotation=None
         )
         app.command(name, epilog=epilog)(command)
         return command

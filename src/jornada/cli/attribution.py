@@ -7,10 +7,8 @@ aggregated path table exported by another tool (then SOURCE is left out).
 
 # No ``from __future__ import annotations``: analysis_command re-signs the command and
 # typer must see the option annotations as objects, not strings.
-import functools
-import inspect
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -24,7 +22,7 @@ from jornada.analytics.attribution import (
     read_path_table,
 )
 from jornada.cli.analysis import EventSource, analysis_command
-from jornada.cli.output import err_console, out_console, print_json
+from jornada.cli.output import err_console
 
 __all__ = ["register"]
 
@@ -42,83 +40,11 @@ _EPILOG = (
 )
 
 _PANEL = "Path table (--paths)"
-_PATH_OPTIONS: list[inspect.Parameter] = [
-    inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
-    for name, annotation, default in (
-        (
-            "paths",
-            Annotated[
-                Path | None,
-                typer.Option(
-                    "--paths",
-                    help="Read an aggregated path table (CSV or Parquet) instead of events.",
-                    rich_help_panel=_PANEL,
-                ),
-            ],
-            None,
-        ),
-        (
-            "path_col",
-            Annotated[
-                str,
-                typer.Option("--path-col", help="Column of the paths.", rich_help_panel=_PANEL),
-            ],
-            "path",
-        ),
-        (
-            "conversions_col",
-            Annotated[
-                str,
-                typer.Option(
-                    "--conversions-col",
-                    help="Column of the conversions of each path.",
-                    rich_help_panel=_PANEL,
-                ),
-            ],
-            "total_conversions",
-        ),
-        (
-            "nulls_col",
-            Annotated[
-                str,
-                typer.Option(
-                    "--nulls-col",
-                    help="Column of the paths without conversion ('' when there is none).",
-                    rich_help_panel=_PANEL,
-                ),
-            ],
-            "total_null",
-        ),
-        (
-            "value_col",
-            Annotated[
-                str | None,
-                typer.Option(
-                    "--value-col",
-                    help="Column of the conversion value of each path.",
-                    rich_help_panel=_PANEL,
-                ),
-            ],
-            None,
-        ),
-        (
-            "sep",
-            Annotated[
-                str,
-                typer.Option(
-                    "--sep", help="Separator of the channels in a path.", rich_help_panel=_PANEL
-                ),
-            ],
-            ">",
-        ),
-    )
-]
-_PATH_NAMES = [p.name for p in _PATH_OPTIONS]
 _MODEL_NAMES = ("first_touch", "last_touch", "linear", "position_based", "time_decay", "markov")
 
 
 def attribution_command(
-    source: EventSource,
+    source: EventSource | None,
     conversion: Annotated[
         str | None,
         typer.Option("--conversion", help=f"What a conversion is: {_STEP}."),
@@ -184,10 +110,77 @@ def attribution_command(
         Path | None,
         typer.Option("--export-paths", help="Also write the path table built (CSV)."),
     ] = None,
+    paths: Annotated[
+        Path | None,
+        typer.Option(
+            "--paths",
+            help="Read an aggregated path table (CSV or Parquet) instead of events.",
+            rich_help_panel=_PANEL,
+        ),
+    ] = None,
+    path_col: Annotated[
+        str, typer.Option("--path-col", help="Column of the paths.", rich_help_panel=_PANEL)
+    ] = "path",
+    conversions_col: Annotated[
+        str,
+        typer.Option(
+            "--conversions-col",
+            help="Column of the conversions of each path.",
+            rich_help_panel=_PANEL,
+        ),
+    ] = "total_conversions",
+    nulls_col: Annotated[
+        str,
+        typer.Option(
+            "--nulls-col",
+            help="Column of the paths without conversion ('' when there is none).",
+            rich_help_panel=_PANEL,
+        ),
+    ] = "total_null",
+    value_col: Annotated[
+        str | None,
+        typer.Option(
+            "--value-col",
+            help="Column of the conversion value of each path.",
+            rich_help_panel=_PANEL,
+        ),
+    ] = None,
+    sep: Annotated[
+        str,
+        typer.Option("--sep", help="Separator of the channels in a path.", rich_help_panel=_PANEL),
+    ] = ">",
 ) -> AttributionResult:
     """Attribute conversions to channels (events, touchpoints): first and last touch,
     linear, position-based, time decay, Markov chain (exact removal effects) and
     Shapley values, with conversion value when the events have one."""
+    if paths is not None:
+        if source is not None:
+            raise typer.BadParameter("give SOURCE or --paths FILE, not both", param_hint="SOURCE")
+        table = read_path_table(
+            paths,
+            path_col=path_col,
+            conversions_col=conversions_col,
+            nulls_col=nulls_col or None,
+            value_col=value_col,
+            sep=sep,
+        )
+        return attribute(
+            table,
+            models=model,
+            ci=ci,
+            ci_samples=ci_samples,
+            settings=AttributionSettings(
+                source=str(paths),
+                order=order,
+                repeats="keep" if keep_repeats else "drop",
+                position_weights=parse_position_weights(position),
+                seed=seed,
+            ),
+        )
+    if source is None:
+        raise typer.BadParameter(
+            "give SOURCE (a workspace or an event file), or --paths FILE", param_hint="SOURCE"
+        )
     if conversion is None:
         raise typer.BadParameter(f"give the conversion: {_STEP}", param_hint="--conversion")
     result = attribution(
@@ -213,80 +206,6 @@ def attribution_command(
     return result
 
 
-def _from_path_table(options: dict[str, Any], table_options: dict[str, Any]) -> None:
-    """The command on a path table file: read it, run the models, print or write."""
-    if options["source_path"] is not None:
-        raise typer.BadParameter("give SOURCE or --paths FILE, not both", param_hint="SOURCE")
-    path = table_options["paths"]
-    table = read_path_table(
-        path,
-        path_col=table_options["path_col"],
-        conversions_col=table_options["conversions_col"],
-        nulls_col=table_options["nulls_col"] or None,
-        value_col=table_options["value_col"],
-        sep=table_options["sep"],
-    )
-    result = attribute(
-        table,
-        models=options["model"],
-        ci=options["ci"],
-        ci_samples=options["ci_samples"],
-        settings=AttributionSettings(
-            source=str(path),
-            order=options["order"],
-            repeats="keep" if options["keep_repeats"] else "drop",
-            position_weights=parse_position_weights(options["position"]),
-            seed=options["seed"],
-        ),
-    )
-    if options["csv_path"] is not None:
-        result.write_csv(options["csv_path"])
-        err_console().print(f"wrote {options['csv_path']}")
-    if options["chart_path"] is not None:
-        result.write_chart(options["chart_path"])
-        err_console().print(f"wrote {options['chart_path']}")
-    if options["json_output"]:
-        print_json(result.to_dict())
-    elif options["csv_path"] is None and options["chart_path"] is None:
-        out_console().print(result)
-
-
 def register(app: typer.Typer) -> None:
-    """Add ``jornada attribution`` to ``app``.
-
-    The analysis command (workspace or event file) is built by ``analysis_command`` on
-    a scratch app, then wrapped so SOURCE may be left out when ``--paths`` is given.
-    """
-    events_command = analysis_command(typer.Typer(), "attribution")(attribution_command)
-    signature = inspect.signature(events_command)
-    parameters = list(signature.parameters.values())
-    source = parameters[0].replace(
-        default=None,
-        annotation=Annotated[
-            Path | None,
-            typer.Argument(
-                metavar="[SOURCE]",
-                help="A workspace directory, or an event file with the column flags "
-                "(left out with --paths).",
-                show_default=False,
-            ),
-        ],
-    )
-
-    @functools.wraps(events_command)
-    def command(**kwargs: Any) -> None:
-        table_options = {name: kwargs.pop(name) for name in _PATH_NAMES}
-        if table_options["paths"] is not None:
-            _from_path_table(kwargs, table_options)
-        elif kwargs["source_path"] is None:
-            raise typer.BadParameter(
-                "give SOURCE (a workspace or an event file), or --paths FILE",
-                param_hint="SOURCE",
-            )
-        else:
-            events_command(**kwargs)
-
-    command.__signature__ = signature.replace(  # type: ignore[attr-defined]
-        parameters=[source, *parameters[1:], *_PATH_OPTIONS]
-    )
-    app.command("attribution", epilog=_EPILOG)(command)
+    """Add ``jornada attribution`` to ``app`` (SOURCE may be left out with ``--paths``)."""
+    analysis_command(app, "attribution", epilog=_EPILOG, source_optional=True)(attribution_command)
