@@ -1,0 +1,206 @@
+"""The report: one self-contained file telling a journey with its data.
+
+:func:`build_report` runs the analyses on a workspace's events (or any events table) and
+a journey map, and gathers their results into a :class:`Report`: a typed list of
+:class:`~jornada.report._parts.Section` (id, title, the analysis results behind it,
+tables, charts, and claims linked to the numbers behind them) plus the ranked
+improvement :class:`~jornada.report._parts.Opportunity` list. ``to_dict()`` is its JSON
+twin; ``to_html()`` one HTML page that opens offline (plotly.js embedded once, charts
+interactive); :func:`write_report` writes ``.html`` or ``.pdf`` (printed by Chromium).
+
+>>> from jornada.model.templates import load_template
+>>> report = Report("Shop", load_template("b2c-ecommerce"), "es", dt.datetime(2026, 3, 2),
+...                 "first_order", "purchase", (Section("story", "Persona e historia"),))
+>>> report.section_ids(), report.to_dict()["sections"][0]["title"]
+(['story'], 'Persona e historia')
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from jornada.analytics.churn import ChurnDefinition
+from jornada.errors import JornadaError
+from jornada.living.overlay import default_conversion, living_map
+from jornada.model import Journey, Language
+from jornada.report._parts import Opportunity, Section
+from jornada.report._sections import BUILDERS, Context, Texts, opportunities
+from jornada.workspace import Workspace
+
+__all__ = [
+    "DEFAULT_PURCHASE",
+    "REPORT_SUFFIXES",
+    "Progress",
+    "Report",
+    "ReportError",
+    "build_report",
+    "write_report",
+]
+
+DEFAULT_PURCHASE: Final = "purchase"
+REPORT_SUFFIXES: Final = (".html", ".pdf")
+SECTION_ORDER: Final = (
+    "story",
+    "opportunities",
+    "living-map",
+    "stages",
+    "paths",
+    "touches",
+    "attribution",
+    "kpis",
+    "retention",
+    "clv",
+    "churn",
+    "stalled",
+    "departments",
+)
+
+Progress = Callable[[str, int, int], None]
+"""Called as each step starts: ``(what, steps done, steps in all)``."""
+
+
+class ReportError(JornadaError):
+    """A report that cannot be built or written as asked."""
+
+
+@dataclass(frozen=True)
+class Report:
+    """A journey told with its data: see the module."""
+
+    title: str
+    journey: Journey = field(repr=False)
+    language: Language
+    generated: dt.datetime
+    conversion: str | None
+    purchase: str
+    sections: tuple[Section, ...]
+    opportunities: tuple[Opportunity, ...] = ()
+
+    def section_ids(self) -> list[str]:
+        return [s.id for s in self.sections]
+
+    def section(self, section_id: str) -> Section:
+        """One section, by id."""
+        for section in self.sections:
+            if section.id == section_id:
+                return section
+        raise KeyError(f"no section {section_id!r}; sections: {', '.join(self.section_ids())}")
+
+    def to_dict(self, *, analyses: bool = True) -> dict[str, Any]:
+        """The report as JSON-ready data (``analyses=False`` leaves out the analyses'
+        own results and keeps what the page shows)."""
+        return {
+            "title": self.title,
+            "journey_id": self.journey.id,
+            "language": self.language,
+            "generated": self.generated.isoformat(),
+            "conversion": self.conversion,
+            "purchase": self.purchase,
+            "currency": self.journey.currency,
+            "sections": [s.to_dict(analyses=analyses) for s in self.sections],
+            "opportunities": [o.to_dict() for o in self.opportunities],
+        }
+
+    def to_html(self) -> str:
+        """One self-contained HTML page (plotly.js inside, nothing fetched)."""
+        from jornada.report._html import render_report
+
+        return render_report(self)
+
+
+def build_report(
+    source: Workspace | Any,
+    journey: Journey,
+    *,
+    language: Language = "en",
+    conversion: str | None = None,
+    purchase: str = DEFAULT_PURCHASE,
+    churn_definition: ChurnDefinition | None = None,
+    progress: Progress | None = None,
+) -> Report:
+    """Run the analyses on ``source`` (a :class:`~jornada.workspace.Workspace` or an
+    events table) for ``journey`` and gather them into a :class:`Report`.
+
+    ``conversion`` (a step) defaults to the map's
+    (:func:`~jornada.living.overlay.default_conversion`); ``purchase`` is the step whose
+    values make the customer lifetime value. With a workspace, churn follows its
+    ``[churn]`` settings unless ``churn_definition`` is given. Sections whose analysis
+    cannot run on this data (too little history for churn, say) say why instead.
+    """
+    if isinstance(source, Workspace):
+        events = source.events()
+        if churn_definition is None:
+            settings = (source.settings.model_extra or {}).get("churn")
+            if isinstance(settings, dict):
+                churn_definition = ChurnDefinition.from_settings(settings)
+    else:
+        events = source
+    if not journey.stages:
+        raise ReportError(f"map {journey.id!r} has no stages: a report needs a journey to tell")
+    conversion = conversion if conversion is not None else default_conversion(journey)
+    say = progress or (lambda _what, _done, _total: None)
+    t = Texts(language)
+    total = len(BUILDERS) + 2
+    say(t("progress.living"), 0, total)
+    try:
+        living = living_map(events, journey, conversion=conversion)
+    except JornadaError as error:
+        raise ReportError(
+            f"the living map of {journey.id!r} could not be measured: {error}"
+        ) from error
+    if living.total_events == 0:
+        raise ReportError(
+            "there are no events to report on: load some first "
+            "(`jornada load WORKSPACE FILE`, or `jornada demo` for an example)"
+        )
+    context = Context(
+        events=events,
+        journey=journey,
+        language=language,
+        conversion=conversion,
+        purchase=purchase,
+        living=living,
+        churn_definition=churn_definition,
+    )
+    built: dict[str, Section] = {}
+    for done, (section_id, builder) in enumerate(BUILDERS, start=1):
+        say(t(f"progress.{section_id.replace('-', '_')}"), done, total)
+        built[section_id] = builder(context)
+    say(t("progress.opportunities"), total - 1, total)
+    built["opportunities"], ranked = opportunities(context)
+    say(t("progress.done"), total, total)
+    return Report(
+        title=t("title", journey=journey.title),
+        journey=journey,
+        language=language,
+        generated=dt.datetime.now(dt.UTC).replace(microsecond=0),
+        conversion=conversion,
+        purchase=purchase,
+        sections=tuple(built[section_id] for section_id in SECTION_ORDER),
+        opportunities=ranked,
+    )
+
+
+def write_report(report: Report, path: str | os.PathLike[str]) -> Path:
+    """Write ``report`` to ``path``: ``.html`` (self-contained) or ``.pdf``."""
+    target = Path(path)
+    suffix = target.suffix.lower()
+    if suffix not in REPORT_SUFFIXES:
+        shown = repr(suffix) if suffix else "(no suffix)"
+        raise ReportError(
+            f"cannot write {target.name!r}: unsupported format {shown}; name the file .html or .pdf"
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    html = report.to_html()
+    if suffix == ".html":
+        target.write_text(html, encoding="utf-8")
+        return target
+    from jornada.report._pdf import print_pdf
+
+    print_pdf(html, target)
+    return target
