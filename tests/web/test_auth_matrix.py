@@ -262,6 +262,66 @@ RULES.update(
     }
 )
 
+# Dashboards, the analysis API and loads. The matrix workspace has no events: an allowed
+# analysis request gets 409 (no events yet), which still proves the guard let it through.
+_ANALYSIS_CALLS = {
+    "funnel": "funnel?steps=purchase",
+    "transitions": "transitions",
+    "sankey": "sankey",
+    "variants": "variants",
+    "step-matrix": "step-matrix",
+    "retention": "retention",
+    "lifecycle": "lifecycle",
+    "time-to-convert": "time-to-convert?conversion=purchase",
+    "touches": "touches?conversion=purchase",
+    "stages": "stages?map=shop",
+    "stalled": "stalled?map=shop",
+    "attribution": "attribution?conversion=purchase",
+    "kpis": "kpis",
+    "clv": "clv",
+    "churn": "churn",
+}
+RULES.update(
+    {
+        ("GET", f"/api/analyses/{name}"): Rule(
+            Access.VIEWER, 409, (Call(f"/api/analyses/{call}"), Call(f"/api/analyses/{call}"))
+        )
+        for name, call in _ANALYSIS_CALLS.items()
+    }
+)
+RULES.update(
+    {
+        ("GET", "/dashboards"): Rule(Access.VIEWER, 200, (Call("/dashboards"),)),
+        ("GET", "/dashboards.json"): Rule(Access.VIEWER, 200, (Call("/dashboards.json"),)),
+        ("GET", "/dashboards/{name}"): Rule(
+            Access.VIEWER, 200, (Call("/dashboards/funnel"), Call("/dashboards/stalled.json"))
+        ),
+        ("GET", "/static/vendor/plotly.js"): Rule(
+            Access.PUBLIC, 200, (Call("/static/vendor/plotly.js"),)
+        ),
+        ("GET", "/loads"): Rule(Access.VIEWER, 200, (Call("/loads"), Call("/loads?page=2"))),
+        ("GET", "/loads.json"): Rule(Access.VIEWER, 200, (Call("/loads.json"),)),
+        ("GET", "/api/loads"): Rule(Access.VIEWER, 200, (Call("/api/loads"),)),
+        ("GET", "/api/loads/quarantine"): Rule(
+            Access.VIEWER, 200, (Call("/api/loads/quarantine?page=1"),)
+        ),
+        ("GET", "/api/loads/{job}"): Rule(Access.VIEWER, 404, (Call("/api/loads/no-such-job"),)),
+        # Not an event file: refused before anything is written or loaded (415); only
+        # editors and admins get that far.
+        ("POST", "/api/loads"): Rule(
+            Access.EDITOR,
+            415,
+            (
+                Call(
+                    "/api/loads",
+                    form={"customer": "c", "time": "t", "event": "e"},
+                    files={"file": ("events.exe", b"c,t,e\n")},
+                ),
+            ),
+        ),
+    }
+)
+
 ALLOWED: dict[Access, set[str]] = {
     Access.PUBLIC: set(WHO),
     Access.SIGNED_IN: {"outsider", "viewer", "editor", "admin"},
