@@ -98,7 +98,7 @@ class Workspace:
         self._engine: Engine | None = None
         # One DuckDB connection is not safe to use from two threads at once: the web app
         # runs each request in a thread, so its routes hold this lock around queries.
-        self.lock = threading.RLock()
+        self.lock: threading.RLock = threading.RLock()
 
     def __repr__(self) -> str:
         return f"Workspace({str(self.root)!r})"
@@ -248,7 +248,9 @@ class Workspace:
         (path / MAPS_DIR).mkdir(parents=True, exist_ok=True)
         _write_settings(path / CONFIG_FILE, settings)
         # The data and the app state are rebuilt or private; the maps and settings are shared.
-        (path / ".gitignore").write_text("jornada.duckdb*\napp.sqlite*\n", encoding="utf-8")
+        (path / ".gitignore").write_text(
+            "jornada.duckdb*\napp.sqlite*\n.uploads/\n", encoding="utf-8"
+        )
         return cls(path, settings)
 
     @classmethod

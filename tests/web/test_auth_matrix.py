@@ -75,6 +75,8 @@ class Rule:
 # (method, route path) -> rule. GET rules cover HEAD too.
 RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/health"): Rule(Access.PUBLIC, 200, (Call("/health"),)),
+    ("GET", "/openapi.json"): Rule(Access.PUBLIC, 200, (Call("/openapi.json"),)),
+    ("GET", "/docs"): Rule(Access.PUBLIC, 200, (Call("/docs"),)),
     ("GET", "/static/map.css"): Rule(Access.PUBLIC, 200, (Call("/static/map.css"),)),
     ("GET", "/static"): Rule(Access.PUBLIC, 200, (Call("/static/app.css"),)),
     ("GET", "/login"): Rule(

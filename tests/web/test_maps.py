@@ -321,9 +321,19 @@ def test_unexpected_error_reveals_nothing(
     assert "boom" not in response.text
 
 
-def test_no_openapi_or_docs(client: TestClient) -> None:
-    for url in ("/docs", "/redoc", "/openapi.json"):
-        assert client.get(url).status_code == 404
+def test_api_docs_are_served_by_the_app(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    assert schema["openapi"].startswith("3.")
+    assert "/api/analyses/funnel" in schema["paths"]
+    assert "/api/maps/{map_id}" in schema["paths"]
+    # listed once, as GET: HEAD twins would repeat the operation ids
+    assert all("head" not in item for item in schema["paths"].values())
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert "/api/analyses/funnel" in page.text
+    assert 'src="http' not in page.text  # nothing loaded from elsewhere
+    assert "<script" not in page.text.lower()
+    assert client.get("/redoc").status_code == 404
 
 
 def test_head_requests(client: TestClient) -> None:

@@ -224,7 +224,7 @@ def _t(language: Language) -> Callable[..., str]:
     return t
 
 
-def _finding_text(finding: Finding, living: LivingMap, language: Language) -> str:
+def finding_text(finding: Finding, living: LivingMap, language: Language) -> str:
     """The finding in ``language`` from its numbers (the English message otherwise)."""
     t = _t(language)
     name = _place(finding, living)
@@ -269,8 +269,6 @@ def _finding_text(finding: Finding, living: LivingMap, language: Language) -> st
     return finding.message
 
 
-finding_text = _finding_text
-"""A finding's text in a language (public name; ``_finding_text`` stays for callers)."""
 
 
 def _place(finding: Finding, living: LivingMap) -> str:
@@ -290,7 +288,7 @@ def _finding_view(finding: Finding, living: LivingMap, language: Language) -> _F
         kind=finding.kind,
         kind_label=t(f"finding.{finding.kind}"),
         severity=finding.severity,
-        text=_finding_text(finding, living, language),
+        text=finding_text(finding, living, language),
         where=stage_name,
         stage_id=finding.stage_id,
         touchpoint_id=finding.touchpoint_id,

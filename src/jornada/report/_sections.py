@@ -28,7 +28,7 @@ from jornada.errors import JornadaError
 from jornada.i18n import translate
 from jornada.living.departments import departments
 from jornada.living.overlay import LivingMap
-from jornada.living.render import _finding_text, render_living_fragment
+from jornada.living.render import finding_text, render_living_fragment
 from jornada.model import Journey, Language, Stage
 from jornada.report import _opportunities as opp
 from jornada.report._format import cell, money
@@ -182,7 +182,7 @@ def living_map_section(ctx: Context) -> Section:
     rows, ids, claims = [], [], []
     for index, finding in enumerate(living.findings):
         where = ctx.touchpoint_name(finding.touchpoint_id) or ctx.stage_name(finding.stage_id)
-        text = _finding_text(finding, living, ctx.language)
+        text = finding_text(finding, living, ctx.language)
         rows.append(
             (
                 index + 1,
@@ -976,7 +976,7 @@ def opportunities(ctx: Context) -> tuple[Section, tuple[Opportunity, ...]]:
                 None if worth is None else finding.customers * worth,
                 Claim(
                     "",
-                    _finding_text(finding, ctx.living, ctx.language),
+                    finding_text(finding, ctx.living, ctx.language),
                     _finding_row_id(index),
                     finding.numbers,
                 ),

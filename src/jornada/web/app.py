@@ -23,7 +23,16 @@ from jornada.__about__ import __version__
 from jornada.accounts import AppState, state_url, workspace_key
 from jornada.web.auth import WebSettings, protect_unsafe_requests, route_access
 from jornada.web.errors import ErrorBoundary, http_exception_handler, validation_error_handler
-from jornada.web.routes import accounts, dashboards, editor, health, loads, maps, members
+from jornada.web.routes import (
+    accounts,
+    api_docs,
+    dashboards,
+    editor,
+    health,
+    loads,
+    maps,
+    members,
+)
 from jornada.web.security import SecurityHeaders
 from jornada.workspace import Workspace
 
@@ -51,7 +60,8 @@ def create_app(
     app = FastAPI(
         title="jornada",
         version=__version__,
-        # No interactive API docs: they load scripts from a CDN, and the app works offline.
+        # FastAPI's docs load Swagger UI from a CDN; routes/api_docs.py serves /docs and
+        # /openapi.json itself, so the app works offline.
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
@@ -69,6 +79,7 @@ def create_app(
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
     app.add_middleware(SecurityHeaders)
     app.include_router(health.router)
+    app.include_router(api_docs.router)
     app.include_router(accounts.router)
     app.include_router(members.router)
     app.include_router(maps.router)  # before the /static mount: it serves /static/map.css
@@ -77,6 +88,7 @@ def create_app(
     app.include_router(loads.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     _check_every_route_is_guarded(app)
+    app.openapi = lambda: api_docs.openapi_schema(app)  # type: ignore[method-assign]
     return app
 
 

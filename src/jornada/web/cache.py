@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import threading
-import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
@@ -183,21 +182,14 @@ class ResultCache(Generic[T]):
             return {"entries": len(self._entries), "hits": self._hits, "misses": self._misses}
 
 
-_ENGINE_LOCKS: weakref.WeakKeyDictionary[Workspace, threading.RLock] = weakref.WeakKeyDictionary()
-_ENGINE_LOCKS_GUARD = threading.Lock()
-
-
 def engine_lock(workspace: Workspace) -> threading.RLock:
     """The lock every web request holds while it uses ``workspace``'s engine (see the
-    module's docstring). Re-entrant: a load may run analyses' helpers inside it.
+    module's docstring): the workspace's own, re-entrant (a load may run analyses'
+    helpers inside it).
 
     >>> import tempfile, pathlib
     >>> ws = Workspace.init(pathlib.Path(tempfile.mkdtemp()) / "w")
-    >>> engine_lock(ws) is engine_lock(ws)
+    >>> engine_lock(ws) is engine_lock(ws) is ws.lock
     True
     """
-    with _ENGINE_LOCKS_GUARD:
-        lock = _ENGINE_LOCKS.get(workspace)
-        if lock is None:
-            lock = _ENGINE_LOCKS[workspace] = threading.RLock()
-        return lock
+    return workspace.lock

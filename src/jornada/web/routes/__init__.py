@@ -1,5 +1,8 @@
-"""One router module per noun: ``maps`` (the map list and map pages), ``accounts``
-(sign-in, one's account and tokens), ``members`` (roles, for admins), ``health``.
+"""One router module per noun: ``maps`` (the map list and map pages), ``editor`` (the
+map editor, its API, versions and comments, the template gallery), ``dashboards`` (the
+analysis API and dashboard pages), ``loads`` (uploads, load history, quarantine),
+``accounts`` (sign-in, one's account and tokens), ``members`` (roles, for admins),
+``health``.
 
 Every route declares who may use it with :func:`jornada.web.auth.guard`.
 """
