@@ -521,3 +521,15 @@ def test_api_errors_are_json_with_a_code(client_as: ClientAs, anonymous: TestCli
     assert "Traceback" not in bad.text
     assert "/work" not in bad.text
     assert "site-packages" not in bad.text
+
+
+def test_a_big_form_must_send_its_token_in_the_header(client_as: ClientAs) -> None:
+    """A form over a megabyte is not parsed to find its token (that would spool it to
+    disk before any size check): without the header it is refused."""
+    admin = client_as("admin")
+    token = csrf_of(admin.get("/members").text)
+    big = {"email": "new@example.com", "role": "viewer", "csrf_token": token}
+    files = {"padding": ("pad.bin", b"x" * (1024 * 1024 + 1), "application/octet-stream")}
+    _csrf_error(admin.post("/members", data=big, files=files))
+    small = admin.post("/members", data=big, files={"padding": ("pad.bin", b"x")})
+    assert small.status_code != 403

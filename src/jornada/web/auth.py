@@ -75,6 +75,9 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+MAX_FORM_BYTES = 1024 * 1024
+"""The largest form whose CSRF token is read from a field; bigger ones (uploads) must
+send it in the ``X-CSRF-Token`` header."""
 
 
 class Access(enum.Enum):
@@ -295,6 +298,11 @@ async def _submitted_token(request: Request) -> str | None:
         return header
     content_type = request.headers.get("content-type", "")
     if content_type.startswith(_FORMS):
+        # Parsing a form spools it to disk before any route can check its size: only
+        # small forms carry the token in a field; uploads send the header.
+        length = request.headers.get("content-length", "")
+        if not length.isdigit() or int(length) > MAX_FORM_BYTES:
+            return None
         form = await request.form()
         value = form.get(CSRF_FIELD)
         return value if isinstance(value, str) else None
