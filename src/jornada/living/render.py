@@ -269,8 +269,6 @@ def finding_text(finding: Finding, living: LivingMap, language: Language) -> str
     return finding.message
 
 
-
-
 def _place(finding: Finding, living: LivingMap) -> str:
     for stage in living.stages:
         if finding.touchpoint_id is None and stage.stage_id == finding.stage_id:
