@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -533,3 +533,22 @@ def test_a_big_form_must_send_its_token_in_the_header(client_as: ClientAs) -> No
     _csrf_error(admin.post("/members", data=big, files=files))
     small = admin.post("/members", data=big, files={"padding": ("pad.bin", b"x")})
     assert small.status_code != 403
+
+
+def test_request_bodies_are_bounded(client_as: ClientAs) -> None:
+    """Over 8 MB a body is refused (413, JSON) by its declared length or, sent in chunks,
+    as soon as it grows past the limit; the event upload has its own limit."""
+    admin = client_as("admin")
+    big = b"x" * (8 * 1024 * 1024 + 1)
+    declared = admin.post("/members", content=big, headers={"content-type": "text/plain"})
+    assert declared.status_code == 413
+    assert declared.json()["error"]["code"] == "too_large"
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(9):
+            yield b"x" * (1024 * 1024)
+
+    token = csrf_of(admin.get("/members").text)
+    headers = {"content-type": "application/x-www-form-urlencoded", "x-csrf-token": token}
+    chunked = admin.post("/members", content=chunks(), headers=headers)
+    assert chunked.status_code == 413

@@ -33,7 +33,7 @@ from jornada.web.routes import (
     maps,
     members,
 )
-from jornada.web.security import SecurityHeaders
+from jornada.web.security import BodyLimit, SecurityHeaders
 from jornada.workspace import Workspace
 
 __all__ = ["LOOPBACK_HOSTS", "STATIC_DIR", "api_routes", "create_app"]
@@ -73,6 +73,9 @@ def create_app(
     app.state.web_settings = settings or WebSettings()
     app.add_exception_handler(HTTPException, http_exception_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
+    # Bodies are bounded before any handler reads them; the event upload streams to disk
+    # under its own, larger limit (routes/loads.py).
+    app.add_middleware(BodyLimit, exempt=("/api/loads",))
     # Added last = outermost: the headers go on every response, 500s included.
     app.add_middleware(ErrorBoundary)
     if allowed_hosts is not None:

@@ -11,7 +11,13 @@ from __future__ import annotations
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["CONTENT_SECURITY_POLICY", "SECURITY_HEADERS", "SecurityHeaders"]
+__all__ = [
+    "CONTENT_SECURITY_POLICY",
+    "MAX_BODY_BYTES",
+    "SECURITY_HEADERS",
+    "BodyLimit",
+    "SecurityHeaders",
+]
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -51,3 +57,88 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+MAX_BODY_BYTES = 8 * 1024 * 1024
+"""The largest request body outside the upload route (a map, a form, a JSON request)."""
+
+
+class BodyLimit:
+    """ASGI middleware refusing request bodies over ``limit`` bytes with a JSON 413,
+    by the declared length or, for a body sent in chunks, as soon as it grows past it
+    (before any handler has read it all). ``exempt`` paths (the event upload, which
+    streams to disk under its own larger limit) pass through.
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, limit: int = MAX_BODY_BYTES, exempt: tuple[str, ...] = ()
+    ) -> None:
+        self.app = app
+        self.limit = limit
+        self.exempt = exempt
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self.exempt:
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(send)
+            return
+        seen = 0
+        too_large = False
+        answered = False
+
+        async def counted() -> Message:
+            nonlocal seen, too_large
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    too_large = True
+                    raise _TooLargeError
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            # Whatever the app makes of the interrupted body (a 400, a 500), the answer
+            # is ours: 413.
+            nonlocal answered
+            if too_large:
+                if not answered and message["type"] == "http.response.start":
+                    answered = True
+                    await self._refuse(send)
+                return
+            await send(message)
+
+        try:
+            await self.app(scope, counted, guarded_send)
+        except Exception:
+            if not too_large:
+                raise
+            # the app let the interruption (or what it made of it) escape
+            if not answered:
+                answered = True
+                await self._refuse(send)
+
+    async def _refuse(self, send: Send) -> None:
+        megabytes = self.limit // (1024 * 1024)
+        body = (
+            b'{"error": {"status": 413, "code": "too_large", "message": '
+            + f'"the request body is larger than {megabytes} MB"'.encode()
+            + b"}}"
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+class _TooLargeError(Exception):
+    """A chunked body grew past the limit."""
