@@ -21,10 +21,14 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, expect, sync_playwright
 
 # The test browser runs with the flags the renderer uses (offline-safe, no sandbox as root).
 from jornada.render._browser import CHROMIUM_ARGS
+
+# CI runs the browser tests beside others on two cores: a page may take more than
+# Playwright's default 5 s to show what a test waits for.
+expect.set_options(timeout=20_000)
 
 # Property tests generate whole maps and event logs; on 2 shared cores generation can
 # be slow, which says nothing about the code under test.

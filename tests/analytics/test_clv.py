@@ -342,7 +342,8 @@ def test_pareto_nbd_integral_by_quadrature(
     if math.isinf(want):
         assert got == want
     else:
-        assert got == pytest.approx(want, rel=1e-10, abs=1e-10)
+        # two quadratures of a steep integrand: agree to ~1e-10, here and there 1e-9
+        assert got == pytest.approx(want, rel=1e-8, abs=1e-8)
 
 
 def test_pareto_nbd_stays_finite_where_the_textbook_form_overflows() -> None:

@@ -101,10 +101,15 @@ def _assert_same_kpis(shown: Sequence[KpiValue], rows: Sequence[KpiValue]) -> No
     for k in shown:
         expected = latest[k.kpi]
         # Sums in the engine may add in another order: equal up to rounding.
-        assert replace(k, value=None, numerator=None) == replace(
-            expected, value=None, numerator=None
+        assert replace(k, value=None, numerator=None, denominator=None) == replace(
+            expected, value=None, numerator=None, denominator=None
         )
-        assert k.value == (None if expected.value is None else pytest.approx(expected.value))
+        for got, want in (
+            (k.value, expected.value),
+            (k.numerator, expected.numerator),
+            (k.denominator, expected.denominator),
+        ):
+            assert got == (None if want is None else pytest.approx(want))
 
 
 def test_the_frame_and_json_carry_the_new_measures(living: LivingMap) -> None:

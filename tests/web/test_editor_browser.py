@@ -112,7 +112,9 @@ def test_editor_in_a_browser(
 
         # The living-map overlay on the same grid (no events loaded: zero customers).
         page.get_by_role("button", name="Living map").click()
-        expect(page.locator("#status")).to_contain_text("Living map: measured on 0 customers")
+        expect(page.locator("#status")).to_contain_text(
+            "Living map: measured on 0 customers", timeout=60_000
+        )
         expect(page.locator(".living-line")).to_have_count(page.locator(".ed-touchpoint").count())
         expect(page.get_by_role("button", name="Living map")).to_have_attribute(
             "aria-pressed", "true"
