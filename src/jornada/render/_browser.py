@@ -22,6 +22,7 @@ __all__ = [
     "chromium_executable",
     "html_to_pdf",
     "html_to_png",
+    "print_document",
     "render_pdf",
     "render_png",
 ]
@@ -227,6 +228,42 @@ def html_to_pdf(
                 landscape=True,
                 print_background=True,
                 scale=max(0.1, min(scale, 2.0)),
+                margin={"top": margin, "right": margin, "bottom": margin, "left": margin},
+            )
+            page.context.close()
+        return target
+
+    return _isolated(work)
+
+
+def print_document(
+    html: str,
+    path: str | os.PathLike[str],
+    *,
+    page_format: str = "A4",
+    width: int = 1100,
+    scale: float = 0.9,
+    margin_mm: float = 10,
+    ready: str | None = None,
+) -> Path:
+    """A long document (a report) printed to a landscape PDF, offline: laid out ``width``
+    CSS pixels wide, in print media, once the JavaScript predicate ``ready`` holds
+    (e.g. its charts are drawn; up to a minute)."""
+    target = _target(path)
+
+    def work() -> Path:
+        with _browser() as browser:
+            page = _open(browser, html, width)
+            page.emulate_media(media="print")
+            if ready is not None:
+                page.wait_for_function(ready, timeout=60_000)
+            margin = f"{margin_mm}mm"
+            page.pdf(
+                path=str(target),
+                format=page_format,
+                landscape=True,
+                print_background=True,
+                scale=scale,
                 margin={"top": margin, "right": margin, "bottom": margin, "left": margin},
             )
             page.context.close()
