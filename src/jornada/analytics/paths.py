@@ -430,11 +430,7 @@ class StepMatrix(AnalysisResult):
                 hovertemplate="step %{x}: %{y}<br>%{z:.1%} of paths<extra></extra>",
             )
         )
-        where = {
-            "start": "from the start",
-            "after": f"after {self.anchor}",
-            "before": f"before {self.anchor}",
-        }[self.direction]
+        where = _where(self.direction, self.anchor)
         figure.update_layout(
             title=f"Step matrix {where} ({self.paths:,} {self.by.value} paths)",
             xaxis_title="step",
@@ -442,6 +438,37 @@ class StepMatrix(AnalysisResult):
             yaxis_autorange="reversed",
         )
         return figure
+
+
+def _where(direction: Direction, anchor: str | None) -> str:
+    """How a chart title says where the steps are counted from."""
+    return "from the start" if direction == "start" else f"{direction} {anchor}"
+
+
+def _anchored_paths(
+    events: ir.Table,
+    steps: int,
+    after: str | None,
+    before: str | None,
+    by: PathBy | str,
+    journey: Journey | None,
+) -> tuple[PathBy, str | None, Direction, ir.Table]:
+    """What the step matrix and the Sankey share: the checked arguments, the direction
+    and the path events (with the anchor's flag ``_f0`` when there is one)."""
+    if steps < 1:
+        raise ValueError("steps must be at least 1")
+    if after is not None and before is not None:
+        raise ValueError("give an anchor after or before, not both")
+    anchor = after if after is not None else before
+    direction: Direction = "after" if after is not None else "before" if before else "start"
+    flags = _conditions([anchor], events, journey) if anchor else None
+    return PathBy(by), anchor, direction, path_events(events, PathBy(by), flags=flags)
+
+
+def _first_anchors(path: ir.Table) -> ir.Table:
+    """Per path, the position of its first anchor event (``_at``)."""
+    hits = path.filter(path._f0)
+    return hits.group_by("path_id").agg(_at=hits.pos.min())
 
 
 def step_matrix(
@@ -465,14 +492,7 @@ def step_matrix(
     >>> [(c.step, c.event, c.share) for c in step_matrix(events, steps=2).cells]
     [(1, 'view', 1.0), (2, 'END', 1.0)]
     """
-    if steps < 1:
-        raise ValueError("steps must be at least 1")
-    if after is not None and before is not None:
-        raise ValueError("give an anchor after or before, not both")
-    by = PathBy(by)
-    anchor = after if after is not None else before
-    direction: Direction = "after" if after is not None else "before" if before else "start"
-    path = path_events(events, by, flags=_conditions([anchor], events, journey) if anchor else None)
+    by, anchor, direction, path = _anchored_paths(events, steps, after, before, by, journey)
     cells, ended, boundary_step = _step_positions(path, direction, steps)
     shown = cells.filter((cells._step >= 1) & (cells._step <= steps))
     counted = shown.group_by(step=shown._step, event=shown.event).agg(paths=shown.count())
@@ -508,8 +528,7 @@ def _step_positions(path: ir.Table, direction: Direction, steps: int) -> tuple[A
     lasts = path.filter(path.next_ts.isnull())  # one per path
     if direction == "start":
         return path.mutate(_step=path.pos + 1), lasts, lasts.pos + 2
-    hits = path.filter(path._f0)
-    anchors = hits.group_by("path_id").agg(_at=hits.pos.min())
+    anchors = _first_anchors(path)
     if direction == "before":
         near = path.join(anchors, "path_id")
         near = near.filter((near.pos < near._at) & (near.pos >= near._at - steps))
@@ -627,11 +646,7 @@ class Sankey(AnalysisResult):
                 },
             )
         )
-        where = {
-            "start": "from the start",
-            "after": f"after {self.anchor}",
-            "before": f"before {self.anchor}",
-        }[self.direction]
+        where = _where(self.direction, self.anchor)
         figure.update_layout(title=f"{self.steps} steps {where} ({self.by.value} paths)")
         return figure
 
@@ -657,14 +672,7 @@ def sankey(
     >>> [(l.source, l.target, l.paths) for l in sankey(events, steps=3).links]
     [('view', 'END', 1)]
     """
-    if steps < 1:
-        raise ValueError("steps must be at least 1")
-    if after is not None and before is not None:
-        raise ValueError("give an anchor after or before, not both")
-    by = PathBy(by)
-    anchor = after if after is not None else before
-    direction: Direction = "after" if after is not None else "before" if before else "start"
-    path = path_events(events, by, flags=_conditions([anchor], events, journey) if anchor else None)
+    by, anchor, direction, path = _anchored_paths(events, steps, after, before, by, journey)
     links = _sankey_links(path, direction, steps)
     rows = _run(
         links.group_by("source_step", "source", "target_step", "target")
@@ -690,8 +698,7 @@ def _sankey_links(path: ir.Table, direction: Direction, steps: int) -> ir.Table:
             target_step=(near.pos + 2).cast("int64"),
             target=near.next_event.fill_null(END),
         )
-    hits = path.filter(path._f0)
-    anchors = hits.group_by("path_id").agg(_at=hits.pos.min())
+    anchors = _first_anchors(path)
     near = path.join(anchors, "path_id")
     relative = (near.pos - near._at).cast("int64")
     flows = near.select(
