@@ -1,0 +1,52 @@
+"""The living map's finding rules on hand-made measures, against independent arithmetic
+(the bad-week test against scipy's chi-square test of the 2x2 table)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from scipy import stats
+
+from jornada.analytics.touchpoints import TouchpointPeriod, TouchpointTrend
+from jornada.living import overlay
+
+
+def week(n: int) -> dt.date:
+    return dt.date(2026, 1, 5) + dt.timedelta(weeks=n)
+
+
+def test_a_bad_week_is_found_with_its_numbers() -> None:
+    # Four ordinary weeks converting 80 of 100, one converting 40 of 100.
+    rows = [TouchpointPeriod("checkout", week(n), 100, 80) for n in range(4)]
+    rows.append(TouchpointPeriod("checkout", week(4), 100, 40))
+    trend = TouchpointTrend("shop", "purchase", "week", tuple(rows))
+    found = overlay._period_findings(trend, {"checkout": ("Checkout", "buy")}, week(10))
+    assert [f.numbers["period_start"] for f in found] == [week(4).isoformat()]
+    numbers = found[0].numbers
+    assert numbers["rate"] == 0.4
+    assert numbers["other_rate"] == 0.8
+    assert found[0].customers == 40  # (0.8 - 0.4) x 100
+    # The z-test of two proportions is the uncorrected chi-square test of the 2x2 table.
+    table = [[40, 60], [320, 80]]
+    _chi2, p, _, _ = stats.chi2_contingency(table, correction=False)
+    assert numbers["p_value"] == pytest.approx(p, rel=1e-9)
+
+
+def test_weeks_still_open_and_small_weeks_are_not_judged() -> None:
+    rows = [TouchpointPeriod("checkout", week(n), 100, 80) for n in range(4)]
+    rows.append(TouchpointPeriod("checkout", week(4), 100, 10))
+    rows.append(TouchpointPeriod("checkout", week(5), 10, 0))  # too few customers
+    trend = TouchpointTrend("shop", "purchase", "week", tuple(rows))
+    names = {"checkout": ("Checkout", "buy")}
+    # The week of week(4) ends after the judged date: its window has not closed.
+    assert overlay._period_findings(trend, names, week(4) + dt.timedelta(days=6)) == []
+    judged = overlay._period_findings(trend, names, week(10))
+    assert [f.numbers["period_start"] for f in judged] == [week(4).isoformat()]
+
+
+def test_a_mild_dip_is_not_a_bad_week() -> None:
+    rows = [TouchpointPeriod("checkout", week(n), 1000, 800) for n in range(4)]
+    rows.append(TouchpointPeriod("checkout", week(4), 1000, 700))  # 12.5% lower: under 30%
+    trend = TouchpointTrend("shop", "purchase", "week", tuple(rows))
+    assert overlay._period_findings(trend, {"checkout": ("Checkout", "buy")}, week(10)) == []
