@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 from scipy import stats
 
-from jornada.analytics.touchpoints import TouchpointPeriod, TouchpointTrend
+from jornada.analytics.touchpoints import TouchpointMeasure, TouchpointPeriod, TouchpointTrend
 from jornada.living import overlay
 
 
@@ -50,3 +50,30 @@ def test_a_mild_dip_is_not_a_bad_week() -> None:
     rows.append(TouchpointPeriod("checkout", week(4), 1000, 700))  # 12.5% lower: under 30%
     trend = TouchpointTrend("shop", "purchase", "week", tuple(rows))
     assert overlay._period_findings(trend, {"checkout": ("Checkout", "buy")}, week(10)) == []
+
+
+def cell(touchpoint_id: str, customers: int, lost: int) -> overlay.LivingTouchpoint:
+    measures = TouchpointMeasure(
+        touchpoint_id, touchpoint_id.title(), "buy", True, customers, customers, None, None,
+        lost, 0, lost, None, 0, 1000,
+    )  # fmt: skip
+    return overlay.LivingTouchpoint(touchpoint_id, touchpoint_id.title(), "buy", None,
+                                    "assumed", measures, None)  # fmt: skip
+
+
+def test_journeys_end_where_far_more_unconverted_customers_stop_than_usual() -> None:
+    # Lost shares 5%, 10%, 10%, 40%: the median is 10%; 40% is 4x it, and 40 customers
+    # are 4% of the 1,000 in the log (at least 1%).
+    cells = [cell("a", 100, 5), cell("b", 100, 10), cell("c", 100, 10), cell("d", 100, 40)]
+    found = overlay._exit_findings(cells, 1000)
+    assert list(found) == ["d"]
+    (finding,) = found["d"]
+    assert (finding.customers, finding.numbers["rate"], finding.numbers["typical"]) == (
+        40,
+        0.4,
+        0.1,
+    )
+    assert finding.severity == 5  # 4x the typical share: past both steps (2x, 3x)
+    # Too few customers to matter: 9 of 1,000 is under 1%.
+    few = [cell("a", 100, 5), cell("b", 100, 10), cell("c", 100, 10), cell("d", 20, 9)]
+    assert overlay._exit_findings(few, 1000) == {}
