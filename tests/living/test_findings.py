@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
+from typing import Any
 
 import pytest
 from scipy import stats
@@ -77,3 +79,22 @@ def test_journeys_end_where_far_more_unconverted_customers_stop_than_usual() -> 
     # Too few customers to matter: 9 of 1,000 is under 1%.
     few = [cell("a", 100, 5), cell("b", 100, 10), cell("c", 100, 10), cell("d", 20, 9)]
     assert overlay._exit_findings(few, 1000) == {}
+
+
+def test_measured_emotion_against_the_design() -> None:
+    from jornada.living.sentiment import EmotionMeasure
+
+    def felt(designed: int | None, mean: float, low: float, high: float, n: int = 50) -> Any:
+        base = cell("help", 100, 0)
+        emotion = EmotionMeasure("help", "Help", n, mean, low, high, n, mean, 0, None)
+        return replace(base, designed_emotion=designed, emotion=emotion)
+
+    # Designed +2, measured -1 (interval -1.3..-0.7): a contradiction 3 points wide, and
+    # customers feel bad there.
+    kinds = {f.kind: f for f in overlay._emotion_findings(felt(2, -1.0, -1.3, -0.7))}
+    assert set(kinds) == {"emotion_contradiction", "negative_emotion"}
+    assert kinds["emotion_contradiction"].severity == 5  # |−1 − 2| = 3: past 2 and 3
+    assert kinds["negative_emotion"].severity == 4  # −1.0: past 1, not 1.5
+    # The design inside the measured interval, or too few responses: nothing to say.
+    assert overlay._emotion_findings(felt(0, 0.2, -0.1, 0.5)) == []
+    assert overlay._emotion_findings(felt(2, -1.0, -1.3, -0.7, n=4)) == []
