@@ -207,3 +207,18 @@ def test_serve_demo_signs_in_with_the_documented_account(
         assert client.get("/maps.json").json()["count"] == 2
     assert run(["serve", str(demo), "--demo", "--host", "0.0.0.0"]) == 0
     assert "password is public" in capsys.readouterr().err
+
+
+def test_add_with_a_language(workspace: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    ws = str(workspace.root)
+    assert run(["user", "add", ws, "ana@example.com", "--language", "pt", "--json"]) == 0
+    added = json.loads(capsys.readouterr().out)
+    assert (added["email"], added["language"]) == ("ana@example.com", "pt-BR")
+    assert run(["user", "add", ws, "bo@example.com", "--language", "fr"]) == 1
+    assert "unknown language 'fr'" in capsys.readouterr().err
+    state = state_of(workspace)
+    try:
+        assert find_user(state, "ana@example.com").language == "pt-BR"  # type: ignore[union-attr]
+        assert find_user(state, "bo@example.com") is None
+    finally:
+        state.close()

@@ -8,6 +8,8 @@ route of ``app.routes`` must have a rule (a new route without one fails
 
 from __future__ import annotations
 
+import gc
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +24,7 @@ from jornada.accounts import AppState, workspace_key
 from jornada.accounts.history import add_comment, list_comments, save_version
 from jornada.accounts.sessions import start_session
 from jornada.accounts.tokens import create_token
-from jornada.accounts.users import add_user, find_user, set_role
+from jornada.accounts.users import add_user, find_user, list_users, set_language, set_role
 from jornada.model.io import dumps_journey
 from jornada.web import create_app
 from jornada.web.app import api_routes
@@ -58,6 +60,19 @@ Effect = Callable[[dict[str, Any], bool], None]
 def target_becomes(role: str | None) -> Effect:
     def check(world: dict[str, Any], allowed: bool) -> None:
         assert target_role(world) == (role if allowed else "viewer")
+
+    return check
+
+
+def own_language_becomes(language: str) -> Effect:
+    """Only the caller's stored language changed (``_prepare`` cleared them all)."""
+
+    def check(world: dict[str, Any], allowed: bool) -> None:
+        stored = {user.email: user.language for user in list_users(world["state"])}
+        caller = f"{world['who']}@example.com"
+        assert stored == {
+            email: language if allowed and email == caller else None for email in stored
+        }
 
     return check
 
@@ -105,6 +120,19 @@ RULES: dict[tuple[str, str], Rule] = {
     ),
     ("POST", "/account/tokens/{token_id}/revoke"): Rule(
         Access.SIGNED_IN, 303, (Call("/account/tokens/{own_token}/revoke", {}),)
+    ),
+    # Anyone signed in, whatever their role, sets their own language and nobody else's.
+    ("POST", "/account/language"): Rule(
+        Access.SIGNED_IN,
+        303,
+        (Call("/account/language", {"language": "pt", "next": "/"}),),
+        effect=own_language_becomes("pt-BR"),
+    ),
+    ("PUT", "/api/account/language"): Rule(
+        Access.SIGNED_IN,
+        200,
+        (Call("/api/account/language", json={"language": "es"}),),
+        effect=own_language_becomes("es"),
     ),
     ("GET", "/members"): Rule(Access.ADMIN, 200, (Call("/members"),)),
     ("GET", "/members.json"): Rule(Access.ADMIN, 200, (Call("/members.json"),)),
@@ -398,6 +426,10 @@ def _prepare(world: dict[str, Any], who: str, path: str) -> str:
     # The target member exists, as a viewer, before each call.
     target = add_user(state, key, TARGET, role="viewer", password=PASSWORD).user.id
     set_role(state, key, TARGET, "viewer")
+    # Nobody has chosen a language before each call.
+    world["who"] = who
+    for user in list_users(state):
+        set_language(state, user.id, None)
     values: dict[str, object] = {"target": target}
     # A map of its own for each call that changes or deletes one, and an unused id.
     world["counter"] = world.get("counter", 0) + 1
@@ -521,3 +553,31 @@ def test_a_route_without_a_guard_stops_the_app(world: dict[str, Any]) -> None:
 
     with pytest.raises(RuntimeError, match="/unguarded must declare exactly one guard"):
         _check_every_route_is_guarded(app)
+
+
+@pytest.mark.parametrize(
+    ("who", "path", "csrf_ok"),
+    [
+        ("editor", "/api/maps", False),  # refused by the CSRF check, which parsed the form
+        ("viewer", "/api/maps", True),  # the CSRF check passes, the guard refuses
+        ("editor", "/logout", True),  # a route without Form parameters
+    ],
+)
+def test_a_form_read_for_its_csrf_token_is_closed(
+    client_as: Callable[[str], TestClient], who: str, path: str, csrf_ok: bool
+) -> None:
+    """The spooled files of a multipart form are closed however the request ends (the
+    fuzzer found them left to the garbage collector)."""
+    client = client_as(who)
+    token = csrf_of(client.get("/account").text) if csrf_ok else "wrong"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        response = client.post(
+            path,
+            data={"csrf_token": token},
+            files={"file": ("a.csv", b"a,b\n1,2\n")},
+            follow_redirects=False,
+        )
+        assert response.status_code == (303 if path == "/logout" else 403)
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]

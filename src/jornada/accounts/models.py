@@ -104,6 +104,9 @@ class User(Base):
     created_at: Mapped[dt.datetime]
     password_changed_at: Mapped[dt.datetime]
     last_login_at: Mapped[dt.datetime | None]
+    # The interface language the user chose (``en``, ``pt-BR``, ``es``); ``None`` until
+    # they choose one. No CHECK constraint: a new language must not need a migration.
+    language: Mapped[str | None] = mapped_column(String(16))
 
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True

@@ -13,6 +13,8 @@ frozen dataclasses (:class:`UserInfo`), never live ORM objects.
 [('ana@example.com', 'editor')]
 >>> has_role("viewer", "editor"), has_role("admin", "editor"), has_role("admin", None)
 (True, False, False)
+>>> set_language(state, added.user.id, "pt").language
+'pt-BR'
 >>> state.close()
 """
 
@@ -35,6 +37,7 @@ from jornada.accounts.passwords import (
     verify_password,
 )
 from jornada.accounts.state import AppState
+from jornada.model._base import Language, parse_language
 
 __all__ = [
     "NewUser",
@@ -42,6 +45,7 @@ __all__ = [
     "Role",
     "UserInfo",
     "add_user",
+    "check_language",
     "delete_user",
     "find_user",
     "get_user",
@@ -52,6 +56,7 @@ __all__ = [
     "parse_role",
     "remove_member",
     "reset_password",
+    "set_language",
     "set_password",
     "set_role",
     "user_by_id",
@@ -106,6 +111,8 @@ class UserInfo:
     role: Role | None
     created_at: dt.datetime
     last_login_at: dt.datetime | None
+    language: Language | None = None
+    """The interface language they chose; ``None``: the browser's or the workspace's."""
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -114,6 +121,7 @@ class UserInfo:
             "role": self.role,
             "created_at": self.created_at.isoformat(),
             "last_login_at": self.last_login_at.isoformat() if self.last_login_at else None,
+            "language": self.language,
         }
 
 
@@ -160,9 +168,46 @@ def _role_on(db: Session, user_id: int, workspace: str) -> Role | None:
     return cast(Role | None, role)
 
 
+def _stored_language(value: str | None) -> Language | None:
+    """The language column read back; a value this version does not know counts as none."""
+    if value is None:
+        return None
+    try:
+        return parse_language(value)
+    except ValueError:
+        return None
+
+
+def _info(user: User, role: Role | None) -> UserInfo:
+    return UserInfo(
+        user.id,
+        user.email,
+        user.name,
+        role,
+        user.created_at,
+        user.last_login_at,
+        _stored_language(user.language),
+    )
+
+
 def user_info(db: Session, user: User, workspace: str | None) -> UserInfo:
     role = _role_on(db, user.id, workspace) if workspace is not None else None
-    return UserInfo(user.id, user.email, user.name, role, user.created_at, user.last_login_at)
+    return _info(user, role)
+
+
+def check_language(text: str | None) -> Language | None:
+    """A language a user may choose (``pt``, ``pt-BR``, ``es``, ``en``), or ``None`` (or
+    an empty string) to forget the choice; an :class:`AccountError` otherwise.
+
+    >>> check_language("PT"), check_language(""), check_language(None)
+    ('pt-BR', None, None)
+    """
+    if text is None or not text.strip():
+        return None
+    try:
+        return parse_language(text)
+    except ValueError:
+        raise AccountError(f"unknown language {text.strip()!r}; languages: en, pt, es") from None
 
 
 def _user(db: Session, email: str) -> User:
@@ -209,15 +254,19 @@ def add_user(
     role: Role = "viewer",
     name: str = "",
     password: str | None = None,
+    language: str | None = None,
 ) -> NewUser:
     """Give ``email`` the ``role`` on ``workspace``, creating the account if needed.
 
     A new account gets ``password``, or a generated one (returned once in
-    :attr:`NewUser.password`). An existing account keeps its password and name.
+    :attr:`NewUser.password`), and ``language`` as its interface language. An existing
+    account keeps its password, name and language (the language is the user's own
+    choice, see :func:`set_language`).
     """
     email = normalize_email(email)
     role = parse_role(role)
     name = _check_name(name)
+    chosen = check_language(language)
     if password is not None:
         check_new_password(password)
     now = state.now()
@@ -235,6 +284,7 @@ def add_user(
                 created_at=now,
                 password_changed_at=now,
                 last_login_at=None,
+                language=chosen,
             )
             db.add(user)
             db.flush()
@@ -313,17 +363,7 @@ def list_members(state: AppState, workspace: str) -> list[UserInfo]:
             .where(Membership.workspace == workspace)
             .order_by(User.email)
         ).all()
-        return [
-            UserInfo(
-                user.id,
-                user.email,
-                user.name,
-                cast(Role, role),
-                user.created_at,
-                user.last_login_at,
-            )
-            for user, role in rows
-        ]
+        return [_info(user, cast(Role, role)) for user, role in rows]
 
 
 def list_users(state: AppState, workspace: str | None = None) -> list[UserInfo]:
@@ -331,6 +371,18 @@ def list_users(state: AppState, workspace: str | None = None) -> list[UserInfo]:
     with state.session() as db:
         users = db.scalars(select(User).order_by(User.email)).all()
         return [user_info(db, user, workspace) for user in users]
+
+
+def set_language(state: AppState, user_id: int, language: str | None) -> UserInfo:
+    """Store the user's interface language (``None`` forgets it); an
+    :class:`AccountError` for a language the interface does not speak."""
+    chosen = check_language(language)
+    with state.session() as db:
+        user = db.get(User, user_id)
+        if user is None:
+            raise UnknownUserError("this account no longer exists")
+        user.language = chosen
+        return user_info(db, user, None)
 
 
 def set_password(

@@ -94,21 +94,39 @@ def add_command(
     email: EmailArg,
     role: Annotated[str, typer.Option(help="viewer, editor or admin.")] = "viewer",
     name: Annotated[str, typer.Option(help="A display name.")] = "",
+    language: Annotated[
+        str | None,
+        typer.Option(
+            help="The new account's interface language: pt, es or en (default: the "
+            "browser's, until the user picks one).",
+            show_default=False,
+        ),
+    ] = None,
     password_stdin: PasswordStdin = False,
     state: StateOption = None,
     json: JsonOption = False,
 ) -> None:
     """Give a user a role on the workspace, creating the account if it is new.
 
-    A new account gets a generated password, printed once (or --password-stdin).
+    A new account gets a generated password, printed once (or --password-stdin). An
+    existing account keeps its password, name and language.
 
-    Example:  jornada user add my-journeys ana@example.com --role editor
+    Example:  jornada user add my-journeys ana@example.com --role editor --language pt
     """
-    from jornada.accounts.users import add_user, parse_role
+    from jornada.accounts.users import add_user, check_language, parse_role
 
+    chosen = check_language(language)  # a typo fails before a password is read
     password = _stdin_password() if password_stdin else None
     with _opened(directory, state) as (opened, key, _):
-        added = add_user(opened, key, email, role=parse_role(role), name=name, password=password)
+        added = add_user(
+            opened,
+            key,
+            email,
+            role=parse_role(role),
+            name=name,
+            password=password,
+            language=chosen,
+        )
     if json:
         print_json({**added.user.to_dict(), "created": added.created, "password": added.password})
         return

@@ -23,7 +23,13 @@ from jornada.__about__ import __version__
 from jornada.i18n import translate
 from jornada.model import Language
 from jornada.web.auth import current_principal
-from jornada.web.language import COOKIE, language_options, query_language, request_language
+from jornada.web.language import (
+    here_without_language,
+    language_options,
+    query_language,
+    request_language,
+    set_language_cookie,
+)
 from jornada.workspace import Workspace
 
 __all__ = [
@@ -36,7 +42,6 @@ __all__ = [
 ]
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
-LANGUAGE_COOKIE_SECONDS = 365 * 24 * 3600
 
 Translator = Callable[..., str]
 
@@ -57,7 +62,13 @@ def workspace_of(request: Request) -> Workspace:
 
 
 def page_language(request: Request) -> Language:
-    return request_language(request, workspace_of(request).settings.language)
+    """The interface language: see :mod:`jornada.web.language` for the order."""
+    principal = current_principal(request)
+    return request_language(
+        request,
+        workspace_of(request).settings.language,
+        user_language=principal.user.language if principal is not None else None,
+    )
 
 
 def translator(language: Language) -> Translator:
@@ -93,6 +104,12 @@ def render_page(
         "csrf_token": principal.csrf_token if principal is not None else None,
         "version": __version__,
         "language_options": language_options(request, language),
+        # A signed-in browser's switcher is a form that stores the choice on the account.
+        "language_form_next": (
+            here_without_language(request)
+            if principal is not None and principal.via == "session"
+            else None
+        ),
         "json_url": json_url,
         **context,
     }
@@ -101,7 +118,5 @@ def render_page(
     response.headers["Cache-Control"] = "private, no-cache"
     chosen = query_language(request)
     if chosen is not None:
-        response.set_cookie(
-            COOKIE, chosen, max_age=LANGUAGE_COOKIE_SECONDS, samesite="lax", httponly=True
-        )
+        set_language_cookie(response, chosen)
     return response

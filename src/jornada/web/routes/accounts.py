@@ -11,10 +11,15 @@
 ``POST /account/tokens``               create an API token (``name``, ``read_only``,
                                        ``expires_days``); its secret is shown once
 ``POST /account/tokens/{id}/revoke``   delete one of your tokens
+``POST /account/language``             the language switcher's form: store your interface
+                                       language (``language``: en, pt, es, or empty to
+                                       follow the browser again), back to ``next``
+``PUT /api/account/language``          the same for scripts: ``{"language": "pt"}``
 =====================================  ==================================================
 
-Account changes need a browser session: an API token cannot change a password or make
-more tokens.
+Password and token changes need a browser session: an API token cannot change a
+password or make more tokens. The language is only a preference, so a (read-write)
+token may set it.
 """
 
 from __future__ import annotations
@@ -22,8 +27,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Body, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
 
 from jornada.accounts import AccountError, Principal, RateLimitedError
 from jornada.accounts.passwords import MIN_PASSWORD, check_new_password
@@ -35,7 +41,8 @@ from jornada.accounts.signin import (
     record_attempt,
 )
 from jornada.accounts.tokens import NewToken, create_token, list_tokens, revoke_token
-from jornada.accounts.users import check_password, set_password
+from jornada.accounts.users import check_password, set_language, set_password
+from jornada.model import LANGUAGES, Language
 from jornada.web.auth import (
     ANONYMOUS_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -53,6 +60,8 @@ from jornada.web.auth import (
     settings_of,
     state_of,
 )
+from jornada.web.language import COOKIE as LANGUAGE_COOKIE
+from jornada.web.language import language_name, set_language_cookie, url_code
 from jornada.web.pages import page_language, render_page, translator, workspace_of
 from jornada.web.routes import READ
 
@@ -181,6 +190,10 @@ def account_data(request: Request, principal: Principal) -> dict[str, Any]:
         "signed_in_with": principal.via,
         "tokens": [token.to_dict() for token in tokens],
         "csrf_token": principal.csrf_token,
+        # The language the user chose (null: the browser's or the workspace's) and
+        # the ones they may choose (PUT /api/account/language).
+        "language": principal.user.language,
+        "languages": list(LANGUAGES),
     }
 
 
@@ -202,6 +215,7 @@ def _account_page(
             "error": error,
             "new_token": new_token,
             "min_password": MIN_PASSWORD,
+            "language_choices": [(code, url_code(code), language_name(code)) for code in LANGUAGES],
         },
         status_code=status_code,
         json_url="/account.json",
@@ -305,3 +319,71 @@ def revoke(request: Request, principal: SignedIn, token_id: int) -> Response:
     if not revoked:
         raise WebError(404, "not_found", "web.account.no_token")
     return RedirectResponse("/account", status_code=303)
+
+
+# --- one's interface language ----------------------------------------------------------
+
+
+class LanguageChoice(BaseModel):
+    """The interface language to store on your account."""
+
+    language: str | None = Field(
+        max_length=20,
+        description="en, pt (pt-BR) or es; null (or empty) to follow the browser again.",
+    )
+
+
+def _store_language(
+    request: Request, principal: Principal, language: str | None
+) -> Language | None:
+    """Store ``language`` on the principal's account and return it as stored; a 400
+    ``unknown_language`` for a language the interface does not speak."""
+    try:
+        return set_language(state_of(request), principal.user.id, language).language
+    except AccountError:
+        shown = (language or "").strip()[:20]
+        raise WebError(
+            400, "unknown_language", "web.account.unknown_language", language=shown
+        ) from None
+
+
+def _remember_in_browser(
+    response: Response, principal: Principal, language: Language | None
+) -> None:
+    # The browser remembers the choice too, so the pages stay in that language after
+    # signing out; forgetting the choice forgets it here as well.
+    if principal.via != "session":
+        return
+    if language is not None:
+        set_language_cookie(response, language)
+    else:
+        response.delete_cookie(LANGUAGE_COOKIE, samesite="lax", httponly=True)
+
+
+@router.post("/account/language")
+def choose_language(
+    request: Request,
+    principal: SignedIn,
+    language: Annotated[str, Form(max_length=20)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "/",
+) -> Response:
+    """Store your interface language (the language switcher of a signed-in browser):
+    ``language`` is en, pt or es, or empty to follow the browser again. Answers with a
+    redirect to ``next``."""
+    stored = _store_language(request, principal, language)
+    response = RedirectResponse(safe_next(next), status_code=303)
+    _remember_in_browser(response, principal, stored)
+    return response
+
+
+@router.put("/api/account/language", tags=["account"])
+def put_language(
+    request: Request, principal: SignedIn, body: Annotated[LanguageChoice, Body()]
+) -> JSONResponse:
+    """Store your interface language, used on every page you open from any browser
+    (``?lang=`` still wins for one page). Answers ``{"language": "pt-BR", "languages":
+    [...]}``; 400 ``unknown_language`` for a language the interface does not speak."""
+    stored = _store_language(request, principal, body.language)
+    response = JSONResponse({"language": stored, "languages": list(LANGUAGES)})
+    _remember_in_browser(response, principal, stored)
+    return response
