@@ -519,8 +519,8 @@ def _base(
     period: KpiPeriod | None,
     roles: Mapping[str, Any],
     retention: bool,
-) -> tuple[ir.Table, ir.Table]:
-    """(every event with its period and count flags, the events tagged with their scope)."""
+) -> ir.Table:
+    """Every event with its period, role flags and scope (or one flag per fixed scope)."""
     columns: dict[str, Any] = {
         "customer_id": events.customer_id,
         "ts": events.ts,
@@ -547,7 +547,13 @@ def _base(
     else:
         for i, scope in enumerate(fixed):
             columns[f"s{i}"] = scope.condition
-    base = events.select(**columns)
+    return events.select(**columns)
+
+
+def _scoped(
+    base: ir.Table, kind: ScopeKind, fixed: Sequence[FixedScope]
+) -> tuple[ir.Table, ir.Table]:
+    """(every event, the events tagged with their scope: one copy per scope an event is in)."""
     if kind in ("all", "channel", "campaign"):
         return base, base
     flags = [f"s{i}" for i in range(len(fixed))]
@@ -572,7 +578,8 @@ def compute_measures(
     spend: pa.Table | None = None,
     blended: bool = False,
 ) -> MeasureTable:
-    """Base measures ``needed`` for every scope and period: one query.
+    """Base measures ``needed`` for every scope and period: the flagged events, kept, then
+    one query over them.
 
     ``roles`` maps every name of :data:`ROLES` to a condition on ``events``; ``fixed``
     lists the scopes of a stage or touchpoint ``kind``; ``blended`` adds the whole
@@ -580,9 +587,25 @@ def compute_measures(
     """
     wanted = _engine_measures(needed)
     retention = bool(wanted & set(_RETENTION_PART))
-    base, scoped = _base(
-        events, kind=kind, fixed=fixed, period=period, roles=roles, retention=retention
-    )
+    # The narrow flagged events are computed once and kept: every part below reads
+    # them, and each scope's copy reads them again (evaluating the bindings and roles on
+    # the events for each copy made the whole board 4x slower).
+    narrow = _base(events, kind=kind, fixed=fixed, period=period, roles=roles, retention=retention)
+    with narrow.cache() as cached:
+        return _measure(cached, kind, fixed, period, wanted, retention, spend, blended)
+
+
+def _measure(
+    cached: ir.Table,
+    kind: ScopeKind,
+    fixed: Sequence[FixedScope],
+    period: KpiPeriod | None,
+    wanted: frozenset[str],
+    retention: bool,
+    spend: pa.Table | None,
+    blended: bool,
+) -> MeasureTable:
+    base, scoped = _scoped(cached, kind, fixed)
     parts: list[ir.Table] = [_range_part(base, retention)]
     in_events = [name for name in _EVENTS_PART if name in wanted]
     if in_events:
