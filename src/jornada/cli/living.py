@@ -15,8 +15,16 @@ import typer
 from jornada.analytics.attribution import MODELS
 from jornada.analytics.results import AnalysisResult
 from jornada.cli.analysis import EventSource, analysis_command
-from jornada.cli.options import LanguageOption, language_of
+from jornada.cli.options import (
+    LanguageOption,
+    OnlyChannelOption,
+    PeriodOption,
+    SegmentOption,
+    language_of,
+    scope_of,
+)
 from jornada.cli.output import err_console
+from jornada.events.filters import EventScope, scope_events
 from jornada.living.conformance import DEFAULT_TOP, conformance
 from jornada.living.departments import departments
 from jornada.living.discover import DEFAULT_STAGES, DEFAULT_TOUCHPOINTS, discover_map
@@ -49,13 +57,15 @@ ModelOption = Annotated[
 ]
 
 
-def _living(source: EventSource, conversion: str | None, model: str) -> LivingMap:
+def _living(
+    source: EventSource, conversion: str | None, model: str, scope: EventScope
+) -> LivingMap:
     if source.journey is None:
         raise typer.BadParameter(
             "the living map fills a designed map with data: give --map FILE", param_hint="--map"
         )
     return living_map(
-        source.events(), source.journey, conversion=conversion, attribution_model=model
+        source.events(), source.journey, conversion=conversion, attribution_model=model, scope=scope
     )
 
 
@@ -73,6 +83,9 @@ def living_command(
     conversion: ConversionOption = None,
     model: ModelOption = DEFAULT_ATTRIBUTION_MODEL,
     language: LanguageOption = None,
+    period: PeriodOption = None,
+    segment: SegmentOption = None,
+    only_channel: OnlyChannelOption = None,
 ) -> AnalysisResult:
     """The living map: every stage and touchpoint of the designed map measured on the
     events (customers, reach, conversion, journeys ending there, time to next, attributed
@@ -82,13 +95,16 @@ def living_command(
     Example:
 
       jornada living shop --map maps/b2c-ecommerce.yaml -o living.html
+
+      jornada living shop --map maps/b2c-ecommerce.yaml --period 2026-Q1 --segment "channel = 'app'"
     """
     if output is not None and output.suffix.lower() not in LIVING_SUFFIXES:
         raise typer.BadParameter(
             f"cannot write {output.name!r}: use one of {', '.join(LIVING_SUFFIXES)}",
             param_hint="-o",
         )
-    living = _living(source, conversion, model)
+    scope = scope_of(period, segment, only_channel)
+    living = _living(source, conversion, model, scope)
     if output is not None:
         shown = language_of(language, living.journey.language)
         with err_console().status(f"writing {output}"):
@@ -102,6 +118,9 @@ def departments_command(
     *,
     conversion: ConversionOption = None,
     model: ModelOption = DEFAULT_ATTRIBUTION_MODEL,
+    period: PeriodOption = None,
+    segment: SegmentOption = None,
+    only_channel: OnlyChannelOption = None,
 ) -> AnalysisResult:
     """The living map per department: the touchpoints each department of the map acts
     behind, with their measures, KPIs against targets and the findings there.
@@ -110,7 +129,8 @@ def departments_command(
 
       jornada departments shop --map maps/b2c-ecommerce.yaml --json
     """
-    return departments(_living(source, conversion, model))
+    scope = scope_of(period, segment, only_channel)
+    return departments(_living(source, conversion, model, scope))
 
 
 def conformance_command(
@@ -119,6 +139,9 @@ def conformance_command(
     top: Annotated[
         int, typer.Option("--top", min=1, help="How many deviating paths to list.")
     ] = DEFAULT_TOP,
+    period: PeriodOption = None,
+    segment: SegmentOption = None,
+    only_channel: OnlyChannelOption = None,
 ) -> AnalysisResult:
     """Designed vs actual: the share of customers passing the map's stages in the designed
     order, skipped stages, backward moves, loops, events and time outside the map, and the
@@ -126,13 +149,14 @@ def conformance_command(
 
     Example:
 
-      jornada conformance shop --map maps/b2c-ecommerce.yaml --json
+      jornada conformance shop --map maps/b2c-ecommerce.yaml --period 2026-03 --json
     """
+    scope = scope_of(period, segment, only_channel)
     if source.journey is None:
         raise typer.BadParameter(
             "conformance compares real journeys with a map: give --map FILE", param_hint="--map"
         )
-    return conformance(source.events(), source.journey, top=top)
+    return conformance(scope_events(source.events(), scope), source.journey, top=top)
 
 
 def discover_command(

@@ -7,7 +7,14 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from jornada.cli.options import LanguageOption, language_of
+from jornada.cli.options import (
+    LanguageOption,
+    OnlyChannelOption,
+    PeriodOption,
+    SegmentOption,
+    language_of,
+    scope_of,
+)
 from jornada.cli.output import err_console, print_json
 from jornada.model.validation import load_journey
 from jornada.report import DEFAULT_PURCHASE, REPORT_SUFFIXES, build_report, write_report
@@ -53,6 +60,9 @@ def register(app: typer.Typer) -> None:
         json_output: Annotated[
             bool, typer.Option("--json", help="Also print the report as JSON.")
         ] = False,
+        period: PeriodOption = None,
+        segment: SegmentOption = None,
+        only_channel: OnlyChannelOption = None,
     ) -> None:
         """Write the journey report: persona and story, the living map, stage funnel,
         journeys, touches before conversion, attribution, KPIs, retention, CLV, churn,
@@ -62,6 +72,8 @@ def register(app: typer.Typer) -> None:
         Example:
 
           jornada report demo-workspace --map b2c-ecommerce -o report.html --lang pt
+
+          jornada report demo-workspace --map b2c-ecommerce -o q1.html --period 2026-Q1
         """
         if output.suffix.lower() not in REPORT_SUFFIXES:
             raise typer.BadParameter(
@@ -69,6 +81,7 @@ def register(app: typer.Typer) -> None:
             )
         if output.exists() and not force:
             raise typer.BadParameter(f"{output} exists; use --force to overwrite", param_hint="-o")
+        scope = scope_of(period, segment, only_channel)
         workspace = Workspace.open(workspace_path)
         try:
             map_file = Path(map_name)
@@ -94,6 +107,7 @@ def register(app: typer.Typer) -> None:
                     conversion=conversion,
                     purchase=purchase,
                     progress=say,
+                    scope=scope,
                 )
                 bar.update(task, description=output.name)
                 write_report(report, output)

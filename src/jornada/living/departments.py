@@ -167,6 +167,7 @@ class DepartmentsResult(AnalysisResult):
         ready: dict[str, Any] = json_ready(
             {
                 "journey_id": self.journey_id,
+                "scope": self.living.scope.to_dict() if self.living is not None else None,
                 "departments": [d.to_dict() for d in self.departments],
             }
         )

@@ -43,6 +43,11 @@ without knowing Markov chains; ``attribution_model`` picks any other model.
 stage or touchpoint names, with its value, target and status, the latest period of a
 target that has its own period.
 
+**Scope**: ``scope`` (an :class:`~jornada.events.filters.EventScope`: a period,
+channels, a segment of customers) cuts the events before anything is measured, and the
+result records it (:attr:`LivingMap.scope`), so a map measured on March says so. It is
+applied here rather than by the caller so that the label cannot disagree with the data.
+
 **Evidence** of a cell: ``measured`` when events are bound to it and matched,
 ``researched``/``assumed`` as the map says otherwise; with its sample size and the data's
 date range (:attr:`LivingMap.first_seen`, :attr:`LivingMap.last_seen`).
@@ -75,6 +80,7 @@ from jornada.analytics.touchpoints import (
     touchpoint_measures,
     touchpoint_trend,
 )
+from jornada.events.filters import EventScope, scope_events
 from jornada.living.conformance import Conformance, conformance
 from jornada.living.sentiment import EmotionMeasure, MeasuredEmotion, measured_emotion
 from jornada.model import Journey, Stage
@@ -218,6 +224,8 @@ class LivingMap(AnalysisResult):
     findings: tuple[Finding, ...]
     attribution_model: str = DEFAULT_ATTRIBUTION_MODEL
     analyses: dict[str, AnalysisResult] = field(default_factory=dict, compare=False)
+    scope: EventScope = field(default_factory=EventScope)
+    """The events measured (the default: all of them)."""
 
     def stage(self, stage_id: str) -> LivingStage:
         return next(s for s in self.stages if s.stage_id == stage_id)
@@ -266,6 +274,7 @@ class LivingMap(AnalysisResult):
                 "title": self.journey.title,
                 "conversion": self.conversion,
                 "attribution_model": self.attribution_model,
+                "scope": self.scope.to_dict(),
                 "total_customers": self.total_customers,
                 "total_events": self.total_events,
                 "first_seen": self.first_seen.isoformat() if self.first_seen else None,
@@ -314,8 +323,9 @@ class LivingMap(AnalysisResult):
             if self.first_seen and self.last_seen
             else "no events"
         )
+        scoped = "" if self.scope.everything else f"; {self.scope}"
         table.title = (
-            f"Living map: {self.journey.title} ({self.total_customers:,} customers, {span})"
+            f"Living map: {self.journey.title} ({self.total_customers:,} customers, {span}{scoped})"
         )
         lines = [f"{i}. ({f.kind}) {f.message}" for i, f in enumerate(self.findings[:10], 1)]
         if len(self.findings) > 10:
@@ -543,18 +553,24 @@ def living_map(
     percentile: float = 80.0,
     period: str = "week",
     attribution_model: str = DEFAULT_ATTRIBUTION_MODEL,
+    scope: EventScope | None = None,
 ) -> LivingMap:
     """Measure ``journey`` on ``events`` and raise the findings (see the module).
 
     ``conversion`` (a step: event, touchpoint or stage id, rule) defaults to
     :func:`default_conversion`; without one, conversion figures, attribution and period
-    findings are left out. ``attribution_model`` is one of
+    findings are left out. ``period`` is the trend's granularity for ``bad_period``
+    findings (``week``); ``scope`` the events measured, e.g.
+    ``scope=EventScope(*parse_period("2026-Q1"), segment="properties.plan = 'pro'")``
+    (all of them by default). ``attribution_model`` is one of
     :data:`~jornada.analytics.attribution.MODELS`.
     """
     if attribution_model not in MODELS:
         raise AttributionError(
             f"unknown attribution model {attribution_model!r}: choose from {', '.join(MODELS)}"
         )
+    scope = scope if scope is not None else EventScope()
+    events = scope_events(events, scope)
     conversion = conversion if conversion is not None else default_conversion(journey)
     stage_analysis: StageAnalysis = analyse_stages(events, journey, percentile=percentile)
     measures: TouchpointMeasures = touchpoint_measures(events, journey, conversion=conversion)
@@ -678,6 +694,7 @@ def living_map(
         findings=_rank(all_findings),
         attribution_model=attribution_model,
         analyses=analyses,
+        scope=scope,
     )
 
 

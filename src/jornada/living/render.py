@@ -30,6 +30,7 @@ from markupsafe import Markup
 
 from jornada.analytics.kpis import KpiValue
 from jornada.errors import JornadaError
+from jornada.events.filters import EventScope
 from jornada.i18n import translate
 from jornada.living.overlay import Finding, LivingMap, LivingStage, LivingTouchpoint
 from jornada.living.sentiment import EmotionMeasure
@@ -48,6 +49,7 @@ __all__ = [
     "living_stylesheet",
     "render_living_fragment",
     "render_living_html",
+    "scope_text",
     "write_living",
 ]
 
@@ -222,6 +224,34 @@ def _t(language: Language) -> Callable[..., str]:
         return text.format(**values) if values else text
 
     return t
+
+
+def scope_text(scope: EventScope, language: Language) -> str | None:
+    """What a scoped result measured, in ``language`` (None when it measured everything).
+
+    >>> scope = EventScope(dt.date(2026, 1, 1), dt.date(2026, 3, 31), ("app", "web"),
+    ...                    "properties.plan = 'pro'")
+    >>> scope_text(scope, "pt-BR")
+    "Medido em: 01/01/2026 a 31/03/2026 · canais app, web · clientes com um evento que atende a properties.plan = 'pro'"
+    >>> scope_text(EventScope(date_to=dt.date(2026, 3, 31)), "en")
+    'Measured on: until 31 Mar 2026'
+    """
+    if scope.everything:
+        return None
+    t = _t(language)
+    start, end = format_date(scope.date_from, language), format_date(scope.date_to, language)
+    parts = []
+    if scope.date_from and scope.date_to:
+        parts.append(t("scope.period", start=start, end=end))
+    elif scope.date_from:
+        parts.append(t("scope.since", start=start))
+    elif scope.date_to:
+        parts.append(t("scope.until", end=end))
+    if scope.channels:
+        parts.append(t("scope.channels", channels=", ".join(scope.channels)))
+    if scope.segment:
+        parts.append(t("scope.segment", rule=scope.segment))
+    return t("scope", scope=" · ".join(parts))
 
 
 def finding_text(finding: Finding, living: LivingMap, language: Language) -> str:
@@ -468,6 +498,7 @@ def _context(living: LivingMap, language: Language) -> dict[str, Any]:
         )
         if living.first_seen and living.last_seen
         else t("no_data"),
+        "scope": scope_text(living.scope, language),
         "conversion": living.conversion,
         "model": translate(f"living.model.{living.attribution_model}", language),
         "summary": summary,

@@ -14,7 +14,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 
-from jornada.living.render import living_stylesheet
+from jornada.living.render import living_stylesheet, scope_text
 from jornada.report._format import cell, money
 from jornada.report._parts import Section, Table
 from jornada.report._sections import Texts
@@ -162,6 +162,7 @@ def render_report(report: Report) -> str:
         "language": report.language,
         "title": report.title,
         "meta": meta,
+        "scope": scope_text(report.scope, report.language),
         "contents": t("contents"),
         "stylesheet": Markup(report_stylesheet()),  # noqa: S704
         "plotly_js": Markup(_plotly_js()),  # noqa: S704

@@ -28,7 +28,7 @@ from jornada.errors import JornadaError
 from jornada.i18n import translate
 from jornada.living.departments import departments
 from jornada.living.overlay import LivingMap
-from jornada.living.render import finding_text, render_living_fragment
+from jornada.living.render import finding_text, render_living_fragment, scope_text
 from jornada.model import Journey, Language, Stage
 from jornada.report import _opportunities as opp
 from jornada.report._format import cell, money
@@ -162,11 +162,13 @@ def story(ctx: Context) -> Section:
         ),
         tuple(f"persona-{p.id}" for p in journey.personas),
     )
+    scoped = scope_text(living.scope, ctx.language)
     return Section(
         "story",
         t("section.story"),
         intro=journey.description or "",
         tables=(table, personas),
+        notes=(scoped,) if scoped else (),
     )
 
 

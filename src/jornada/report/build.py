@@ -26,6 +26,7 @@ from typing import Any, Final
 
 from jornada.analytics.churn import ChurnDefinition
 from jornada.errors import JornadaError
+from jornada.events.filters import EventScope, scope_events
 from jornada.living.overlay import default_conversion, living_map
 from jornada.model import Journey, Language
 from jornada.report._parts import Opportunity, Section
@@ -80,6 +81,8 @@ class Report:
     purchase: str
     sections: tuple[Section, ...]
     opportunities: tuple[Opportunity, ...] = ()
+    scope: EventScope = field(default_factory=EventScope)
+    """The events reported on (the default: all of them)."""
 
     def section_ids(self) -> list[str]:
         return [s.id for s in self.sections]
@@ -101,6 +104,7 @@ class Report:
             "generated": self.generated.isoformat(),
             "conversion": self.conversion,
             "purchase": self.purchase,
+            "scope": self.scope.to_dict(),
             "currency": self.journey.currency,
             "sections": [s.to_dict(analyses=analyses) for s in self.sections],
             "opportunities": [o.to_dict() for o in self.opportunities],
@@ -122,6 +126,7 @@ def build_report(
     purchase: str = DEFAULT_PURCHASE,
     churn_definition: ChurnDefinition | None = None,
     progress: Progress | None = None,
+    scope: EventScope | None = None,
 ) -> Report:
     """Run the analyses on ``source`` (a :class:`~jornada.workspace.Workspace` or an
     events table) for ``journey`` and gather them into a :class:`Report`.
@@ -131,6 +136,8 @@ def build_report(
     values make the customer lifetime value. With a workspace, churn follows its
     ``[churn]`` settings unless ``churn_definition`` is given. Sections whose analysis
     cannot run on this data (too little history for churn, say) say why instead.
+    ``scope`` (a period, channels, a segment) cuts the events every section measures; the
+    report says so under its title and in its story.
     """
     if isinstance(source, Workspace):
         events = source.events()
@@ -140,6 +147,7 @@ def build_report(
                 churn_definition = ChurnDefinition.from_settings(settings)
     else:
         events = source
+    scope = scope if scope is not None else EventScope()
     if not journey.stages:
         raise ReportError(f"map {journey.id!r} has no stages: a report needs a journey to tell")
     conversion = conversion if conversion is not None else default_conversion(journey)
@@ -148,18 +156,22 @@ def build_report(
     total = len(BUILDERS) + 2
     say(t("progress.living"), 0, total)
     try:
-        living = living_map(events, journey, conversion=conversion)
+        # The living map scopes the events itself (and records the scope); the other
+        # sections get them scoped here.
+        living = living_map(events, journey, conversion=conversion, scope=scope)
     except JornadaError as error:
         raise ReportError(
             f"the living map of {journey.id!r} could not be measured: {error}"
         ) from error
+    if living.total_events == 0 and not scope.everything:
+        raise ReportError(f"there are no events to report on in the scope ({scope}): widen it")
     if living.total_events == 0:
         raise ReportError(
             "there are no events to report on: load some first "
             "(`jornada load WORKSPACE FILE`, or `jornada demo` for an example)"
         )
     context = Context(
-        events=events,
+        events=scope_events(events, scope),
         journey=journey,
         language=language,
         conversion=conversion,
@@ -183,6 +195,7 @@ def build_report(
         purchase=purchase,
         sections=tuple(built[section_id] for section_id in SECTION_ORDER),
         opportunities=ranked,
+        scope=scope,
     )
 
 

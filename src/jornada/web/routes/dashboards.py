@@ -67,7 +67,7 @@ from jornada.analytics.retention import Period, lifecycle, retention
 from jornada.analytics.stages import DEFAULT_PERCENTILE, analyse_stages, find_stalled
 from jornada.analytics.timing import time_to_convert, touches_before_conversion
 from jornada.errors import JornadaError
-from jornada.events.rules import compile_rule
+from jornada.events.filters import EventScope, scope_events
 from jornada.model import Journey
 from jornada.model.problems import MapFileError
 from jornada.web.auth import Access, WebError, guard
@@ -200,6 +200,11 @@ class Filters:
     def filters_events(self) -> bool:
         return bool(self.date_from or self.date_to or self.channel)
 
+    @property
+    def scope(self) -> EventScope:
+        """The events these filters keep (a bad segment rule raises its ``RuleError``)."""
+        return EventScope(self.date_from, self.date_to, self.channel, self.segment)
+
 
 def _filters(
     date_from: Annotated[
@@ -255,33 +260,9 @@ Common = Annotated[Filters, Depends(_filters)]
 
 
 def filtered_events(events: ir.Table, filters: Filters) -> ir.Table:
-    """``events`` with the period, channel and segment filters applied.
-
-    When events are dropped, the facts that describe a customer's path (``idx``,
-    ``next_event``, ``next_ts``, ``session_idx``) are recomputed on the events kept.
-    """
-    table = events
-    if filters.date_from is not None:
-        start = dt.datetime.combine(filters.date_from, dt.time())
-        table = table.filter(table.ts >= ibis.literal(start))
-    if filters.date_to is not None:
-        end = dt.datetime.combine(filters.date_to + dt.timedelta(days=1), dt.time())
-        table = table.filter(table.ts < ibis.literal(end))
-    if filters.channel:
-        table = table.filter(table.channel.isin([ibis.literal(c) for c in filters.channel]))
-    if filters.segment:
-        members = events.filter(compile_rule(filters.segment, events)).select("customer_id")
-        table = table.semi_join(members.distinct(), "customer_id")
-    if filters.filters_events:
-        path = ibis.window(group_by=table.customer_id, order_by=[table.ts, table.seq])
-        session = ibis.window(group_by=table.session_id, order_by=[table.ts, table.seq])
-        table = table.mutate(
-            idx=ibis.row_number().over(path),
-            next_event=table.event.lead().over(path),
-            next_ts=table.ts.lead().over(path),
-            session_idx=ibis.row_number().over(session),
-        )
-    return table
+    """``events`` with the period, channel and segment filters applied
+    (:func:`~jornada.events.filters.scope_events`: the same scoping as the CLI's)."""
+    return scope_events(events, filters.scope)
 
 
 def split_list(values: Sequence[str] | None) -> list[str]:
