@@ -71,6 +71,14 @@ def test_generate_load_identities_bind(tmp_path: Path, capsys: pytest.CaptureFix
     assert bound["event_coverage"] > 0.5
     assert bound["matched_events"] <= bound["total_events"]
 
+    # A workspace knows its columns: a column flag on one is refused, not ignored.
+    funnel = ["funnel", str(tmp_path / "ws"), "--steps", "product_view,purchase", "--json"]
+    assert run(funnel) == 0
+    capsys.readouterr()
+    assert run([*funnel, "--channel", "web", "--tz", "Europe/Lisbon"]) == 2
+    error = capsys.readouterr().err
+    assert "--channel, --tz" in error and "--only-channel" in error
+
 
 def test_load_quarantine_and_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     source = tmp_path / "events.csv"

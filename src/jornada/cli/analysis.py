@@ -42,6 +42,25 @@ class EventSource:
         return self.workspace.events()
 
 
+# The column flags of an event file (the loader's mapping), with their defaults.
+_COLUMN_FLAGS: dict[str, tuple[Any, Any]] = {
+    "customer": (flags.CustomerOption, None),
+    "time": (flags.TimeOption, None),
+    "event": (flags.EventOption, None),
+    "channel": (flags.ChannelOption, None),
+    "session": (flags.SessionOption, None),
+    "value": (flags.ValueOption, None),
+    "cost": (flags.CostOption, None),
+    "text": (flags.TextOption, None),
+    "score": (flags.ScoreOption, None),
+    "id": (flags.IdOption, None),
+    "identity": (flags.IdentityOption, None),
+    "tz": (flags.TzOption, "UTC"),
+    "time_format": (flags.TimeFormatOption, None),
+    "delimiter": (flags.DelimiterOption, None),
+    "encoding": (flags.EncodingOption, "utf-8"),
+}
+
 _SHARED: list[inspect.Parameter] = [
     inspect.Parameter(
         "source_path",
@@ -58,22 +77,13 @@ _SHARED: list[inspect.Parameter] = [
         inspect.Parameter(
             name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default
         )
+        for name, (annotation, default) in _COLUMN_FLAGS.items()
+    ),
+    *(
+        inspect.Parameter(
+            name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default
+        )
         for name, annotation, default in (
-            ("customer", flags.CustomerOption, None),
-            ("time", flags.TimeOption, None),
-            ("event", flags.EventOption, None),
-            ("channel", flags.ChannelOption, None),
-            ("session", flags.SessionOption, None),
-            ("value", flags.ValueOption, None),
-            ("cost", flags.CostOption, None),
-            ("text", flags.TextOption, None),
-            ("score", flags.ScoreOption, None),
-            ("id", flags.IdOption, None),
-            ("identity", flags.IdentityOption, None),
-            ("tz", flags.TzOption, "UTC"),
-            ("time_format", flags.TimeFormatOption, None),
-            ("delimiter", flags.DelimiterOption, None),
-            ("encoding", flags.EncodingOption, "utf-8"),
             (
                 "map_path",
                 Annotated[
@@ -109,23 +119,6 @@ _SHARED: list[inspect.Parameter] = [
         )
     ),
 ]
-_COLUMN_FLAGS = (
-    "customer",
-    "time",
-    "event",
-    "channel",
-    "session",
-    "value",
-    "cost",
-    "text",
-    "score",
-    "id",
-    "identity",
-    "tz",
-    "time_format",
-    "delimiter",
-    "encoding",
-)
 
 
 def _open(source_path: Path, options: dict[str, Any]) -> EventSource:
@@ -133,6 +126,22 @@ def _open(source_path: Path, options: dict[str, Any]) -> EventSource:
     mapping: ColumnMapping | None = None
     if source_path.is_file():
         mapping = flags.build_mapping(**columns)
+    else:
+        # A workspace knows its columns: a column flag would be silently ignored (and
+        # ``--channel web`` read as "only web" would give an unfiltered answer).
+        given = [
+            name
+            for name, (_, default) in _COLUMN_FLAGS.items()
+            if columns[name] not in (default, [])
+        ]
+        if given:
+            shown = ", ".join("--" + name.replace("_", "-") for name in given)
+            raise typer.BadParameter(
+                f"{shown}: column flags describe an event file, and {source_path} is a "
+                "workspace whose columns are already mapped; drop them (to keep some "
+                "channels' events, use --only-channel where the command offers it)",
+                param_hint="SOURCE",
+            )
     with err_console().status("reading events"):
         workspace = flags.open_source(source_path, mapping)
     journey = load_journey(options["map_path"]) if options["map_path"] else None
