@@ -77,7 +77,8 @@ def test_generate_load_identities_bind(tmp_path: Path, capsys: pytest.CaptureFix
     capsys.readouterr()
     assert run([*funnel, "--channel", "web", "--tz", "Europe/Lisbon"]) == 2
     error = capsys.readouterr().err
-    assert "--channel, --tz" in error and "--only-channel" in error
+    assert "--channel, --tz" in error
+    assert "--only-channel" in error
 
 
 def test_load_quarantine_and_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -304,6 +304,9 @@ def test_api_tokens_from_the_account_page(client_as: ClientAs, state: AppState) 
         f"/account/tokens/{token_id}/revoke", data={"csrf_token": csrf_of(page.text)}
     )
     assert again.status_code == 404
+    # An id past the database's integers is a bad request, not a server error.
+    huge = editor.post(f"/account/tokens/{2**63}/revoke", data={"csrf_token": csrf_of(page.text)})
+    assert huge.status_code == 422
 
 
 def test_bearer_tokens(
@@ -474,6 +477,9 @@ def test_members_page(client_as: ClientAs, state: AppState, workspace: Workspace
     assert last.status_code == 409
     assert translate("web.members.last_admin", "en") in last.text
     assert admin.post(f"/members/{admin_id}/remove", data={"csrf_token": token}).status_code == 409
+    for action in ("role", "remove"):  # past 64 bits the id used to overflow in SQLite (a 500)
+        too_big = admin.post(f"/members/{2**63}/{action}", data={"csrf_token": token})
+        assert too_big.status_code == 422
 
     bad = admin.post(
         "/members", data={"email": "not-an-email", "role": "viewer", "csrf_token": token}

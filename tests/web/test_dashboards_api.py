@@ -367,3 +367,29 @@ def test_dates_are_inclusive(shop: dict[str, Any], frame: pd.DataFrame) -> None:
     (period,) = [p for p in data["periods"] if str(p["period"]).startswith(str(day))]
     counted = sum(period[key] for key in ("new", "returning", "resurrected"))
     assert counted == active > 0
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "funnel?steps=product_view,purchase&breakdown=pl%00an",
+        "funnel?steps=product_v%00iew,purchase",
+        "sankey?after=add_to%00cart",
+    ],
+)
+def test_a_nul_character_is_refused_not_a_server_error(shop: dict[str, Any], query: str) -> None:
+    """A NUL ended DuckDB's SQL literal early: a parser error, a 500 (the fuzzer found it)."""
+    response = shop["client"].get(f"/api/analyses/{query}")
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "invalid_input"
+    assert "NUL" in error["message"]
+
+
+def test_attribution_interval_without_a_conversion_drawn(shop: dict[str, Any]) -> None:
+    """No bootstrap sample with a conversion: the interval is unknown (null), not a 500
+    (NumPy's all-NaN warning escaped; the fuzzer found it)."""
+    response = shop["client"].get(
+        "/api/analyses/attribution?conversion=never_happens&ci=true&ci_samples=2"
+    )
+    assert response.status_code < 500, response.text

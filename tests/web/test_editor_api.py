@@ -486,3 +486,23 @@ def test_png_and_pdf_exports(client: TestClient) -> None:
     assert png.content.startswith(b"\x89PNG")
     assert client.get("/maps/shop/export/gif").status_code == 404
     assert client.get("/maps/nope/export/pdf").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("method", "url"),
+    [
+        ("GET", "/api/maps/shop/versions/{big}"),
+        ("POST", "/api/maps/shop/versions/{big}/restore"),
+        ("GET", "/api/maps/shop/diff?from={big}"),
+        ("GET", "/api/maps/shop/diff?from=1&to={big}"),
+        ("POST", "/api/maps/shop/comments/{big}/resolve"),
+        ("GET", "/api/maps/shop/versions/0"),
+    ],
+)
+def test_ids_out_of_range_are_refused_not_a_server_error(
+    client: TestClient, method: str, url: str
+) -> None:
+    """A version or comment number past 64 bits used to overflow in SQLite (a 500)."""
+    response = client.request(method, url.format(big=2**63), headers=csrf(client))
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == "invalid_input"

@@ -251,6 +251,10 @@ def test_quarantine_is_paginated(client: TestClient) -> None:
     page = client.get("/loads?page=2")
     assert "Page 2 of 2" in page.text
     assert client.get("/api/loads/quarantine?page=0").status_code == 422
+    # past 64 bits the id used to overflow in DuckDB (a 500)
+    too_big = client.get(f"/api/loads/quarantine?load_id={2**63}")
+    assert too_big.status_code == 422
+    assert too_big.json()["error"]["code"] == "invalid_input"
 
 
 def test_viewers_see_loads_but_cannot_upload(client_as: Any) -> None:

@@ -609,10 +609,20 @@ def _bootstrap(
         if chain is not None:
             fit = markov_fit(chain, conversions, nulls)
             draws["markov"][sample] = fit.attributed(total) / total
+    return {m: _interval(d) for m, d in draws.items()}
+
+
+def _interval(draws: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """The percentile interval of each column of ``draws``; NaN for a column without a
+    single draw (when no sample drew a conversion), where NumPy would warn."""
     tail = (1 - CI_LEVEL) / 2 * 100
-    return {
-        m: np.column_stack(
-            [np.nanpercentile(d, tail, axis=0), np.nanpercentile(d, 100 - tail, axis=0)]
+    found = np.full((draws.shape[1], 2), np.nan)
+    drawn = ~np.isnan(draws).all(axis=0)
+    if drawn.any():
+        found[drawn] = np.column_stack(
+            [
+                np.nanpercentile(draws[:, drawn], tail, axis=0),
+                np.nanpercentile(draws[:, drawn], 100 - tail, axis=0),
+            ]
         )
-        for m, d in draws.items()
-    }
+    return found

@@ -33,7 +33,7 @@ from jornada.web.routes import (
     maps,
     members,
 )
-from jornada.web.security import BodyLimit, SecurityHeaders
+from jornada.web.security import BodyLimit, SecurityHeaders, refuse_nul_characters
 from jornada.workspace import Workspace
 
 __all__ = ["LOOPBACK_HOSTS", "STATIC_DIR", "api_routes", "create_app"]
@@ -65,7 +65,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
-        dependencies=[Depends(protect_unsafe_requests)],
+        dependencies=[Depends(refuse_nul_characters), Depends(protect_unsafe_requests)],
     )
     app.state.workspace = workspace
     app.state.accounts = state or AppState.open(state_url(workspace.root))

@@ -27,7 +27,7 @@ from __future__ import annotations
 import enum
 import hmac
 import secrets
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -309,9 +309,24 @@ async def _submitted_token(request: Request) -> str | None:
     return None
 
 
-async def protect_unsafe_requests(request: Request) -> None:
+async def protect_unsafe_requests(request: Request) -> AsyncIterator[None]:
     """The app-wide dependency: every state-changing request from a browser carries the
-    right CSRF token and a same-origin ``Origin``; read-only tokens change nothing."""
+    right CSRF token and a same-origin ``Origin``; read-only tokens change nothing.
+
+    A form parsed for its token is closed when the request ends, however it ends: its
+    files are spooled temporary files, and a request refused here (or by a guard), or
+    sent to a route without ``Form`` parameters, has nobody else to close them.
+    """
+    try:
+        await _check_unsafe_request(request)
+        yield
+    finally:
+        parsed = getattr(request, "_form", None)  # Starlette's cache of request.form()
+        if parsed is not None:
+            await parsed.close()
+
+
+async def _check_unsafe_request(request: Request) -> None:
     if request.method in SAFE_METHODS:
         return
     principal = await run_in_threadpool(principal_of, request)

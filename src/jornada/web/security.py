@@ -9,14 +9,19 @@ of the rendered map (colours, emotion curve). Everything but ``/static/`` is mar
 from __future__ import annotations
 
 from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from jornada.web.auth import WebError
 
 __all__ = [
     "CONTENT_SECURITY_POLICY",
     "MAX_BODY_BYTES",
+    "MAX_ID",
     "SECURITY_HEADERS",
     "BodyLimit",
     "SecurityHeaders",
+    "refuse_nul_characters",
 ]
 
 CONTENT_SECURITY_POLICY = (
@@ -61,6 +66,23 @@ class SecurityHeaders:
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
 """The largest request body outside the upload route (a map, a form, a JSON request)."""
+
+MAX_ID = 2**63 - 1
+"""The largest id a route takes (a user, version, comment, load): the databases store
+ids as signed 64-bit integers, and a larger number is refused with a 422 rather than
+overflowing in the driver (a 500)."""
+
+
+def refuse_nul_characters(request: Request) -> None:
+    """The app-wide dependency refusing a NUL character in a query or path parameter
+    (422): the analyses pass parameters to DuckDB as SQL string literals, which end at
+    a NUL, so it would fail there with a parser error (a 500). No name has one."""
+    params = [*request.query_params.multi_items(), *request.path_params.items()]
+    for name, value in params:
+        if "\x00" in name or "\x00" in str(value):
+            where = name.replace("\x00", "") or "query"
+            problem = f"{where}: NUL characters are not allowed"
+            raise WebError(422, "invalid_input", "web.error.invalid_input", problems=problem)
 
 
 class BodyLimit:

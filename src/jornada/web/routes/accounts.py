@@ -27,7 +27,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Form, Request
+from fastapi import APIRouter, Body, Form, Path, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
@@ -64,6 +64,7 @@ from jornada.web.language import COOKIE as LANGUAGE_COOKIE
 from jornada.web.language import language_name, set_language_cookie, url_code
 from jornada.web.pages import page_language, render_page, translator, workspace_of
 from jornada.web.routes import READ
+from jornada.web.security import MAX_ID
 
 __all__ = ["account_data", "router"]
 
@@ -313,7 +314,11 @@ def new_token(
 
 
 @router.post("/account/tokens/{token_id}/revoke")
-def revoke(request: Request, principal: SignedIn, token_id: int) -> Response:
+def revoke(
+    request: Request,
+    principal: SignedIn,
+    token_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+) -> Response:
     _browser_only(principal)
     revoked = revoke_token(state_of(request), principal.user.id, token_id)
     if not revoked:

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, File, Form, Query, Request, UploadFile
+from fastapi import Path as InPath
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from markupsafe import Markup
 from pydantic import BaseModel, Field, ValidationError
@@ -70,6 +71,7 @@ from jornada.web.auth import Access, WebError, guard, state_of, workspace_key_of
 from jornada.web.pages import page_language, render_page, translator, workspace_of
 from jornada.web.routes import READ
 from jornada.web.routes.maps import is_map_id
+from jornada.web.security import MAX_ID
 from jornada.workspace import WorkspaceError
 
 __all__ = ["gallery_page", "router"]
@@ -78,6 +80,8 @@ router = APIRouter()
 
 Viewer = Annotated[Principal, guard(Access.VIEWER)]
 Editor = Annotated[Principal, guard(Access.EDITOR)]
+VersionNumber = Annotated[int, InPath(ge=1, le=MAX_ID)]
+CommentId = Annotated[int, InPath(ge=1, le=MAX_ID)]
 MAX_BODY = MAX_MAP_BYTES
 """The largest request body the editor accepts (a map, as JSON or an upload)."""
 
@@ -392,7 +396,9 @@ def versions(request: Request, map_id: str, principal: Viewer) -> JSONResponse:
 
 
 @router.api_route("/api/maps/{map_id}/versions/{number}", methods=READ, tags=["history"])
-def version(request: Request, map_id: str, number: int, principal: Viewer) -> JSONResponse:
+def version(
+    request: Request, map_id: str, number: VersionNumber, principal: Viewer
+) -> JSONResponse:
     """One version: its YAML text and its data."""
     if not is_map_id(map_id):
         raise WebError(404, "not_found", "web.error.bad_map_id")
@@ -403,7 +409,9 @@ def version(request: Request, map_id: str, number: int, principal: Viewer) -> JS
 
 
 @router.post("/api/maps/{map_id}/versions/{number}/restore", tags=["history"])
-def restore(request: Request, map_id: str, number: int, principal: Editor) -> JSONResponse:
+def restore(
+    request: Request, map_id: str, number: VersionNumber, principal: Editor
+) -> JSONResponse:
     """Make version ``number`` the current map again (saved as a new version)."""
     if not is_map_id(map_id):
         raise WebError(404, "not_found", "web.error.bad_map_id")
@@ -417,8 +425,10 @@ def diff(
     request: Request,
     map_id: str,
     principal: Viewer,
-    from_: Annotated[int, Query(alias="from", ge=1)],
-    to: Annotated[int | None, Query(ge=1, description="default: the current map")] = None,
+    from_: Annotated[int, Query(alias="from", ge=1, le=MAX_ID)],
+    to: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="default: the current map")
+    ] = None,
 ) -> JSONResponse:
     """What changed from version ``from`` to version ``to``, in journey terms."""
     if not is_map_id(map_id):
@@ -469,7 +479,9 @@ def comment(
 
 
 @router.post("/api/maps/{map_id}/comments/{comment_id}/resolve", tags=["comments"])
-def resolve(request: Request, map_id: str, comment_id: int, principal: Editor) -> JSONResponse:
+def resolve(
+    request: Request, map_id: str, comment_id: CommentId, principal: Editor
+) -> JSONResponse:
     """Mark a comment resolved."""
     _map_path_or_404(request, map_id)
     try:

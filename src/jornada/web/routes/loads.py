@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, cast
 
 import ibis
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
@@ -53,6 +53,7 @@ from jornada.web.cache import engine_lock
 from jornada.web.pages import render_page, workspace_of
 from jornada.web.routes import READ
 from jornada.web.routes.dashboards import analysis_cache
+from jornada.web.security import MAX_ID
 from jornada.workspace import Workspace
 
 __all__ = [
@@ -319,21 +320,9 @@ _UPLOAD_DOC: dict[str, Any] = {
 }
 
 
-async def _close_form(request: Request) -> AsyncIterator[None]:
-    """Close the files of a form parsed for this request, whatever the answer: the CSRF
-    check parses a form before the guard may refuse it, and a route without ``Form``
-    parameters has nobody else to close them."""
-    try:
-        yield
-    finally:
-        parsed = getattr(request, "_form", None)
-        if parsed is not None:
-            await parsed.close()
-
-
 @router.post(
     "/api/loads",
-    dependencies=[Depends(_close_form), guard(Access.EDITOR)],
+    dependencies=[guard(Access.EDITOR)],
     status_code=202,
     summary="Upload an event file and load it in the background",
     tags=["loads"],
@@ -476,7 +465,9 @@ def loads_api(request: Request) -> Response:
 def quarantine_api(
     request: Request,
     page: PageQuery = 1,
-    load_id: Annotated[int | None, Query(ge=1, description="Only this load's rows.")] = None,
+    load_id: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="Only this load's rows.")
+    ] = None,
 ) -> Response:
     return _json(quarantine_page(workspace_of(request), page, load_id))
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from jornada.accounts import AccountError, LastAdminError, Principal
@@ -34,12 +34,14 @@ from jornada.accounts.users import (
 from jornada.web.auth import Access, WebError, guard, state_of, workspace_key_of_app
 from jornada.web.pages import page_language, render_page, translator, workspace_of
 from jornada.web.routes import READ
+from jornada.web.security import MAX_ID
 
 __all__ = ["members_data", "router"]
 
 router = APIRouter()
 
 Admin = Annotated[Principal, guard(Access.ADMIN)]
+UserId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 def members_data(request: Request) -> dict[str, Any]:
@@ -141,7 +143,7 @@ def _member_email(request: Request, user_id: int) -> str:
 def change_role(
     request: Request,
     principal: Admin,
-    user_id: int,
+    user_id: UserId,
     role: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
     t = translator(page_language(request))
@@ -160,7 +162,7 @@ def change_role(
 
 
 @router.post("/members/{user_id}/remove")
-def remove(request: Request, principal: Admin, user_id: int) -> Response:
+def remove(request: Request, principal: Admin, user_id: UserId) -> Response:
     t = translator(page_language(request))
     email = _member_email(request, user_id)
     try:
