@@ -24,7 +24,7 @@ from jornada.cli.options import (
     scope_of,
 )
 from jornada.cli.output import err_console
-from jornada.events.filters import EventScope, scope_events
+from jornada.events.filters import EventScope
 from jornada.living.conformance import DEFAULT_TOP, conformance
 from jornada.living.departments import departments
 from jornada.living.discover import DEFAULT_STAGES, DEFAULT_TOUCHPOINTS, discover_map
@@ -156,7 +156,7 @@ def conformance_command(
         raise typer.BadParameter(
             "conformance compares real journeys with a map: give --map FILE", param_hint="--map"
         )
-    return conformance(scope_events(source.events(), scope), source.journey, top=top)
+    return conformance(source.events(), source.journey, top=top, scope=scope)
 
 
 def discover_command(

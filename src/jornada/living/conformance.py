@@ -51,7 +51,7 @@ an array of (position, stage) structs sorted for the path keys): no loop over ev
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 import ibis
@@ -63,6 +63,7 @@ from jornada.analytics.results import AnalysisResult, json_ready, wilson_interva
 from jornada.analytics.segments import with_positions
 from jornada.errors import JornadaError
 from jornada.events.binding import label_events
+from jornada.events.filters import EventScope, scope_events
 from jornada.model import Journey
 
 __all__ = [
@@ -284,6 +285,8 @@ class Conformance(AnalysisResult):
     paths: tuple[DeviatingPath, ...]
     unmapped: tuple[tuple[str | None, int], ...]
     top: int = DEFAULT_TOP
+    scope: EventScope = field(default_factory=EventScope)
+    """The events compared (a period, a segment, channels; everything by default)."""
 
     def stage(self, stage_id: str) -> StageConformance:
         """The figures of one stage, by id."""
@@ -346,6 +349,7 @@ class Conformance(AnalysisResult):
         ready: dict[str, Any] = json_ready(
             {
                 "journey_id": self.journey_id,
+                "scope": self.scope.to_dict(),
                 "total_customers": self.total_customers,
                 "customers": self.customers,
                 "conforming": self.conforming,
@@ -499,8 +503,16 @@ def _summary(per_customer: ir.Table, n: int) -> dict[str, Any]:
     return rows[0]
 
 
-def conformance(events: ir.Table, journey: Journey, *, top: int = DEFAULT_TOP) -> Conformance:
-    """Compare the customers' stage paths with the map's designed order (see the module).
+def conformance(
+    events: ir.Table,
+    journey: Journey,
+    *,
+    top: int = DEFAULT_TOP,
+    scope: EventScope | None = None,
+) -> Conformance:
+    """Compare the customers' stage paths with the map's designed order (see the module),
+    on the events of ``scope`` (:func:`~jornada.events.filters.scope_events`; all by
+    default), which the result records.
 
     Raises :class:`ConformanceError` when no stage of the map has an ``events:`` binding
     (on its touchpoints or itself): there is nothing to compare.
@@ -518,11 +530,12 @@ def conformance(events: ir.Table, journey: Journey, *, top: int = DEFAULT_TOP) -
             "to its touchpoints (jornada bind shows what matches)"
         )
     n = len(stages)
-    labelled = _labelled(events, journey)
+    scope = scope if scope is not None else EventScope()
+    labelled = _labelled(scope_events(events, scope), journey)
     # Each intermediate table is read by several queries: computed once (a temporary
     # table on DuckDB, a cached DataFrame on Spark) and released at the end.
     with labelled.cache() as cached, _visits(cached).cache() as visits:
-        return _measure(cached, visits, journey, n, top)
+        return replace(_measure(cached, visits, journey, n, top), scope=scope)
 
 
 def _measure(

@@ -576,7 +576,9 @@ def living_map(
     measures: TouchpointMeasures = touchpoint_measures(events, journey, conversion=conversion)
     by_touchpoint: MeasuredEmotion = measured_emotion(events, by="touchpoint_id", journey=journey)
     by_stage: MeasuredEmotion = measured_emotion(events, by="stage_id", journey=journey)
-    shape: Conformance = conformance(events, journey)
+    # ``events`` are already scoped (scoping twice is not scoping once: a segment is
+    # the customers matching it in the events given): the result only records the scope.
+    shape: Conformance = replace(conformance(events, journey), scope=scope)
     board: KpiResult = kpis(events, journey=journey)
     credited: AttributionResult | None = None
     if conversion is not None:
