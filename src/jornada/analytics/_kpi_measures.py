@@ -21,7 +21,7 @@ for the whole log. :func:`period_start` turns a number back into its first day.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -208,6 +208,10 @@ class FixedScope:
     key: str
     condition: Any  # an Ibis BooleanValue over the events table
     channels: tuple[str, ...]
+    needed: frozenset[str] | None = None
+    """The base measures this scope's KPIs use (None: all): a map's board asks a
+    touchpoint for one or two KPIs, and the costly parts (visits, CLV, retention...) then
+    run only over the scopes that use them."""
 
 
 @dataclass(frozen=True)
@@ -557,14 +561,25 @@ def _scoped(
     if kind in ("all", "channel", "campaign"):
         return base, base
     flags = [f"s{i}" for i in range(len(fixed))]
-    if not fixed:
-        nothing = base.filter(ibis.literal(False)).mutate(scope=ibis.literal("", type="string"))
-        return base, nothing
+    return base.drop(*flags), _copies(base, fixed, range(len(fixed)))
+
+
+def _copies(base: ir.Table, fixed: Sequence[FixedScope], chosen: Iterable[int]) -> ir.Table:
+    """The events of the ``chosen`` fixed scopes (by index), one copy per scope."""
+    flags = [f"s{i}" for i in range(len(fixed))]
     copies = [
-        base.filter(base[flag]).drop(*flags).mutate(scope=ibis.literal(scope.key, type="string"))
-        for flag, scope in zip(flags, fixed, strict=True)
+        base.filter(base[flags[i]])
+        .drop(*flags)
+        .mutate(scope=ibis.literal(fixed[i].key, type="string"))
+        for i in chosen
     ]
-    return base.drop(*flags), ibis.union(*copies, distinct=False)
+    if not copies:
+        return (
+            base.filter(ibis.literal(False))
+            .drop(*flags)
+            .mutate(scope=ibis.literal("", type="string"))
+        )
+    return ibis.union(*copies, distinct=False)
 
 
 def compute_measures(
@@ -605,27 +620,38 @@ def _measure(
     spend: pa.Table | None,
     blended: bool,
 ) -> MeasureTable:
-    base, scoped = _scoped(cached, kind, fixed)
+    base, everyone = _scoped(cached, kind, fixed)
+    uses = [None if scope.needed is None else _engine_measures(scope.needed) for scope in fixed]
+
+    def scoped(names: Sequence[str]) -> ir.Table:
+        """The scoped events of the scopes using any of ``names`` (all, unless fixed
+        scopes say what they need)."""
+        chosen = [i for i, used in enumerate(uses) if used is None or used & set(names)]
+        if kind not in ("stage", "touchpoint") or len(chosen) == len(fixed):
+            return everyone
+        return _copies(cached, fixed, chosen)
+
     parts: list[ir.Table] = [_range_part(base, retention)]
     in_events = [name for name in _EVENTS_PART if name in wanted]
     if in_events:
-        parts += _long(_events_part(scoped, in_events), in_events)
+        parts += _long(_events_part(scoped(in_events), in_events), in_events)
     if wanted & set(_VISITS_PART):
-        parts += _long(_visits_part(base, scoped), _VISITS_PART)
+        parts += _long(_visits_part(base, scoped(_VISITS_PART)), _VISITS_PART)
     if wanted & set(_CONVERSIONS_PART + _CLV_PART + _REPEAT_PART):
-        reached, outcomes = _reached(scoped), _outcomes(base)
+        outcomes = _outcomes(base)
         if wanted & set(_CONVERSIONS_PART):
+            reached = _reached(scoped(_CONVERSIONS_PART))
             parts += _long(_conversions_part(reached, outcomes), _CONVERSIONS_PART)
         if wanted & set(_CLV_PART):
-            parts += _long(_clv_part(reached, outcomes), _CLV_PART)
+            parts += _long(_clv_part(_reached(scoped(_CLV_PART)), outcomes), _CLV_PART)
         if wanted & set(_REPEAT_PART):
-            parts += _long(_repeat_part(reached, outcomes), _REPEAT_PART)
+            parts += _long(_repeat_part(_reached(scoped(_REPEAT_PART)), outcomes), _REPEAT_PART)
     if retention:
-        parts += _long(_retention_part(base, scoped), _RETENTION_PART)
+        parts += _long(_retention_part(base, scoped(_RETENTION_PART)), _RETENTION_PART)
     if "referrals" in wanted:
-        parts += _long(_referrals_part(scoped), ["referrals"])
+        parts += _long(_referrals_part(scoped(["referrals"])), ["referrals"])
     if wanted & set(_CARTS_PART):
-        parts += _carts_parts(base, scoped)
+        parts += _carts_parts(base, scoped(_CARTS_PART))
     spend_table = None if spend is None else ibis.memtable(spend)
     if spend_table is not None and wanted & set(_TABLE_PART):
         parts += _spend_parts(spend_table, kind, fixed, period)

@@ -732,9 +732,19 @@ class _Context:
         scopes: Sequence[_Scope],
         period: KpiPeriod | None,
         entries: Sequence[CatalogueKpi],
+        needs: Mapping[str, frozenset[str]] | None = None,
     ) -> MeasureTable:
+        """The measures of ``entries`` for ``scopes``; ``needs`` (scope key -> base
+        measures) limits each scope to its own KPIs' measures."""
         fixed = [
-            FixedScope(s.key, s.condition, s.channels) for s in scopes if s.condition is not None
+            FixedScope(
+                s.key,
+                s.condition,
+                s.channels,
+                None if needs is None else needs.get(s.key, frozenset()),
+            )
+            for s in scopes
+            if s.condition is not None
         ]
         blended = kind in ("stage", "touchpoint") and any(e.id in _BLENDED_KPIS for e in entries)
         return compute_measures(
@@ -904,8 +914,13 @@ class _Context:
             chosen = [(s, t) for s, t in wanted if (t.period or period) == row_period]
             scopes = list({s.key: s for s, _ in chosen}.values())
             entries = [catalogue[t.kpi] for _, t in chosen if t.kpi in catalogue]
+            needs: dict[str, frozenset[str]] = {}
+            for scope, target in chosen:
+                if target.kpi in catalogue:
+                    own = _measures_of([catalogue[target.kpi]])
+                    needs[scope.key] = needs.get(scope.key, frozenset()) | own
             if any(e.measure is not None for e in entries):
-                tables[row_period] = self.measures("stage", scopes, row_period, entries)
+                tables[row_period] = self.measures("stage", scopes, row_period, entries, needs)
         rows = []
         for scope, target in wanted:
             row_period = target.period or period
