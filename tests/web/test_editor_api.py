@@ -474,6 +474,18 @@ def test_living_overlay_measures_the_saved_map(client: TestClient, loaded: Works
     assert by_id["friend"]["customers"] == 0
     assert by_id["ads"]["evidence"] == "measured"
 
+    # Measured once per design and data version: the same answer from the cache, a new
+    # measure when the map's bindings change.
+    first = client.get("/api/maps/shop/living")
+    assert first.headers["X-Jornada-Cache"] == "hit"
+    assert first.json() == living
+    data["stages"][1]["touchpoints"][0]["events"] = {"names": ["gift_card"]}  # nobody
+    client.put("/api/maps/shop", json={"map": data}, headers=csrf(client))
+    changed = client.get("/api/maps/shop/living")
+    assert changed.headers["X-Jornada-Cache"] == "miss"
+    assert changed.json()["touchpoints"]["checkout"]["customers"] == 0
+    assert changed.json()["touchpoints"]["ads"]["customers"] == 2
+
 
 @pytest.mark.slow
 def test_png_and_pdf_exports(client: TestClient) -> None:

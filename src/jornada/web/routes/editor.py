@@ -33,10 +33,12 @@ editor can show it at the right cell.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import tempfile
+import threading
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Body, File, Form, Query, Request, UploadFile
 from fastapi import Path as InPath
@@ -60,7 +62,7 @@ from jornada.analytics.results import json_ready
 from jornada.errors import JornadaError
 from jornada.events.binding import binding_filter
 from jornada.i18n import messages
-from jornada.living.overlay import living_map
+from jornada.living.overlay import LivingMap, living_map
 from jornada.model import EventBinding, Journey, Language, parse_language
 from jornada.model.diff import diff_journeys
 from jornada.model.io import MAX_MAP_BYTES, dumps_journey, parse_document
@@ -68,8 +70,10 @@ from jornada.model.problems import Problem
 from jornada.model.templates import UnknownTemplateError, list_templates, load_template
 from jornada.model.validation import ValidationReport, validate_document
 from jornada.web.auth import Access, WebError, guard, state_of, workspace_key_of_app
+from jornada.web.cache import ResultCache, cache_key
 from jornada.web.pages import page_language, render_page, translator, workspace_of
 from jornada.web.routes import READ
+from jornada.web.routes.dashboards import known_data_version
 from jornada.web.routes.maps import is_map_id
 from jornada.web.security import MAX_ID
 from jornada.workspace import WorkspaceError
@@ -597,9 +601,18 @@ def living(request: Request, map_id: str, principal: Viewer) -> JSONResponse:
     if report.journey is None:
         return _invalid(request, report)
     workspace = workspace_of(request)
-    try:
+    journey = report.journey
+    # Measuring a whole map takes seconds (tens at 10M events): kept until the map or
+    # the data changes, so toggling the overlay, or a colleague opening it, is instant.
+    design = hashlib.sha256(journey.model_dump_json().encode("utf-8")).hexdigest()
+    key = cache_key("living", {"map": design}, version=known_data_version(request))
+
+    def measure() -> LivingMap:
         with workspace.lock:
-            measured = living_map(workspace.events(), report.journey)
+            return living_map(workspace.events(), journey)
+
+    try:
+        measured, hit = _living_cache(request).get_or_compute(key, measure)
     except JornadaError as error:
         return _error(request, 422, "cannot_measure", str(error))
     frame = measured.to_frame()
@@ -623,8 +636,24 @@ def living(request: Request, map_id: str, principal: Viewer) -> JSONResponse:
                 "total_events": measured.total_events,
                 "touchpoints": touchpoints,
             }
-        )
+        ),
+        headers={"X-Jornada-Cache": "hit" if hit else "miss"},
     )
+
+
+LIVING_CACHE_ENTRIES = 16
+"""Living maps kept in memory (one per map design and data version)."""
+_LIVING_GUARD = threading.Lock()
+
+
+def _living_cache(request: Request) -> ResultCache[LivingMap]:
+    """The app's cache of measured living maps (made on first use)."""
+    state = request.app.state
+    with _LIVING_GUARD:
+        cache = getattr(state, "living_cache", None)
+        if cache is None:
+            cache = state.living_cache = ResultCache[LivingMap](LIVING_CACHE_ENTRIES)
+        return cast(ResultCache[LivingMap], cache)
 
 
 # --- pages ----------------------------------------------------------------------------
