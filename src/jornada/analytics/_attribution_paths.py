@@ -299,6 +299,19 @@ def conversion_paths(
         cvalue=events.value.cast("float64") if with_value else ibis.null("float64"),
     )
     flagged = flagged.filter(flagged.customer_id.notnull() & (flagged.conv | flagged.is_touch))
+    # The touches and conversions are read by several parts of the query: computed once
+    # (labelling every event against the map's rules is the costly step), then released.
+    with flagged.cache() as kept:
+        return _path_table(kept, lookback_seconds, half_life_seconds, value, engine)
+
+
+def _path_table(
+    flagged: ir.Table,
+    lookback_seconds: float | None,
+    half_life_seconds: float | None,
+    value: bool | None,
+    engine: Engine | None,
+) -> PathTable:
     lookback_us = None if lookback_seconds is None else round(lookback_seconds * 1_000_000)
 
     conversions = flagged.filter(flagged.conv).select(
