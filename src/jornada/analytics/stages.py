@@ -68,6 +68,7 @@ import datetime as dt
 import functools
 import math
 import operator
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any
@@ -86,6 +87,8 @@ __all__ = [
     "DEFAULT_PERCENTILE",
     "MilestoneShare",
     "StageAnalysis",
+    "StageReach",
+    "StageReachByGroup",
     "StageSummary",
     "StageTables",
     "StalledCustomer",
@@ -822,6 +825,142 @@ class StageAnalysis(AnalysisResult):
 
 
 @dataclass(frozen=True)
+class StageReach:
+    """How many customers of one group reached a stage (``reached``) and, of those, how
+    many reached the next stage too (``reached_next``; None for the last stage): the
+    figures of :class:`StageSummary`, for the group's customers alone."""
+
+    group: str
+    stage_id: str
+    name: str
+    index: int
+    reached: int
+    reached_next: int | None
+
+    @property
+    def conversion_to_next(self) -> float | None:
+        """Share of the group's customers in this stage who reached the next one."""
+        return None if self.reached_next is None else _share(self.reached_next, self.reached)
+
+    @property
+    def conversion_to_next_interval(self) -> tuple[float, float]:
+        if self.reached_next is None:
+            return (math.nan, math.nan)
+        return wilson_interval(self.reached_next, self.reached)
+
+    def to_dict(self) -> dict[str, Any]:
+        low, high = self.conversion_to_next_interval
+        ready: dict[str, Any] = json_ready(
+            {
+                "group": self.group,
+                "stage_id": self.stage_id,
+                "name": self.name,
+                "index": self.index,
+                "reached": self.reached,
+                "reached_next": self.reached_next,
+                "conversion_to_next": self.conversion_to_next,
+                "conversion_to_next_low": low,
+                "conversion_to_next_high": high,
+            }
+        )
+        return ready
+
+
+@dataclass(frozen=True)
+class StageReachByGroup(AnalysisResult):
+    """Reach and conversion to the next stage per group of customers (an arrival channel,
+    say) and stage (:meth:`StageTables.reach_by`). Each group's figures are those
+    :func:`analyse_stages` gives on the events of that group's customers alone.
+
+    ``reach`` holds one :class:`StageReach` per group (in ``groups`` order) and stage (in
+    map order); ``customers`` per group: how many of its customers reached any stage.
+    """
+
+    journey_id: str
+    as_of: dt.datetime | None
+    groups: tuple[str, ...]
+    customers: tuple[int, ...]
+    reach: tuple[StageReach, ...]
+
+    def stage(self, group: str, stage_id: str) -> StageReach:
+        """The reach of one stage (by id) among one group's customers."""
+        return next(r for r in self.reach if r.group == group and r.stage_id == stage_id)
+
+    def of(self, group: str) -> tuple[StageReach, ...]:
+        """One group's reach, in map order."""
+        return tuple(r for r in self.reach if r.group == group)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per group and stage."""
+        columns = [
+            "group",
+            "stage_id",
+            "stage",
+            "reached",
+            "reached_next",
+            "conversion_to_next",
+            "conversion_to_next_low",
+            "conversion_to_next_high",
+        ]
+        rows = []
+        for r in self.reach:
+            low, high = r.conversion_to_next_interval
+            rows.append(
+                {
+                    "group": r.group,
+                    "stage_id": r.stage_id,
+                    "stage": r.name,
+                    "reached": r.reached,
+                    "reached_next": r.reached_next,
+                    "conversion_to_next": r.conversion_to_next,
+                    "conversion_to_next_low": low,
+                    "conversion_to_next_high": high,
+                }
+            )
+        floats = [c for c in columns if c.startswith("conversion")]
+        return pd.DataFrame(rows, columns=columns).astype(
+            {**dict.fromkeys(floats, "float64"), "reached_next": "Int64"}
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        ready: dict[str, Any] = json_ready(
+            {
+                "journey_id": self.journey_id,
+                "as_of": self.as_of.isoformat() if self.as_of else None,
+                "groups": [
+                    {
+                        "group": group,
+                        "customers": customers,
+                        "stages": [r.to_dict() for r in self.of(group)],
+                    }
+                    for group, customers in zip(self.groups, self.customers, strict=True)
+                ],
+            }
+        )
+        return ready
+
+    def chart(self) -> go.Figure:
+        """Conversion to the next stage per stage, one bar per group."""
+        figure = go.Figure(
+            [
+                go.Bar(
+                    name=group,
+                    x=[r.name for r in self.of(group) if r.reached_next is not None],
+                    y=[r.conversion_to_next for r in self.of(group) if r.reached_next is not None],
+                )
+                for group in self.groups
+            ]
+        )
+        figure.update_layout(
+            title=f"Conversion to the next stage of {self.journey_id} by group",
+            barmode="group",
+            yaxis_title="share",
+            yaxis_tickformat=".0%",
+        )
+        return figure
+
+
+@dataclass(frozen=True)
 class StalledCustomer:
     """A customer stalled in their current stage, and why (``reasons``). ``customer_key``
     is the source's own key on their latest event (the resolved ``customer_id`` may be a
@@ -951,6 +1090,14 @@ def _count(condition: ir.BooleanValue) -> ir.IntegerScalar:
     return condition.cast("int64").sum()
 
 
+def _reached_flags(entries: ir.Table, n: int, **more: ir.Scalar) -> ir.Table:
+    """One row per customer who entered a stage: ``r0`` .. ``r{n-1}``, whether they
+    reached each stage (and the aggregates in ``more``)."""
+    return entries.group_by("customer_id").aggregate(
+        **more, **{f"r{k}": (entries["stage_index"] == k).any() for k in range(n)}
+    )
+
+
 class StageTables:
     """A map's stages measured on events, each intermediate table computed once: a
     temporary table on DuckDB, a cached DataFrame on Spark, released by :meth:`close`
@@ -1018,10 +1165,7 @@ class StageTables:
         p, entries, progress = self._p, self.entries, self.milestones
         stalled = self.stalled_table(percentile)
         n = len(p.stages)
-        per_customer = entries.group_by("customer_id").aggregate(
-            current=entries["stage_index"].max(),
-            **{f"r{k}": (entries["stage_index"] == k).any() for k in range(n)},
-        )
+        per_customer = _reached_flags(entries, n, current=entries["stage_index"].max())
         metrics: dict[str, ir.Scalar] = {"customers": per_customer.count()}
         for k in range(n):
             reached = per_customer[f"r{k}"]
@@ -1088,6 +1232,74 @@ class StageTables:
             total_customers=_int(everyone["n"]),
             customers=_int(totals["customers"]),
             stages=tuple(summaries),
+        )
+
+    def reach_by(
+        self, groups: ir.Table, *, column: str = "group", values: Sequence[str] | None = None
+    ) -> StageReachByGroup:
+        """Per group of customers and stage: how many reached it and how many of those
+        the next stage too, from the cached stage entries in one grouped aggregate.
+
+        ``groups`` has a ``customer_id`` and the group in ``column`` (customers it leaves
+        out, or with a null group, are in none). A customer's reach depends on their own
+        events only, so each group's figures are exactly those of :func:`analyse_stages`
+        run on that group's customers' events (``reached``, ``reached_next``). ``values``
+        are the groups to report, in that order (a group nobody in it reached a stage
+        of gets zeros); by default the groups found, sorted.
+
+        >>> from jornada.engine import Engine
+        >>> from jornada.model.templates import load_template
+        >>> engine = Engine.duckdb()
+        >>> _ = engine.sql("create table events as select *, map {}::map(varchar, varchar)"
+        ...     " as properties from (values "
+        ...     "('ana', timestamp '2026-01-01', 'product_view', 'web', 0),"
+        ...     "('ana', timestamp '2026-01-02', 'add_to_cart', 'web', 1),"
+        ...     "('bo', timestamp '2026-01-01', 'product_view', 'app', 0))"
+        ...     " t(customer_id, ts, event, channel, idx)")
+        >>> events = engine.table("events")
+        >>> arrival = events.filter(events.idx == 0).select("customer_id", "channel")
+        >>> with StageTables(events, load_template("b2c-ecommerce")) as tables:
+        ...     reach = tables.reach_by(arrival, column="channel")
+        >>> [(r.reached, r.reached_next) for r in (reach.stage(g, "compare") for g in reach.groups)]
+        [(1, 0), (1, 1)]
+        """
+        p = self._p
+        n = len(p.stages)
+        members = groups.select(
+            g_customer=groups["customer_id"], g_group=groups[column].cast("string")
+        )
+        members = members.filter(members["g_group"].notnull()).distinct()
+        per_customer = _reached_flags(self.entries, n)
+        joined = per_customer.join(members, per_customer["customer_id"] == members["g_customer"])
+        metrics: dict[str, ir.Scalar] = {"customers": joined.count()}
+        for k in range(n):
+            metrics[f"reached{k}"] = _count(joined[f"r{k}"])
+            if k + 1 < n:
+                metrics[f"next{k}"] = _count(joined[f"r{k}"] & joined[f"r{k + 1}"])
+        found = {
+            row["g_group"]: row for row in _rows(joined.group_by("g_group").aggregate(**metrics))
+        }
+        order = tuple(values) if values is not None else tuple(sorted(found))
+        reach = []
+        for group in order:
+            row = found.get(group, {})
+            for k, stage in enumerate(p.stages):
+                reach.append(
+                    StageReach(
+                        group=group,
+                        stage_id=stage.id,
+                        name=stage.name,
+                        index=k,
+                        reached=_int(row.get(f"reached{k}")),
+                        reached_next=_int(row.get(f"next{k}")) if k + 1 < n else None,
+                    )
+                )
+        return StageReachByGroup(
+            journey_id=self.journey.id,
+            as_of=self.as_of,
+            groups=order,
+            customers=tuple(_int(found.get(group, {}).get("customers")) for group in order),
+            reach=tuple(reach),
         )
 
     def stalled(self, percentile: float = DEFAULT_PERCENTILE) -> StalledCustomers:

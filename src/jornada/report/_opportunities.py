@@ -4,8 +4,11 @@ Two estimates are made here; both only rearrange figures the analyses computed:
 
 * **Stage gap** (:func:`stage_gaps`): the stages of the map measured separately for the
   customers of each *arrival channel* (the channel of their first event: a
-  :class:`~jornada.analytics.segments.Segment` per channel, each run through
-  :func:`~jornada.analytics.stages.analyse_stages`). For each stage, if its conversion to
+  :class:`~jornada.analytics.segments.Segment` per channel), by :func:`channel_reach` in
+  one grouped aggregate over the report's stage tables
+  (:meth:`~jornada.analytics.stages.StageTables.reach_by`: the reach
+  :func:`~jornada.analytics.stages.analyse_stages` gives on each channel's customers
+  alone). For each stage, if its conversion to
   the next stage rose from the overall rate to that of its best arrival channel, this many
   more customers would reach the next stage: ``(best - overall) × reached``. Only a
   channel with at least :data:`MIN_SEGMENT_CUSTOMERS` customers in the stage counts, and
@@ -36,8 +39,8 @@ from scipy import stats
 
 from jornada.analytics.funnel import FunnelResult, funnel
 from jornada.analytics.results import wilson_interval
-from jornada.analytics.segments import FirstEvent, Segment, split_by_segment
-from jornada.analytics.stages import StageAnalysis, analyse_stages
+from jornada.analytics.segments import FirstEvent, Segment, segment_labels
+from jornada.analytics.stages import StageAnalysis, StageReachByGroup, StageTables
 from jornada.model import Journey
 
 __all__ = [
@@ -49,7 +52,7 @@ __all__ = [
     "StageGap",
     "arrival_channels",
     "bad_weeks",
-    "segment_stages",
+    "channel_reach",
     "stage_gaps",
     "week_funnels",
 ]
@@ -122,28 +125,31 @@ def arrival_channels(events: Any, *, top: int = 4, min_share: float = 0.05) -> l
     ][:top]
 
 
-def segment_stages(
-    events: Any, journey: Journey, channels: Sequence[str]
-) -> dict[str, StageAnalysis]:
-    """The stage analysis of the customers arriving by each channel."""
+def channel_reach(tables: StageTables, events: Any, channels: Sequence[str]) -> StageReachByGroup:
+    """Per arrival channel (in ``channels`` order) and stage: the customers arriving by
+    it who reached the stage, and the next one too. ``tables`` are the stages measured on
+    ``events``; each channel's customers are those of its
+    :class:`~jornada.analytics.segments.Segment` (first event ``channel = '...'``)."""
+    if not channels:
+        return StageReachByGroup(tables.journey.id, tables.as_of, (), (), ())
     segments = [Segment(channel, FirstEvent(f"channel = '{channel}'")) for channel in channels]
-    split = split_by_segment(events, segments, remainder=None)
-    return {
-        channel: analyse_stages(split.filter(split.segment == channel), journey)
-        for channel in channels
-    }
+    arrivals = segment_labels(events, segments, remainder=None)
+    return tables.reach_by(arrivals, column="segment", values=channels)
 
 
-def stage_gaps(overall: StageAnalysis, by_channel: dict[str, StageAnalysis]) -> list[StageGap]:
+def stage_gaps(overall: StageAnalysis, by_channel: StageReachByGroup) -> list[StageGap]:
     """The stages whose conversion to the next is clearly better in one arrival channel.
 
-    >>> from jornada.analytics.stages import StageSummary
-    >>> def analysis(reached, nxt):
-    ...     stages = (StageSummary("a", "A", 0, reached, 0, nxt, reached, reached, 0, None, None, 0),
-    ...               StageSummary("b", "B", 1, nxt, 0, None, nxt, reached, 0, None, None, 0))
-    ...     return StageAnalysis("j", None, 80.0, reached, reached, stages)
-    >>> [(g.best_channel, round(g.recovered, 6)) for g in stage_gaps(analysis(1000, 200),
-    ...     {"ads": analysis(800, 80), "friends": analysis(200, 120)})]
+    >>> from jornada.analytics.stages import StageReach, StageSummary
+    >>> stages = (StageSummary("a", "A", 0, 1000, 0, 200, 1000, 1000, 0, None, None, 0),
+    ...           StageSummary("b", "B", 1, 200, 0, None, 200, 1000, 0, None, None, 0))
+    >>> overall = StageAnalysis("j", None, 80.0, 1000, 1000, stages)
+    >>> def reach(channel, reached, nxt):
+    ...     return (StageReach(channel, "a", "A", 0, reached, nxt),
+    ...             StageReach(channel, "b", "B", 1, nxt, None))
+    >>> by_channel = StageReachByGroup("j", None, ("ads", "friends"), (800, 200),
+    ...     reach("ads", 800, 80) + reach("friends", 200, 120))
+    >>> [(g.best_channel, round(g.recovered, 6)) for g in stage_gaps(overall, by_channel)]
     [('friends', 400.0)]
     """
     gaps = []
@@ -153,8 +159,8 @@ def stage_gaps(overall: StageAnalysis, by_channel: dict[str, StageAnalysis]) -> 
             continue
         rate = stage.reached_next / stage.reached
         best: tuple[float, float, str, int] | None = None
-        for channel, analysis in by_channel.items():
-            summary = analysis.stage(stage.stage_id)
+        for channel in by_channel.groups:
+            summary = by_channel.stage(channel, stage.stage_id)
             if summary.reached < MIN_SEGMENT_CUSTOMERS or summary.reached_next is None:
                 continue
             channel_rate = summary.reached_next / summary.reached

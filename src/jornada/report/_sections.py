@@ -22,7 +22,7 @@ from jornada.analytics.kpis import status_label
 from jornada.analytics.paths import sankey
 from jornada.analytics.results import AnalysisResult
 from jornada.analytics.retention import retention
-from jornada.analytics.stages import StageAnalysis, find_stalled
+from jornada.analytics.stages import StageAnalysis, StageTables
 from jornada.analytics.timing import TouchesResult, touches_before_conversion
 from jornada.errors import JornadaError
 from jornada.i18n import translate
@@ -68,10 +68,26 @@ class Context:
     value_per_conversion: float | None = None
     gaps: list[opp.StageGap] = field(default_factory=list)
     weeks: list[opp.BadWeek] = field(default_factory=list)
+    _stage_tables: StageTables | None = field(default=None, repr=False)
 
     @property
     def t(self) -> Texts:
         return Texts(self.language)
+
+    @property
+    def stage_tables(self) -> StageTables:
+        """The stages measured on ``events``, built on first use and shared by the
+        sections that need more than the living map's stage analysis (the reach per
+        arrival channel, the stalled customers); released by :meth:`close`."""
+        if self._stage_tables is None:
+            self._stage_tables = StageTables(self.events, self.journey)
+        return self._stage_tables
+
+    def close(self) -> None:
+        """Release the cached stage tables (if they were built)."""
+        if self._stage_tables is not None:
+            self._stage_tables.close()
+            self._stage_tables = None
 
     @property
     def currency(self) -> str | None:
@@ -261,13 +277,13 @@ def stages(ctx: Context) -> Section:
         tuple(f"stage-{s.stage_id}" for s in analysis.stages),
     )
     channels = opp.arrival_channels(ctx.events)
-    by_channel = opp.segment_stages(ctx.events, ctx.journey, channels) if channels else {}
+    by_channel = opp.channel_reach(ctx.stage_tables, ctx.events, channels)
     ctx.gaps = opp.stage_gaps(analysis, by_channel)
     channel_rows = []
     for s in analysis.stages[:-1]:
         rates = []
         for channel in channels:
-            summary = by_channel[channel].stage(s.stage_id)
+            summary = by_channel.stage(channel, s.stage_id)
             enough = summary.reached >= opp.MIN_SEGMENT_CUSTOMERS
             rates.append(summary.conversion_to_next if enough else None)
         channel_rows.append((s.name, s.reached, s.conversion_to_next, *rates))
@@ -291,10 +307,7 @@ def stages(ctx: Context) -> Section:
             "stalled": t("col.stalled"),
         },
     )
-    analyses: dict[str, AnalysisResult] = {
-        "stages": analysis,
-        **{f"stages_{c}": a for c, a in by_channel.items()},
-    }
+    analyses: dict[str, AnalysisResult] = {"stages": analysis, "stages_by_channel": by_channel}
     return Section(
         "stages",
         t("section.stages"),
@@ -732,7 +745,7 @@ def churn_section(ctx: Context) -> Section:
 
 def stalled(ctx: Context) -> Section:
     t = ctx.t
-    found = find_stalled(ctx.events, ctx.journey)
+    found = ctx.stage_tables.stalled()
     counts = found.counts()
     analysis: StageAnalysis = ctx.living.analyses["stages"]  # type: ignore[assignment]
     rows = []

@@ -180,11 +180,14 @@ def build_report(
         churn_definition=churn_definition,
     )
     built: dict[str, Section] = {}
-    for done, (section_id, builder) in enumerate(BUILDERS, start=1):
-        say(t(f"progress.{section_id.replace('-', '_')}"), done, total)
-        built[section_id] = builder(context)
-    say(t("progress.opportunities"), total - 1, total)
-    built["opportunities"], ranked = opportunities(context)
+    try:
+        for done, (section_id, builder) in enumerate(BUILDERS, start=1):
+            say(t(f"progress.{section_id.replace('-', '_')}"), done, total)
+            built[section_id] = builder(context)
+        say(t("progress.opportunities"), total - 1, total)
+        built["opportunities"], ranked = opportunities(context)
+    finally:
+        context.close()
     say(t("progress.done"), total, total)
     return Report(
         title=t("title", journey=journey.title),
