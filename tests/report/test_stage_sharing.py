@@ -14,7 +14,7 @@ from jornada.analytics.stages import (
     analyse_stages,
     find_stalled,
 )
-from jornada.living.overlay import LivingMap
+from jornada.living.overlay import LivingMap, living_map
 from jornada.model import Journey
 from jornada.report import Report
 from jornada.report import _opportunities as opp
@@ -97,3 +97,17 @@ def test_sections_share_one_set_of_stage_tables_released_on_close(
     ctx.close()
     assert _cached_tables(demo) == before
     ctx.close()  # twice is harmless
+
+
+def test_the_living_map_measures_its_stages_on_the_shared_tables(
+    report: Report, demo: Workspace, journey: Journey
+) -> None:
+    living = cast(LivingMap, report.section("living-map").analyses["living"])
+    alone = analyse_stages(demo.events(), journey)
+    assert living.analyses["stages"] == alone
+    before = _cached_tables(demo)
+    with StageTables(demo.events(), journey) as tables:
+        shared = living_map(demo.events(), journey, stage_tables=tables)
+        assert shared.analyses["stages"] == alone
+        assert shared.total_customers == living.total_customers
+    assert _cached_tables(demo) == before, "released after use"

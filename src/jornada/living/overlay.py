@@ -72,7 +72,7 @@ from scipy import stats
 from jornada.analytics.attribution import MODELS, AttributionError, AttributionResult, attribution
 from jornada.analytics.kpis import KpiResult, KpiValue, kpis
 from jornada.analytics.results import AnalysisResult, json_ready
-from jornada.analytics.stages import StageAnalysis, StageSummary, analyse_stages
+from jornada.analytics.stages import StageAnalysis, StageSummary, StageTables, analyse_stages
 from jornada.analytics.touchpoints import (
     TouchpointMeasure,
     TouchpointMeasures,
@@ -554,6 +554,7 @@ def living_map(
     period: str = "week",
     attribution_model: str = DEFAULT_ATTRIBUTION_MODEL,
     scope: EventScope | None = None,
+    stage_tables: StageTables | None = None,
 ) -> LivingMap:
     """Measure ``journey`` on ``events`` and raise the findings (see the module).
 
@@ -563,7 +564,9 @@ def living_map(
     findings (``week``); ``scope`` the events measured, e.g.
     ``scope=EventScope(*parse_period("2026-Q1"), segment="properties.plan = 'pro'")``
     (all of them by default). ``attribution_model`` is one of
-    :data:`~jornada.analytics.attribution.MODELS`.
+    :data:`~jornada.analytics.attribution.MODELS`. ``stage_tables``: the
+    :class:`~jornada.analytics.stages.StageTables` of the scoped events and this map, when
+    the caller keeps them for more (the report does), instead of building them again.
     """
     if attribution_model not in MODELS:
         raise AttributionError(
@@ -572,7 +575,11 @@ def living_map(
     scope = scope if scope is not None else EventScope()
     events = scope_events(events, scope)
     conversion = conversion if conversion is not None else default_conversion(journey)
-    stage_analysis: StageAnalysis = analyse_stages(events, journey, percentile=percentile)
+    stage_analysis: StageAnalysis = (
+        stage_tables.analysis(percentile)
+        if stage_tables is not None
+        else analyse_stages(events, journey, percentile=percentile)
+    )
     measures: TouchpointMeasures = touchpoint_measures(events, journey, conversion=conversion)
     by_touchpoint: MeasuredEmotion = measured_emotion(events, by="touchpoint_id", journey=journey)
     by_stage: MeasuredEmotion = measured_emotion(events, by="stage_id", journey=journey)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from jornada.analytics.churn import ChurnDefinition
+from jornada.analytics.stages import StageTables
 from jornada.errors import JornadaError
 from jornada.events.filters import EventScope, scope_events
 from jornada.living.overlay import default_conversion, living_map
@@ -155,14 +156,43 @@ def build_report(
     t = Texts(language)
     total = len(BUILDERS) + 2
     say(t("progress.living"), 0, total)
+    scoped = scope_events(events, scope)
+    # One set of stage tables for the living map and the sections that need more of the
+    # stages (reach per arrival channel, stalled customers), released at the end.
     try:
-        # The living map scopes the events itself (and records the scope); the other
-        # sections get them scoped here.
-        living = living_map(events, journey, conversion=conversion, scope=scope)
+        tables = StageTables(scoped, journey)
+        try:
+            # The living map scopes the events itself (and records the scope); the other
+            # sections get them scoped.
+            living = living_map(
+                events, journey, conversion=conversion, scope=scope, stage_tables=tables
+            )
+        except BaseException:
+            tables.close()
+            raise
     except JornadaError as error:
         raise ReportError(
             f"the living map of {journey.id!r} could not be measured: {error}"
         ) from error
+    context = Context(
+        events=scoped,
+        journey=journey,
+        language=language,
+        conversion=conversion,
+        purchase=purchase,
+        living=living,
+        churn_definition=churn_definition,
+        _stage_tables=tables,
+    )
+    try:
+        return _sections(context, scope, say, total)
+    finally:
+        context.close()
+
+
+def _sections(context: Context, scope: EventScope, say: Progress, total: int) -> Report:
+    """Check there is something to report on, then build every section."""
+    living, journey, t = context.living, context.journey, context.t
     if living.total_events == 0 and not scope.everything:
         raise ReportError(f"there are no events to report on in the scope ({scope}): widen it")
     if living.total_events == 0:
@@ -170,32 +200,20 @@ def build_report(
             "there are no events to report on: load some first "
             "(`jornada load WORKSPACE FILE`, or `jornada demo` for an example)"
         )
-    context = Context(
-        events=scope_events(events, scope),
-        journey=journey,
-        language=language,
-        conversion=conversion,
-        purchase=purchase,
-        living=living,
-        churn_definition=churn_definition,
-    )
     built: dict[str, Section] = {}
-    try:
-        for done, (section_id, builder) in enumerate(BUILDERS, start=1):
-            say(t(f"progress.{section_id.replace('-', '_')}"), done, total)
-            built[section_id] = builder(context)
-        say(t("progress.opportunities"), total - 1, total)
-        built["opportunities"], ranked = opportunities(context)
-    finally:
-        context.close()
+    for done, (section_id, builder) in enumerate(BUILDERS, start=1):
+        say(t(f"progress.{section_id.replace('-', '_')}"), done, total)
+        built[section_id] = builder(context)
+    say(t("progress.opportunities"), total - 1, total)
+    built["opportunities"], ranked = opportunities(context)
     say(t("progress.done"), total, total)
     return Report(
         title=t("title", journey=journey.title),
         journey=journey,
-        language=language,
+        language=context.language,
         generated=dt.datetime.now(dt.UTC).replace(microsecond=0),
-        conversion=conversion,
-        purchase=purchase,
+        conversion=context.conversion,
+        purchase=context.purchase,
         sections=tuple(built[section_id] for section_id in SECTION_ORDER),
         opportunities=ranked,
         scope=scope,
