@@ -3,6 +3,7 @@
     python benchmarks/churn.py --events 1M               # a smoke run
     python benchmarks/churn.py                           # 10M events (~600k people)
     python benchmarks/churn.py --events 1M --full        # + the model, drivers, triggers
+    python benchmarks/churn.py --events 1M --full --steps  # + where churn()'s time goes
     python benchmarks/churn.py --workspace demo-workspace --map b2c-ecommerce
 
 The events come from :func:`jornada.demo.generator.generate_dataset` (seed 7), loaded once
@@ -15,12 +16,16 @@ and median wall seconds, the CPU seconds of the best run (all threads: steadier 
 time on a shared machine) and the peak resident memory. The features are materialised
 (Arrow) at a cutoff 60 days before the end, as the churn model's evaluation period does.
 Target at 10M events: the features of every customer (one aggregation) <= 5 s.
+``--steps`` runs ``churn()`` once more under cProfile and prints the cumulative seconds of
+its steps (profiling adds a little overhead; the engine's queries are not slowed).
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import datetime as dt
+import pstats
 import statistics
 import time
 from collections.abc import Callable
@@ -59,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workspace", type=Path, help="time this workspace's events instead")
     parser.add_argument("--map", help="a template id: add touchpoint and stage columns too")
     parser.add_argument("--full", action="store_true", help="time churn() end to end too")
+    parser.add_argument("--steps", action="store_true", help="with --full: churn() by step")
     parser.add_argument("--threads", type=int)
     args = parser.parse_args(argv)
 
@@ -102,9 +108,41 @@ def main(argv: list[str] | None = None) -> int:
                 f"{best[1]:>8.2f}{target:>8}{_peak_rss_mb():>14,.0f}",
                 flush=True,
             )
+        if args.full and args.steps:
+            _steps(lambda: churn(events, definition=definition, journey=journey))
     finally:
         engine.close()
     return 0
+
+
+# The steps of churn() (function names in jornada.analytics and scikit-learn).
+STEPS = {
+    "features and labels, 3 cutoffs": ("churn.py", "_frames"),
+    "model fits (train, final)": ("_churn_model.py", "fit"),
+    "predictions (held out, current)": ("_churn_model.py", "predict"),
+    "permutation importance": ("_churn_model.py", "importances"),
+    "partial dependence": ("_churn_model.py", "dependences"),
+    "reasons (top customers)": ("_churn_model.py", "reasons"),
+    "triggers: property choice": ("_churn_triggers.py", "categorical_properties"),
+    "triggers: exposure counts": ("_churn_triggers.py", "exposure_counts"),
+    "churn() end to end": ("churn.py", "churn"),
+}
+
+
+def _steps(run: Callable[[], Any]) -> None:
+    profile = cProfile.Profile(time.process_time)  # CPU seconds of this process
+    started = time.perf_counter()
+    profile.runcall(run)
+    wall = time.perf_counter() - started
+    stats: dict[tuple[str, int, str], tuple[Any, ...]] = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+    print(f"churn() by step (wall {wall:.2f} s; CPU seconds of the Python process):")
+    for label, (filename, function) in STEPS.items():
+        cpu = sum(
+            value[3]
+            for (path, _, name), value in stats.items()
+            if name == function and path.endswith("/analytics/" + filename)
+        )
+        print(f"  {label:<34}{cpu:>8.2f}")
 
 
 if __name__ == "__main__":

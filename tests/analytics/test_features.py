@@ -8,11 +8,12 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import ibis
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jornada.analytics.features import FeatureSpec, feature_spec, features
+from jornada.analytics.features import FeatureSpec, feature_spec, features, features_by_cutoff
 from jornada.model import EventBinding, Journey, Stage, Touchpoint
 from tests.analytics.conftest import BASE, EventLog
 from tests.oracles import features as oracle
@@ -219,3 +220,92 @@ def test_random_logs_match_the_oracle(
                 got[customer][column],
                 value,
             )
+
+
+@settings(max_examples=15, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    rows=log_rows,
+    cutoff_days=st.lists(st.integers(1, 22), min_size=1, max_size=4, unique=True),
+    with_map=st.booleans(),
+)
+def test_features_at_several_cutoffs_in_one_query_match_the_oracle(
+    make_log: MakeLog, rows: list[Any], cutoff_days: list[int], with_map: bool
+) -> None:
+    """Each cutoff's rows are the oracle's at that cutoff; a 3-day recent window crosses
+    the periods between cutoffs one day apart."""
+    log = make_log(rows)
+    cutoffs = [BASE + dt.timedelta(days=d) for d in sorted(cutoff_days)]
+    journey = journey_of(PLAIN) if with_map else None
+    spec = FeatureSpec(
+        events=NAMES,
+        channels=("web", "app"),
+        surveys=("csat", "nps", ""),
+        touchpoints=tuple(f"{s.id}_tp" for s in PLAIN) if with_map else (),
+        stages=with_map,
+        recent_days=3,
+    )
+    table = features_by_cutoff(log.table, cutoffs, spec=spec, journey=journey)
+    got: dict[int, dict[str, dict[str, Any]]] = {k: {} for k in range(len(cutoffs))}
+    for row in table.to_pyarrow().to_pylist():
+        got[row.pop("cutoff_index")][row["customer_id"]] = row
+    for k, cutoff in enumerate(cutoffs):
+        want = oracle.features(
+            log.rows(),
+            cutoff,
+            event_names=NAMES,
+            channels=("web", "app"),
+            surveys=("csat", "nps", ""),
+            recent_days=3,
+            plain_map=PLAIN if with_map else None,
+        )
+        assert sorted(got[k]) == sorted(want), k
+        for customer, expected in want.items():
+            for column, value in expected.items():
+                assert same(got[k][customer][column], value), (k, customer, column)
+
+
+def test_sessions_without_the_store_facts_are_distinct_ids_at_each_cutoff() -> None:
+    d = BASE
+    events = ibis.memtable(
+        {
+            "customer_id": ["a", "a", "a", "a", "b"],
+            "event": ["visit"] * 5,
+            "ts": [d, d + dt.timedelta(days=1), d + dt.timedelta(days=3), d, d],
+            # s1 spans the first cutoff; s2 starts after it; a null id is no session.
+            "session_id": ["s1", "s1", "s2", None, "s1"],
+            "channel": ["web"] * 5,
+            "value": [None] * 5,
+            "score": [None] * 5,
+        },
+        schema={
+            "customer_id": "string",
+            "event": "string",
+            "ts": "timestamp",
+            "session_id": "string",
+            "channel": "string",
+            "value": "float64",
+            "score": "float64",
+        },
+    )
+    cutoffs = [d + dt.timedelta(hours=12), d + dt.timedelta(days=2), d + dt.timedelta(days=4)]
+    table = features_by_cutoff(events, cutoffs, spec=FeatureSpec())
+    got = {
+        (r["cutoff_index"], r["customer_id"]): (r["events"], r["sessions"])
+        for r in table.to_pyarrow().to_pylist()
+    }
+    assert got == {
+        (0, "a"): (2, 1),
+        (0, "b"): (1, 1),
+        (1, "a"): (3, 1),
+        (1, "b"): (1, 1),
+        (2, "a"): (4, 2),
+        (2, "b"): (1, 1),
+    }
+    # One cutoff: the same as features() there.
+    single = rows_by_customer(features(events, cutoffs[1], spec=FeatureSpec()))
+    assert {c: (r["events"], r["sessions"]) for c, r in single.items()} == {
+        "a": (3, 1),
+        "b": (1, 1),
+    }
+    with pytest.raises(ValueError, match="increasing"):
+        features_by_cutoff(events, [cutoffs[1], cutoffs[0]], spec=FeatureSpec())

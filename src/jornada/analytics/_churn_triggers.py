@@ -49,19 +49,21 @@ def _seconds(ts: ir.TimestampValue) -> ir.IntegerValue:
 
 
 def categorical_properties(events: ir.Table, *, max_levels: int) -> tuple[str, ...]:
-    """The property keys with at most ``max_levels`` distinct values (two queries: the
-    keys, then the distinct values of each), sorted."""
+    """The property keys with at most ``max_levels`` distinct values (and one at least),
+    sorted: one query (every key of every event, with its value, counted per key)."""
     if "properties" not in events.columns:
         return ()
-    keys_expr = events.select(key=events["properties"].keys().unnest()).distinct()
-    keys = sorted(k for k in keys_expr.to_pyarrow()["key"].to_pylist() if k is not None)
-    if not keys:
-        return ()
-    counts = events.aggregate(
-        **{f"_k{i}": events["properties"].get(key).nunique() for i, key in enumerate(keys)}
+    keyed = events.select(key=events["properties"].keys().unnest(), _map=events["properties"])
+    keyed = keyed.mutate(value=keyed["_map"].get(keyed["key"]))
+    counts = keyed.group_by("key").aggregate(levels=keyed["value"].nunique())
+    rows = counts.to_pyarrow().to_pylist()
+    return tuple(
+        sorted(
+            row["key"]
+            for row in rows
+            if row["key"] is not None and 0 < int(row["levels"] or 0) <= max_levels
+        )
     )
-    row = counts.to_pyarrow().to_pylist()[0]
-    return tuple(key for i, key in enumerate(keys) if 0 < int(row[f"_k{i}"] or 0) <= max_levels)
 
 
 def _token(*parts: ir.StringValue | str) -> ir.StringValue:

@@ -97,7 +97,7 @@ from jornada.analytics.features import (
     DEFAULT_TOP_EVENTS,
     FeatureSpec,
     feature_spec,
-    features,
+    features_by_cutoff,
     utc_naive,
 )
 from jornada.analytics.funnel import parse_window
@@ -691,30 +691,38 @@ class _Frame:
     info: pa.Table
 
 
-def _frame(
+def _frames(
     events: ir.Table,
     outcome: Outcome,
-    cutoff: dt.datetime,
+    cutoffs: Sequence[dt.datetime],
     spec: FeatureSpec,
     journey: Journey | None,
-) -> _Frame:
-    """Features at ``cutoff`` of the population at ``cutoff``, with their labels."""
-    table = features(events, cutoff, spec=spec, journey=journey)
-    window: Window = (cutoff, cutoff + outcome.window)
-    panel = outcome.panel(events, [window], journey)
-    panel = panel.select(p_customer=panel["customer_id"], label=panel["label"])
-    joined = table.join(panel, table["customer_id"] == panel["p_customer"]).drop("p_customer")
-    arrow = joined.order_by("customer_id").to_pyarrow()
+) -> list[_Frame]:
+    """Features at each of ``cutoffs`` (increasing) of the population at that cutoff, with
+    their labels: one query for all of them (the events are read once)."""
+    table = features_by_cutoff(events, cutoffs, spec=spec, journey=journey)
+    windows: list[Window] = [(cutoff, cutoff + outcome.window) for cutoff in cutoffs]
+    panel = outcome.panel(events, windows, journey)
+    panel = panel.select(p_customer=panel["customer_id"], p_j=panel["j"], label=panel["label"])
+    joined = table.join(
+        panel,
+        [table["customer_id"] == panel["p_customer"], table["cutoff_index"] == panel["p_j"]],
+    ).drop("p_customer", "p_j")
+    arrow = joined.order_by(["cutoff_index", "customer_id"]).to_pyarrow()
+    index = arrow["cutoff_index"].to_numpy(zero_copy_only=False)
+    bounds = np.searchsorted(index, np.arange(len(cutoffs) + 1), side="left")
     names = spec.columns()
-    if arrow.num_rows:
-        x = np.column_stack(
-            [arrow[name].to_numpy(zero_copy_only=False).astype("float64") for name in names]
-        )
-    else:
-        x = np.zeros((0, len(names)))
-    y = arrow["label"].to_numpy(zero_copy_only=False).astype(bool)
-    info = arrow.select(["last_event", "last_event_at", "last_touchpoint"])
-    return _Frame(arrow["customer_id"].to_pylist(), x, y, info)
+    frames = []
+    for k in range(len(cutoffs)):
+        part = arrow.slice(int(bounds[k]), int(bounds[k + 1] - bounds[k]))
+        # Column by column into a column-major matrix: contiguous writes.
+        x = np.empty((part.num_rows, len(names)), order="F")
+        for column, name in enumerate(names):
+            x[:, column] = part[name].to_numpy(zero_copy_only=False).astype("float64")
+        y = part["label"].to_numpy(zero_copy_only=False).astype(bool)
+        info = part.select(["last_event", "last_event_at", "last_touchpoint"])
+        frames.append(_Frame(part["customer_id"].to_pylist(), x, y, info))
+    return frames
 
 
 def _check_classes(frame: _Frame, when: dt.datetime, outcome: Outcome) -> None:
@@ -771,10 +779,10 @@ def _scored(
         failed_payment=failed_payment,
     )
     names, descriptions = spec.columns(), spec.describe()
-    train = _frame(events, outcome, train_cutoff, spec, journey)
+    train, held_out, current = _frames(
+        events, outcome, [train_cutoff, eval_cutoff, as_of], spec, journey
+    )
     _check_classes(train, train_cutoff, outcome)
-    held_out = _frame(events, outcome, eval_cutoff, spec, journey)
-    current = _frame(events, outcome, as_of, spec, journey)
 
     with model_.limited_threads():
         trained = model_.fit(train.x, train.y, seed=seed)

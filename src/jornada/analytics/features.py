@@ -51,7 +51,9 @@ scores customers at another.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -68,6 +70,7 @@ __all__ = [
     "FeatureSpec",
     "feature_spec",
     "features",
+    "features_by_cutoff",
     "utc_naive",
 ]
 
@@ -390,4 +393,203 @@ def features(
     columns["last_touchpoint"] = (
         last_touchpoint if last_touchpoint is not None else ibis.null("string")
     )
+    return grouped.select(**columns)
+
+
+def features_by_cutoff(
+    events: ir.Table,
+    cutoffs: Sequence[dt.datetime],
+    *,
+    spec: FeatureSpec,
+    journey: Journey | None = None,
+) -> ir.Table:
+    """The features at each of ``cutoffs`` (increasing) in one query: the rows of
+    :func:`features` at ``cutoffs[k]`` with ``cutoff_index`` ``k``.
+
+    The events are read once. They are first counted per customer, *period* (between two
+    consecutive cutoffs) and kind (event name, channel, touchpoint, stage, survey kind and
+    the purchase, support and failed payment flags); those few rows per customer make the
+    columns of each period, and the periods up to a cutoff make its features (counts and
+    sums add up, first and last times are a min and a max, the last event is the one of
+    the largest position). Exactly the numbers of one aggregation per cutoff, except the
+    order in which floating-point values (revenue, scores) are added.
+    """
+    cutoffs = [utc_naive(c) for c in cutoffs]
+    if not cutoffs or any(a >= b for a, b in itertools.pairwise(cutoffs)):
+        raise ValueError("the cutoffs must be increasing")
+    if (spec.touchpoints or spec.stages) and journey is None:
+        raise ValueError("this feature spec has touchpoint or stage columns: pass the journey")
+    events = with_positions(events)
+    before = events.filter(events["ts"] < cutoffs[-1])
+    stages = tuple(journey.ordered_stages()) if journey is not None else ()
+    if journey is not None:
+        before = label_events(journey, before)
+    surveys, event_names, channels, touchpoints = spec._names()
+    ts = before["ts"]
+    purchase = resolve_step(spec.purchase, before, journey).condition.fill_null(False)
+    support = resolve_step(spec.support, before, journey).condition.fill_null(False)
+    failed = resolve_step(spec.failed_payment, before, journey).condition.fill_null(False)
+    if "session_idx" in before.columns:
+        # The store's per-event facts: a session started before the cutoff has its first
+        # event before it, so counting first events counts sessions without a distinct.
+        session_start = (before["session_idx"] == 0).fill_null(False)
+    else:
+        # The first event of each session (by position): the same count as distinct ids.
+        by_session = ibis.window(group_by=[before["customer_id"], before["session_id"]])
+        first_idx = before["idx"].min().over(by_session)
+        session_start = (before["session_id"].notnull() & (before["idx"] == first_idx)).fill_null(
+            False
+        )
+    keys: dict[str, ir.Value] = {
+        "customer_id": before["customer_id"],
+        "_p": ibis.cases(*((ts < c, k) for k, c in enumerate(cutoffs)), else_=len(cutoffs)),
+        "event": before["event"],
+        "channel": before["channel"],
+        # The survey kind of scored events only: one map lookup per answer, not per event.
+        "_survey": ibis.cases(
+            (before["score"].notnull(), _survey(before)), else_=ibis.null("string")
+        ),
+        "_purchase": purchase,
+        "_support": support,
+        "_failed": failed,
+    }
+    if journey is not None:
+        # The stage's position in the map, by a lookup on the label (as the stages do: the
+        # first stage of an id when ids repeat).
+        position = {stage.id: k for k, stage in reversed(list(enumerate(stages)))}
+        keys["touchpoint_id"] = before["touchpoint_id"]
+        keys["_stage"] = before["stage_id"].substitute(position, else_=ibis.null("int64"))
+    recent = [c - dt.timedelta(days=spec.recent_days) for c in cutoffs]
+    keyed = before.select(
+        **keys,
+        _session=session_start,
+        ts=ts,
+        idx=before["idx"],
+        value=before["value"].cast("float64"),
+        score=before["score"].cast("float64"),
+    )
+    # 1. Per customer, period and kind of event: a handful of cheap aggregates.
+    kinds = keyed.group_by(list(keys)).aggregate(
+        n=keyed.count(),
+        n_sessions=keyed.count(where=keyed["_session"]),
+        **{f"n_recent{k}": keyed.count(where=keyed["ts"] >= r) for k, r in enumerate(recent)},
+        t_first=keyed["ts"].min(),
+        t_last=keyed["ts"].max(),
+        value=keyed["value"].sum(),
+        score_sum=keyed["score"].sum(),
+        score_n=keyed["score"].count(),
+        last_idx=keyed["idx"].max(),
+    )
+    # 2. Per customer and period: every column, from the kinds.
+    n = kinds["n"]
+
+    def total(condition: ir.BooleanValue) -> ir.IntegerValue:
+        summed: ir.IntegerValue = n.sum(where=condition.fill_null(False)).fill_null(0)
+        return summed
+
+    metrics: dict[str, ir.Value] = {
+        "events": n.sum(),
+        "sessions": kinds["n_sessions"].sum(),
+        **{f"_recent{k}": kinds[f"n_recent{k}"].sum() for k in range(len(cutoffs))},
+        "_last": kinds["t_last"].max(),
+        "_first": kinds["t_first"].min(),
+        "_last_idx": kinds["last_idx"].max(),
+        "last_event": kinds["event"].argmax(kinds["last_idx"]),
+        "purchases": total(kinds["_purchase"]),
+        "revenue": kinds["value"].sum(where=kinds["_purchase"]),
+        "_last_purchase": kinds["t_last"].max(where=kinds["_purchase"]),
+        "support_tickets": total(kinds["_support"]),
+        "failed_payments": total(kinds["_failed"]),
+    }
+    for kind, name in surveys.items():
+        answered = kinds["_survey"] == kind
+        metrics[f"_sum_{name}"] = kinds["score_sum"].sum(where=answered)
+        metrics[f"_n_{name}"] = kinds["score_n"].sum(where=answered)
+    for value, name in event_names.items():
+        metrics[name] = total(kinds["event"] == value)
+    for value, name in channels.items():
+        metrics[name] = total(kinds["channel"] == value)
+    for value, name in touchpoints.items():
+        metrics[name] = total(kinds["touchpoint_id"] == value)
+    if journey is not None:
+        touched = kinds["touchpoint_id"].notnull()
+        metrics["last_touchpoint"] = kinds["touchpoint_id"].argmax(kinds["last_idx"], where=touched)
+        metrics["_touch_idx"] = kinds["last_idx"].max(where=touched)
+    if stages and spec.stages:
+        # The current stage is the furthest one reached; the customer entered it with
+        # their first event of it: the first event of every stage, and pick afterwards.
+        metrics["_current"] = kinds["_stage"].max()
+        for k in range(len(stages)):
+            metrics[f"_entered{k}"] = kinds["t_first"].min(where=kinds["_stage"] == k)
+    periods = kinds.group_by(["customer_id", "_p"]).aggregate(**metrics)
+    # 3. Per customer and cutoff: the periods before it.
+    crossed = periods.cross_join(
+        ibis.memtable({"cutoff_index": list(range(len(cutoffs)))}, schema={"cutoff_index": "int64"})
+    )
+    crossed = crossed.filter(crossed["_p"] <= crossed["cutoff_index"])
+    k_ = crossed["cutoff_index"]
+
+    def summed(name: str) -> ir.IntegerValue:
+        value: ir.IntegerValue = crossed[name].sum().cast("int64")
+        return value
+
+    combined: dict[str, ir.Value] = {
+        "events": summed("events"),
+        "sessions": summed("sessions"),
+        "events_recent": ibis.cases(
+            *((k_ == k, crossed[f"_recent{k}"]) for k in range(len(cutoffs))),
+            else_=ibis.literal(0, type="int64"),
+        )
+        .sum()
+        .cast("int64"),
+        "_last": crossed["_last"].max(),
+        "_first": crossed["_first"].min(),
+        "purchases": summed("purchases"),
+        "revenue": crossed["revenue"].sum().fill_null(0.0).cast("float64"),
+        "_last_purchase": crossed["_last_purchase"].max(),
+        "support_tickets": summed("support_tickets"),
+        "failed_payments": summed("failed_payments"),
+        "last_event": crossed["last_event"].argmax(crossed["_last_idx"]),
+        "last_event_at": crossed["_last"].max(),
+    }
+    for name in surveys.values():
+        combined[name] = crossed[f"_sum_{name}"].sum().cast("float64") / crossed[
+            f"_n_{name}"
+        ].sum().cast("float64")
+    for name in [*event_names.values(), *channels.values(), *touchpoints.values()]:
+        combined[name] = summed(name)
+    if journey is not None:
+        combined["last_touchpoint"] = crossed["last_touchpoint"].argmax(
+            crossed["_touch_idx"], where=crossed["last_touchpoint"].notnull()
+        )
+    if stages and spec.stages:
+        combined["_current"] = crossed["_current"].max()
+        for k in range(len(stages)):
+            combined[f"_entered{k}"] = crossed[f"_entered{k}"].min()
+    grouped = crossed.group_by(["customer_id", "cutoff_index"]).aggregate(**combined)
+    cutoff_seconds = ibis.cases(
+        *((grouped["cutoff_index"] == k, _epoch_seconds(c)) for k, c in enumerate(cutoffs)),
+        else_=ibis.null("int64"),
+    ).cast("int64")
+    derived: dict[str, ir.Value] = {
+        "recency_days": _days(cutoff_seconds - _seconds(grouped["_last"])),
+        "tenure_days": _days(cutoff_seconds - _seconds(grouped["_first"])),
+        "days_since_purchase": _days(cutoff_seconds - _seconds(grouped["_last_purchase"])),
+    }
+    if stages and spec.stages:
+        current = grouped["_current"]
+        entered = ibis.cases(
+            *((current == k, grouped[f"_entered{k}"]) for k in range(len(stages))),
+            else_=ibis.null("timestamp"),
+        )
+        derived["stage_index"] = current.cast("float64")
+        derived["days_in_stage"] = _days(cutoff_seconds - _seconds(entered))
+    last_touchpoint = grouped["last_touchpoint"] if journey is not None else None
+    columns: dict[str, ir.Value] = {}
+    for name in ["customer_id", *spec.columns(), "last_event", "last_event_at"]:
+        columns[name] = derived[name] if name in derived else grouped[name]
+    columns["last_touchpoint"] = (
+        last_touchpoint if last_touchpoint is not None else ibis.null("string")
+    )
+    columns["cutoff_index"] = grouped["cutoff_index"]
     return grouped.select(**columns)
