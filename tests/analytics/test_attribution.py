@@ -420,6 +420,9 @@ def test_models_on_random_path_tables(
         assert same(by_channel(result, model), oracle.heuristic_on_table(rows, model, weights))
     assert same(by_channel(result, "shapley"), oracle.shapley(rows))
     assert same(by_channel(result, "shapley", value=True), oracle.shapley(rows, value=True))
+    # The distinct channels of each path, marked densely or sorted: the same shares.
+    dense = _attribution_models.shapley_shares(table)
+    assert (dense != _attribution_models.shapley_shares(table, dense_limit=0)).nnz == 0
     probability, effects = oracle.markov_exact(rows, order, keep)
     assert close(result.conversion_probability or 0.0, probability)
     got_effects = dict(zip(result.channels, result.removal_effects or (), strict=True))

@@ -290,7 +290,12 @@ def _solve(system: sp.csr_matrix, rhs: Floats, kept: Ints, start: int) -> Floats
 # --- Shapley values ----------------------------------------------------------------------------
 
 
-def shapley_shares(table: PathTable) -> sp.csr_matrix:
+DENSE_PRESENCE_LIMIT: Final = 50_000_000
+"""Largest paths x channels table marked densely (a byte each) to find each path's
+distinct channels; beyond it, a sort of the (path, channel) pairs does (slower)."""
+
+
+def shapley_shares(table: PathTable, *, dense_limit: int = DENSE_PRESENCE_LIMIT) -> sp.csr_matrix:
     """Paths x channels: the Shapley share of one conversion of each path, ``1 / k`` for
     each of its ``k`` distinct channels.
 
@@ -308,8 +313,15 @@ def shapley_shares(table: PathTable) -> sp.csr_matrix:
     [[0.5, 0.5]]
     """
     n = max(len(table.channels), 1)
-    pairs = np.unique(table.parent * n + table.codes)
-    path, channel = pairs // n, pairs % n
+    if table.size * n <= dense_limit:
+        # Marking each (path, channel) seen is one scatter; finding the distinct pairs by
+        # sorting them was most of the time at 10M events.
+        presence = np.zeros((table.size, n), dtype=bool)
+        presence[table.parent, table.codes] = True
+        path, channel = np.nonzero(presence)
+    else:
+        pairs = np.unique(table.parent * n + table.codes)
+        path, channel = pairs // n, pairs % n
     distinct = np.bincount(path, minlength=table.size).astype(np.float64)
     matrix = sp.coo_matrix(
         (1.0 / distinct[path], (path, channel)), shape=(table.size, len(table.channels))
