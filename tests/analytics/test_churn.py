@@ -365,6 +365,56 @@ def test_random_triggers_match_the_oracle(
         assert t.lift == pytest.approx(expected.lift, nan_ok=True)
 
 
+sparse_rows = st.lists(
+    st.tuples(
+        st.sampled_from("abcd"),
+        st.integers(0, 30 * 6).map(lambda q: at(q / 6)),
+        st.sampled_from(("visit", "support_ticket", "account_closed")),
+        # Keys an event may lack, and one that makes no trigger (not asked for).
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "reason": st.sampled_from(["late", "size"]),
+                "tier": st.sampled_from(["gold", "late"]),
+                "device": st.sampled_from(["ios", "web"]),
+            },
+        ),
+    ),
+    min_size=1,
+    max_size=25,
+)
+
+
+@settings(max_examples=20, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=sparse_rows)
+def test_random_sparse_property_triggers_match_the_oracle(
+    make_log: MakeLog, rows: list[Any]
+) -> None:
+    # Property triggers come from the keys each event has: absent keys, keys not asked for
+    # and two asked-for keys with a shared value must count as the oracle says.
+    log = make_log([*rows, ("y", at(0), "visit", {}), ("z", at(31), "visit", {})])
+    definition = ChurnDefinition(cancel=("account_closed",), window_days=6)
+    result = churn_triggers(
+        log.table, definition=definition, every="3d", min_support=1, properties=["reason", "tier"]
+    )
+    first = dt.datetime.combine(result.first_window, dt.time())
+    windows = (result.last_window - result.first_window).days // 3 + 1
+    (population, churned), want = oracle.trigger_counts(
+        log.rows(),
+        first=first,
+        every=dt.timedelta(days=3),
+        windows=windows,
+        window=dt.timedelta(days=6),
+        inactive_days=None,
+        cancel=("account_closed",),
+        properties=("reason", "tier"),
+        pairs=True,
+    )
+    assert (result.customer_windows, result.churned) == (population, churned)
+    assert {t.trigger: (t.exposed, t.churned) for t in result.triggers} == want
+    assert not any("device" in t.trigger for t in result.triggers)
+
+
 # --- the model on a synthetic shop -------------------------------------------------------------
 
 

@@ -16,14 +16,18 @@ make every moment look protective.
 A trigger is an event name, an event with one value of a categorical property
 (``support_ticket · reason=follow_up``), two consecutive events (``support_ticket →
 support_ticket``, happening when the second one does) or, with a map, a touchpoint.
-Every event becomes its tokens in one pass (an array unnested); they are bucketed into
-windows arithmetically (no join with the windows) and counted per trigger and window.
+Every event is bucketed into its window arithmetically (no join with the windows) and
+matched once with its customer's row of that window (population, label, when they left);
+only the events before the customer left become tokens (an array unnested, the property
+keys each event has), kept as short columns (kind and parts) until the per trigger and
+window counts, and joined into one string only then.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import operator
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -66,9 +70,24 @@ def categorical_properties(events: ir.Table, *, max_levels: int) -> tuple[str, .
     )
 
 
-def _token(*parts: ir.StringValue | str) -> ir.StringValue:
-    values = [ibis.literal(p) if isinstance(p, str) else p for p in parts]
-    return functools.reduce(lambda a, b: a + ibis.literal(SEPARATOR) + b, values)
+_PARTS: Final = ("kind", "a", "b", "c")
+"""A token as columns until the very end: short strings group faster than their join."""
+_STRUCT: Final = ibis.dtype("struct<kind: string, a: string, b: string, c: string>")
+
+
+def _part(*values: ir.StringValue | str | None) -> ir.StructValue:
+    """A token's parts (``kind`` and up to three), null when a part is missing."""
+    padded = [*values, *([None] * (len(_PARTS) - len(values)))]
+    fields = {
+        name: ibis.literal(v, type="string") if v is None or isinstance(v, str) else v
+        for name, v in zip(_PARTS, padded, strict=True)
+    }
+    present = functools.reduce(
+        operator.and_,
+        [v.notnull() for v in values if not isinstance(v, str) and v is not None],
+        ibis.literal(True),
+    )
+    return ibis.cases((present, ibis.struct(fields)), else_=ibis.null(_STRUCT))
 
 
 def _with_next(events: ir.Table) -> ir.Table:
@@ -79,35 +98,6 @@ def _with_next(events: ir.Table) -> ir.Table:
     return events.mutate(
         next_event=events["event"].lead().over(window), next_ts=events["ts"].lead().over(window)
     )
-
-
-def _tokens(
-    events: ir.Table, properties: Sequence[str], journey: Journey | None, pairs: bool
-) -> ir.Table:
-    """``customer_id``, ``ts`` and ``token`` for every trigger every event is."""
-    labelled = label_events(journey, events) if journey is not None else events
-    event = labelled["event"]
-    parts: list[ir.StringValue] = [ibis.literal(ANY), _token("event", event)]
-    for key in properties:
-        value = labelled["properties"].get(key)
-        parts.append(
-            ibis.cases((value.notnull(), _token("property", event, key, value)), else_=None)
-        )
-    if journey is not None:
-        tp = labelled["touchpoint_id"]
-        parts.append(ibis.cases((tp.notnull(), _token("touchpoint", tp)), else_=None))
-    own = labelled.select("customer_id", "ts", token=ibis.array(parts).unnest())
-    own = own.filter(own["token"].notnull())
-    if not pairs:
-        return own
-    following = _with_next(events)
-    following = following.filter(following["next_event"].notnull())
-    sequences = following.select(
-        "customer_id",
-        ts=following["next_ts"],
-        token=_token("sequence", following["event"], following["next_event"]),
-    )
-    return ibis.union(own, sequences)
 
 
 def exposure_counts(
@@ -122,28 +112,81 @@ def exposure_counts(
     pairs: bool,
 ) -> list[dict[str, Any]]:
     """Per trigger token and window ``j``: the customers exposed (``n``) and how many of
-    them churned; the :data:`ANY` token's rows are each window's population. One query."""
+    them churned; the :data:`ANY` token's rows are each window's population. One query.
+
+    Every event in the windows is matched once with its customer's row of the window it
+    falls in (the population, the label and when they left) and kept when before they
+    left; only those events become tokens (a pair when its second event does), each
+    customer-window counted once per token."""
     spans = [(first + j * every, first + (j + 1) * every) for j in range(windows)]
     panel = outcome.panel(events, [(e, s + outcome.window) for e, s in spans], journey)
-
-    tokens = _tokens(events, properties, journey, pairs)
+    panel = panel.select(
+        p_customer=panel["customer_id"], p_j=panel["j"], label=panel["label"], stop_at="stop_at"
+    )
     start, stop = first, first + windows * every
-    tokens = tokens.filter((tokens["ts"] >= start) & (tokens["ts"] < stop))
     step = int(every.total_seconds())
-    bucket = (_seconds(tokens["ts"]) - (first - _EPOCH) // dt.timedelta(seconds=1)) // step
-    tokens = tokens.mutate(t_j=bucket.cast("int64"))
-    firsts = tokens.group_by(["customer_id", "token", "t_j"]).aggregate(at=tokens["ts"].min())
-    firsts = firsts.rename(t_customer="customer_id")
-    joined = firsts.join(
-        panel,
-        [firsts["t_customer"] == panel["customer_id"], firsts["t_j"] == panel["j"]],
+    offset = (first - _EPOCH) // dt.timedelta(seconds=1)
+
+    def cut(table: ir.Table, ts: str) -> ir.Table:
+        """``table``'s rows in the windows, with their customer-window's ``j`` and
+        ``label``, in the population and before the customer left."""
+        table = table.filter((table[ts] >= start) & (table[ts] < stop))
+        table = table.mutate(_j=((_seconds(table[ts]) - offset) // step).cast("int64"))
+        joined = table.join(
+            panel,
+            [table["customer_id"] == panel["p_customer"], table["_j"] == panel["p_j"]],
+        )
+        return joined.filter(joined["stop_at"].isnull() | (joined[ts] < joined["stop_at"]))
+
+    labelled = label_events(journey, events) if journey is not None else events
+    own = cut(labelled, "ts")
+    event = own["event"]
+    parts: list[ir.StructValue] = [_part(ANY), _part("event", event)]
+    if journey is not None:
+        parts.append(_part("touchpoint", own["touchpoint_id"]))
+    tokens = own.select("customer_id", "_j", "label", _t=ibis.array(parts).unnest())
+    if properties:
+        # The keys each event has (a few), not a lookup per chosen key.
+        keyed = own.select(
+            "customer_id",
+            "_j",
+            "label",
+            "event",
+            "properties",
+            _key=own["properties"].keys().unnest(),
+        )
+        keyed = keyed.filter(keyed["_key"].isin(list(properties)))
+        value = keyed["properties"].get(keyed["_key"])
+        tokens = ibis.union(
+            tokens,
+            keyed.select(
+                "customer_id",
+                "_j",
+                "label",
+                _t=_part("property", keyed["event"], keyed["_key"], value),
+            ),
+        )
+    if pairs:
+        following = _with_next(events)
+        following = cut(following.filter(following["next_event"].notnull()), "next_ts")
+        sequences = following.select(
+            "customer_id",
+            "_j",
+            "label",
+            _t=_part("sequence", following["event"], following["next_event"]),
+        )
+        tokens = ibis.union(tokens, sequences)
+    tokens = tokens.filter(tokens["_t"].notnull())
+    tokens = tokens.select(
+        "customer_id", "_j", "label", **{name: tokens["_t"][name] for name in _PARTS}
+    ).distinct()
+    exposed = tokens.group_by([*_PARTS, "_j"]).aggregate(
+        n=tokens.count(), churned=tokens["label"].cast("int64").sum()
     )
-    before_leaving = joined["stop_at"].isnull() | (joined["at"] < joined["stop_at"])
-    joined = joined.filter(before_leaving)
-    exposed = joined.group_by(["token", "j"]).aggregate(
-        n=joined.count(), churned=joined["label"].cast("int64").sum()
-    )
-    rows: list[dict[str, Any]] = exposed.to_pyarrow().to_pylist()
+    rows = []
+    for row in exposed.to_pyarrow().to_pylist():  # a few per trigger and window
+        token = SEPARATOR.join(row[name] for name in _PARTS if row[name] is not None)
+        rows.append({"token": token, "j": row["_j"], "n": row["n"], "churned": row["churned"]})
     return rows
 
 

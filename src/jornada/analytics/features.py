@@ -484,7 +484,9 @@ def features_by_cutoff(
     n = kinds["n"]
 
     def total(condition: ir.BooleanValue) -> ir.IntegerValue:
-        summed: ir.IntegerValue = n.sum(where=condition.fill_null(False)).fill_null(0)
+        # A null condition leaves the row out of a filtered aggregate, as false does: no
+        # COALESCE per row and column.
+        summed: ir.IntegerValue = n.sum(where=condition).fill_null(0)
         return summed
 
     metrics: dict[str, ir.Value] = {
