@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import json
 import math
+import operator
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -296,6 +298,55 @@ def test_by_stage_and_touchpoint(log: EventLog) -> None:
     assert same(touchpoints.value("ctr", "social_ad"), 1 / 3)
     assert touchpoints.value("average_order_value", "checkout") == 60
     assert row_of(touchpoints, "ctr", "social_ad").status == "met"
+
+
+def test_each_scope_counts_its_own_events(log: EventLog) -> None:
+    """A stage (its touchpoints' conditions ORed, overlapping), a touchpoint reading the
+    properties map and one whose rule is an OR: each scope's KPIs equal the KPIs of all
+    events over the events its binding keeps (the engine shares their conditions and reads
+    the map only where the other conditions hold)."""
+    touchpoints = [
+        Touchpoint(
+            id="surveys",
+            name="Surveys",
+            events=EventBinding(
+                names=["survey_response"], channels=["email"], where="properties.survey = 'csat'"
+            ),
+        ),
+        Touchpoint(
+            id="any_survey",
+            name="Any survey",
+            events=EventBinding(names=["survey_response"]),
+        ),
+        Touchpoint(
+            id="buying",
+            name="Buying",
+            events=EventBinding(where="event = 'purchase' or channel = 'social'"),
+        ),
+    ]
+    shop = Journey(
+        id="scopes",
+        title="Scopes",
+        stages=[Stage(id="all_of_them", name="All of them", touchpoints=touchpoints)],
+    )
+    only = ["csat", "ces", "nps", "sales", "reach", "impressions", "frequency", "feedback_count"]
+    by_touchpoint = kpis(log.table, journey=shop, by="touchpoint", only=only)
+    by_stage = kpis(log.table, journey=shop, by="stage", only=only)
+    conditions = {
+        "surveys": (log.table.event == "survey_response")
+        & (log.table.channel == "email")
+        & (log.table.properties["survey"] == "csat"),
+        "any_survey": log.table.event == "survey_response",
+        "buying": (log.table.event == "purchase") | (log.table.channel == "social"),
+    }
+    conditions["all_of_them"] = functools.reduce(operator.or_, conditions.values())
+    for scope, condition in conditions.items():
+        alone = kpis(log.table.filter(condition.fill_null(False)), only=only)
+        result = by_stage if scope == "all_of_them" else by_touchpoint
+        for kpi in only:
+            assert same(result.value(kpi, scope), alone.value(kpi)), (scope, kpi)
+    assert by_touchpoint.value("csat", "surveys") == 3.5  # a's 5 and c's 2, not the CES
+    assert by_stage.value("sales", "all_of_them") == 180
 
 
 def test_the_map_board(log: EventLog) -> None:

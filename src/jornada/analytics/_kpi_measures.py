@@ -21,11 +21,14 @@ for the whole log. :func:`period_start` turns a number back into its first day.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 import ibis
+import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import pyarrow as pa
 
@@ -158,6 +161,7 @@ _REPEAT_PART: Final = ("purchasers", "repeat_purchasers")
 _CARTS_PART: Final = ("carts", "converted_carts")
 _TABLE_PART: Final = ("spend_table", "impressions_table", "clicks_table")
 _CART_WINDOW_SECONDS: Final = 24 * 3600
+_REACHED: Final = ("customer_id", "p", "idx")  # what the reached customers are made of
 
 _EPOCH: Final = dt.date(1970, 1, 1)
 _EPOCH_MONDAY: Final = dt.date(1970, 1, 5)  # week 0 starts here (epoch day 4)
@@ -249,55 +253,208 @@ def _engine_measures(needed: frozenset[str]) -> frozenset[str]:
     return frozenset(expanded)
 
 
-def _long(table: ir.Table, names: Sequence[str]) -> list[ir.Table]:
-    """One (scope, p, measure, value) part per measure column of ``table``."""
-    return [
+@dataclass(frozen=True)
+class _Part:
+    """One part of the query: rows (scope, p, v) where ``v`` lists the values ``labels``
+    name, each (scope key, or None for the row's scope; measure)."""
+
+    table: ir.Table
+    labels: tuple[tuple[str | None, str], ...]
+
+
+def _pack(table: ir.Table, names: Sequence[str]) -> _Part:
+    """A part of one row per (scope, p) of ``table``, its ``names`` columns as values."""
+    return _Part(
         table.select(
             scope=table.scope.cast("string"),
             p=table.p.cast("int64"),
-            measure=ibis.literal(name, type="string"),
-            value=table[name].cast("float64"),
-        )
-        for name in names
-    ]
+            v=ibis.array([table[name].cast("float64") for name in names]),
+        ),
+        tuple((None, name) for name in names),
+    )
 
 
-def _count(condition: ir.BooleanValue) -> ir.IntegerScalar:
-    return condition.cast("int64").sum()
+def _pack_wide(table: ir.Table, columns: Sequence[tuple[str, str, str]]) -> _Part:
+    """A part of one row per period of ``table``: ``columns`` are (column, scope, measure)."""
+    return _Part(
+        table.select(
+            scope=ibis.literal("", type="string"),
+            p=table.p.cast("int64"),
+            v=ibis.array([table[column].cast("float64") for column, _, _ in columns]),
+        ),
+        tuple((scope, name) for _, scope, name in columns),
+    )
 
 
-def _events_part(scoped: ir.Table, names: Sequence[str]) -> ir.Table:
-    s = scoped
+@dataclass(frozen=True)
+class _Flags:
+    """The fixed scopes as flags on the kept events: each scope's condition is an OR of
+    *atoms* (the distinct disjuncts of every condition), each kept once as a column, so
+    a stage (its touchpoints' conditions ORed) costs no evaluation of its own."""
+
+    atoms: tuple[str, ...]  # every atom column
+    of: tuple[tuple[str, ...] | None, ...]  # each scope's atoms (None: scope unused)
+
+    def flag(self, table: ir.Table, i: int) -> ir.BooleanValue:
+        names = self.of[i]
+        assert names is not None
+        return functools.reduce(operator.or_, [table[name] for name in names])
+
+    def any(self, table: ir.Table, chosen: Iterable[int]) -> ir.BooleanValue:
+        names = dict.fromkeys(name for i in chosen for name in self.of[i] or ())
+        return functools.reduce(operator.or_, [table[name] for name in names])
+
+
+def _disjuncts(condition: Any) -> list[Any]:
+    op = condition.op()
+    if isinstance(op, ops.Or):
+        return _disjuncts(op.left.to_expr()) + _disjuncts(op.right.to_expr())
+    return [condition]
+
+
+def _conjuncts(condition: Any) -> list[Any]:
+    op = condition.op()
+    if isinstance(op, ops.And):
+        return _conjuncts(op.left.to_expr()) + _conjuncts(op.right.to_expr())
+    return [condition]
+
+
+def _costly(condition: Any) -> bool:
+    return bool(condition.op().find(_COSTLY, filter=ops.Value))
+
+
+def _short_circuit(condition: Any) -> Any:
+    """``condition`` with its map lookups evaluated only where its other conjuncts hold
+    (``CASE WHEN cheap THEN costly ELSE FALSE``): a rule on ``properties`` then reads the
+    map of a few events, not all. The same truth (null read as false)."""
+    op = condition.op()
+    if isinstance(op, ops.Coalesce) and len(op.arg) == 2:
+        inner, fallback = op.arg
+        if isinstance(fallback, ops.Literal) and fallback.value is False:
+            return _short_circuit(inner.to_expr()).fill_null(False)
+    parts = _conjuncts(condition)
+    costly = [part for part in parts if _costly(part)]
+    cheap = [part for part in parts if not _costly(part)]
+    if not costly or not cheap:
+        return condition
+    return ibis.cases(
+        (functools.reduce(operator.and_, cheap), functools.reduce(operator.and_, costly)),
+        else_=ibis.literal(False),
+    )
+
+
+def _atoms(fixed: Sequence[FixedScope], used: Sequence[bool]) -> tuple[dict[str, Any], _Flags]:
+    """The atom columns (name -> condition) of the used fixed scopes, and their flags."""
+    columns: dict[str, Any] = {}
+    names: dict[Any, str] = {}
+    of: list[tuple[str, ...] | None] = []
+    for scope, use in zip(fixed, used, strict=True):
+        if not use:
+            of.append(None)
+            continue
+        mine = []
+        for term in _disjuncts(scope.condition):
+            name = names.get(term.op())
+            if name is None:
+                name = names[term.op()] = f"a{len(names)}"
+                columns[name] = _short_circuit(term)
+            mine.append(name)
+        of.append(tuple(dict.fromkeys(mine)))
+    return columns, _Flags(tuple(columns), tuple(of))
+
+
+def _count(condition: ir.BooleanValue, where: Any = None) -> ir.IntegerScalar:
+    return condition.cast("int64").sum(where=where)
+
+
+def _event_metrics(s: ir.Table, where: Any = None) -> dict[str, Any]:
     null_text = ibis.null("string")
     null_number = ibis.null("float64")
     csat = s.r_csat & s.score.between(1, 5)
     nps = s.r_nps & s.score.between(0, 10)
     ces = s.r_ces & s.score.between(1, 7)
-    metrics: dict[str, Any] = {
-        "impression_events": _count(s.r_impression),
-        "reach": ibis.cases((s.r_impression, s.customer_id), else_=null_text).nunique(),
-        "clicks_events": _count(s.r_click),
-        "interactions": _count(s.r_engagement),
-        "spend_events": s.cost.sum(),
-        "purchases": _count(s.r_purchase),
-        "purchase_revenue": ibis.cases((s.r_purchase, s.value), else_=null_number).sum(),
-        "refunds": ibis.cases((s.r_refund, s.value.abs()), else_=null_number).sum(),
-        "customers": s.customer_id.nunique(),
-        "csat_responses": _count(csat),
-        "csat_points": ibis.cases((csat, s.score), else_=null_number).sum(),
-        "csat_satisfied": _count(csat & (s.score >= 4)),
-        "nps_responses": _count(nps),
+    return {
+        "impression_events": _count(s.r_impression, where),
+        "reach": ibis.cases((s.r_impression, s.customer_id), else_=null_text).nunique(where=where),
+        "clicks_events": _count(s.r_click, where),
+        "interactions": _count(s.r_engagement, where),
+        "spend_events": s.cost.sum(where=where),
+        "purchases": _count(s.r_purchase, where),
+        "purchase_revenue": ibis.cases((s.r_purchase, s.value), else_=null_number).sum(where=where),
+        "refunds": ibis.cases((s.r_refund, s.value.abs()), else_=null_number).sum(where=where),
+        "customers": s.customer_id.nunique(where=where),
+        "csat_responses": _count(csat, where),
+        "csat_points": ibis.cases((csat, s.score), else_=null_number).sum(where=where),
+        "csat_satisfied": _count(csat & (s.score >= 4), where),
+        "nps_responses": _count(nps, where),
         "nps_net": ibis.cases((nps & (s.score >= 9), 1), (nps & (s.score <= 6), -1), else_=0)
         .cast("int64")
-        .sum(),
-        "ces_responses": _count(ces),
-        "ces_points": ibis.cases((ces, s.score), else_=null_number).sum(),
-        "feedback": _count(s.r_feedback),
+        .sum(where=where),
+        "ces_responses": _count(ces, where),
+        "ces_points": ibis.cases((ces, s.score), else_=null_number).sum(where=where),
+        "feedback": _count(s.r_feedback, where),
     }
-    return s.group_by(["scope", "p"]).aggregate(**{name: metrics[name] for name in names})
 
 
-def _visits_part(base: ir.Table, scoped: ir.Table) -> ir.Table:
+def _events_part(scoped: ir.Table, names: Sequence[str]) -> _Part:
+    metrics = _event_metrics(scoped)
+    totals = scoped.group_by(["scope", "p"]).aggregate(**{name: metrics[name] for name in names})
+    return _pack(totals, names)
+
+
+_COSTLY: Final = (ops.MapGet, ops.MapContains)  # reading an event's map of properties
+_DISTINCT: Final = frozenset({"reach", "customers"})  # measures that do not add up
+
+
+def _wide(
+    table: ir.Table,
+    metrics: Any,  # (where) -> the part's metrics, each filtered by ``where``
+    flags: _Flags,
+    scopes: Sequence[tuple[str, int, Sequence[str]]],  # (key, scope index, measures)
+) -> list[_Part]:
+    """Per period, the measures of each fixed scope over ``table``: one pass, no copy of
+    the events per scope.
+
+    The sums are taken once per period and combination of the scopes' atoms (a few
+    groups), then each scope adds up the groups its flag holds; a distinct count is
+    filtered by the flag."""
+    parts: list[_Part] = []
+    additive = [(key, i, [n for n in names if n not in _DISTINCT]) for key, i, names in scopes]
+    additive = [scope for scope in additive if scope[2]]
+    if additive:
+        atoms = list(dict.fromkeys(a for _, i, _ in additive for a in flags.of[i] or ()))
+        plain = metrics(None)
+        names = list(dict.fromkeys(n for _, _, mine in additive for n in mine))
+        grouped = table.group_by(["p", *atoms]).aggregate(**{n: plain[n] for n in names})
+        parts.append(
+            _filtered(
+                grouped,
+                [
+                    (key, name, grouped[name].sum(where=flags.flag(grouped, i)))
+                    for key, i, mine in additive
+                    for name in mine
+                ],
+            )
+        )
+    distinct = [
+        (key, name, metrics(flags.flag(table, i))[name])
+        for key, i, names in scopes
+        for name in names
+        if name in _DISTINCT
+    ]
+    if distinct:
+        parts.append(_filtered(table, distinct))
+    return parts
+
+
+def _filtered(table: ir.Table, measures: Sequence[tuple[str, str, Any]]) -> _Part:
+    """One row per period of ``table``: ``measures`` are (scope, measure, aggregate)."""
+    aggregates = {f"m{k}": aggregate for k, (_, _, aggregate) in enumerate(measures)}
+    columns = [(f"m{k}", key, name) for k, (key, name, _) in enumerate(measures)]
+    return _pack_wide(table.group_by("p").aggregate(**aggregates), columns)
+
+
+def _sessions(base: ir.Table) -> ir.Table:
     page = base.r_page_view
     sessions = base.group_by("session_id").aggregate(
         n=base.count(),
@@ -306,28 +463,52 @@ def _visits_part(base: ir.Table, scoped: ir.Table) -> ir.Table:
         start=base.ts.min(),
         end=base.ts.max(),
     )
-    sessions = sessions.rename(sid="session_id")
-    views = scoped.filter(scoped.r_page_view).select(
-        "scope", "p", "session_id", "session_idx", "ts", "next_ts"
-    )
-    joined = views.join(sessions, views.session_id == sessions.sid)
+    return sessions.rename(sid="session_id")
+
+
+def _visit_metrics(joined: ir.Table, where: Any = None) -> dict[str, Any]:
     landing = joined.session_idx == joined.landing
     # The session's events are numbered 0..n-1 (``session_idx``): an event is followed
     # by another of its session unless it is the n-th; then ``next_ts`` is that event.
     followed = joined.session_idx < joined.n - 1
     zero = ibis.literal(0.0, type="float64")
-    return joined.group_by(["scope", "p"]).aggregate(
-        visits=_count(landing),
-        bounces=_count(landing & ~followed),
-        visit_seconds=ibis.cases(
+    return {
+        "visits": _count(landing, where),
+        "bounces": _count(landing & ~followed, where),
+        "visit_seconds": ibis.cases(
             (landing, seconds_between(joined.end, joined.start)), else_=zero
-        ).sum(),
-        visit_page_views=ibis.cases((landing, joined.pv), else_=0).sum(),
-        timed_page_views=_count(followed),
-        page_seconds=ibis.cases(
+        ).sum(where=where),
+        "visit_page_views": ibis.cases((landing, joined.pv), else_=0).sum(where=where),
+        "timed_page_views": _count(followed, where),
+        "page_seconds": ibis.cases(
             (followed, seconds_between(joined.next_ts, joined.ts)), else_=zero
-        ).sum(),
+        ).sum(where=where),
+    }
+
+
+def _visits_part(base: ir.Table, scoped: ir.Table) -> _Part:
+    sessions = _sessions(base)
+    views = scoped.filter(scoped.r_page_view).select(
+        "scope", "p", "session_id", "session_idx", "ts", "next_ts"
     )
+    joined = views.join(sessions, views.session_id == sessions.sid)
+    totals = joined.group_by(["scope", "p"]).aggregate(**_visit_metrics(joined))
+    return _pack(totals, _VISITS_PART)
+
+
+def _visits_wide(
+    base: ir.Table, flags: _Flags, scopes: Sequence[tuple[str, int, Sequence[str]]]
+) -> list[_Part]:
+    """The visits part of fixed scopes: the page views of any of them, once, joined with
+    their session; each scope's measures filtered by its flag."""
+    sessions = _sessions(base)
+    chosen = [i for _, i, _ in scopes]
+    atoms = list(dict.fromkeys(name for i in chosen for name in flags.of[i] or ()))
+    views = base.filter(base.r_page_view & flags.any(base, chosen)).select(
+        "p", "session_id", "session_idx", "ts", "next_ts", *atoms
+    )
+    joined = views.join(sessions, views.session_id == sessions.sid)
+    return _wide(joined, lambda where: _visit_metrics(joined, where), flags, scopes)
 
 
 def _outcomes(base: ir.Table) -> ir.Table:
@@ -415,7 +596,7 @@ def _referrals_part(scoped: ir.Table) -> ir.Table:
     return firsts.group_by(["scope", "p"]).aggregate(referrals=firsts.count())
 
 
-def _carts_parts(base: ir.Table, scoped: ir.Table) -> list[ir.Table]:
+def _carts_parts(base: ir.Table, scoped: ir.Table) -> list[_Part]:
     added = scoped.filter(scoped.r_cart)
     # Periods are non-decreasing in time, so the least period is the first cart event's.
     carts = added.group_by(["scope", "session_id", "customer_id"]).aggregate(
@@ -437,7 +618,7 @@ def _carts_parts(base: ir.Table, scoped: ir.Table) -> list[ir.Table]:
     )
     counted = carts.group_by(["scope", "p"]).aggregate(carts=carts.count())
     won = converted.group_by(["scope", "p"]).aggregate(converted_carts=converted.count())
-    return [*_long(counted, ["carts"]), *_long(won, ["converted_carts"])]
+    return [_pack(counted, ["carts"]), _pack(won, ["converted_carts"])]
 
 
 def _spend_scoped(
@@ -464,7 +645,7 @@ def _spend_scoped(
 
 def _spend_parts(
     spend: ir.Table, kind: ScopeKind, fixed: Sequence[FixedScope], period: KpiPeriod | None
-) -> list[ir.Table]:
+) -> list[_Part]:
     scoped = _spend_scoped(spend, kind, fixed, period)
     if scoped is None:
         return []
@@ -473,23 +654,23 @@ def _spend_parts(
         impressions_table=scoped.impressions.sum(),
         clicks_table=scoped.clicks.sum(),
     )
-    return _long(totals, list(_TABLE_PART))
+    return [_pack(totals, _TABLE_PART)]
 
 
 def _total_spend_parts(
     base: ir.Table, spend: ir.Table | None, period: KpiPeriod | None
-) -> list[ir.Table]:
+) -> list[_Part]:
     total = ibis.literal(TOTAL, type="string")
     events = base.group_by("p").aggregate(spend_events=base.cost.sum()).mutate(scope=total)
-    parts = _long(events, ["spend_events"])
+    parts = [_pack(events, ["spend_events"])]
     if spend is not None:
         table = spend.mutate(p=period_number(spend.date.cast("timestamp"), period))
         sums = table.group_by("p").aggregate(spend_table=table.spend.sum()).mutate(scope=total)
-        parts += _long(sums, ["spend_table"])
+        parts.append(_pack(sums, ["spend_table"]))
     return parts
 
 
-def _range_part(base: ir.Table, retention: bool) -> ir.Table:
+def _range_part(base: ir.Table, retention: bool) -> _Part:
     epoch = ibis.timestamp("1970-01-01 00:00:00")
     rp = base.rp if retention else base.p
     summary = base.aggregate(
@@ -510,21 +691,19 @@ def _range_part(base: ir.Table, retention: bool) -> ir.Table:
         rpmin=summary.rpmin.cast("float64"),
         rpmax=summary.rpmax.cast("float64"),
     )
-    return ibis.union(
-        *_long(summary, ["first", "last", "pmin", "pmax", "rpmin", "rpmax"]), distinct=False
-    )
+    return _pack(summary, ["first", "last", "pmin", "pmax", "rpmin", "rpmax"])
 
 
 def _base(
     events: ir.Table,
     *,
     kind: ScopeKind,
-    fixed: Sequence[FixedScope],
+    atoms: Mapping[str, Any],
     period: KpiPeriod | None,
     roles: Mapping[str, Any],
     retention: bool,
 ) -> ir.Table:
-    """Every event with its period, role flags and scope (or one flag per fixed scope)."""
+    """Every event with its period, role flags and scope (or the fixed scopes' atoms)."""
     columns: dict[str, Any] = {
         "customer_id": events.customer_id,
         "ts": events.ts,
@@ -540,7 +719,7 @@ def _base(
     if retention:
         columns["rp"] = period_number(events.ts, period or "month")
     for role in ROLES:
-        columns[f"r_{role}"] = roles[role]
+        columns[f"r_{role}"] = _short_circuit(roles[role])
     if kind == "all":
         columns["scope"] = ibis.literal("all", type="string")
     elif kind == "channel":
@@ -549,35 +728,28 @@ def _base(
         campaign = events.properties.get(ibis.literal("campaign", type="string"))
         columns["scope"] = campaign.fill_null("(none)")
     else:
-        for i, scope in enumerate(fixed):
-            columns[f"s{i}"] = scope.condition
+        columns.update(atoms)
     return events.select(**columns)
 
 
-def _scoped(
-    base: ir.Table, kind: ScopeKind, fixed: Sequence[FixedScope]
-) -> tuple[ir.Table, ir.Table]:
-    """(every event, the events tagged with their scope: one copy per scope an event is in)."""
-    if kind in ("all", "channel", "campaign"):
-        return base, base
-    flags = [f"s{i}" for i in range(len(fixed))]
-    return base.drop(*flags), _copies(base, fixed, range(len(fixed)))
-
-
-def _copies(base: ir.Table, fixed: Sequence[FixedScope], chosen: Iterable[int]) -> ir.Table:
-    """The events of the ``chosen`` fixed scopes (by index), one copy per scope."""
-    flags = [f"s{i}" for i in range(len(fixed))]
+def _copies(
+    base: ir.Table,
+    fixed: Sequence[FixedScope],
+    flags: _Flags,
+    chosen: Iterable[int],
+    columns: Sequence[str],
+) -> ir.Table:
+    """The ``columns`` of the events of the ``chosen`` fixed scopes (by index), one copy
+    per scope."""
     copies = [
-        base.filter(base[flags[i]])
-        .drop(*flags)
-        .mutate(scope=ibis.literal(fixed[i].key, type="string"))
+        base.filter(flags.flag(base, i)).select(
+            *columns, scope=ibis.literal(fixed[i].key, type="string")
+        )
         for i in chosen
     ]
     if not copies:
-        return (
-            base.filter(ibis.literal(False))
-            .drop(*flags)
-            .mutate(scope=ibis.literal("", type="string"))
+        return base.filter(ibis.literal(False)).select(
+            *columns, scope=ibis.literal("", type="string")
         )
     return ibis.union(*copies, distinct=False)
 
@@ -602,63 +774,117 @@ def compute_measures(
     """
     wanted = _engine_measures(needed)
     retention = bool(wanted & set(_RETENTION_PART))
+    uses = [None if scope.needed is None else _engine_measures(scope.needed) for scope in fixed]
+    fixed_kind = kind in ("stage", "touchpoint")
+    atoms, flags = _atoms(fixed, [fixed_kind and (used is None or bool(used)) for used in uses])
     # The narrow flagged events are computed once and kept: every part below reads
     # them, and each scope's copy reads them again (evaluating the bindings and roles on
     # the events for each copy made the whole board 4x slower).
-    narrow = _base(events, kind=kind, fixed=fixed, period=period, roles=roles, retention=retention)
+    narrow = _base(events, kind=kind, atoms=atoms, period=period, roles=roles, retention=retention)
     with narrow.cache() as cached:
-        return _measure(cached, kind, fixed, period, wanted, retention, spend, blended)
+        parts = _parts(cached, kind, fixed, flags, uses, period, wanted, retention, spend, blended)
+        rows = _unpack(parts)
+    return _collect(rows, period=period, retention=retention)
 
 
-def _measure(
+def _parts(
     cached: ir.Table,
     kind: ScopeKind,
     fixed: Sequence[FixedScope],
+    flags: _Flags,
+    uses: Sequence[frozenset[str] | None],
     period: KpiPeriod | None,
     wanted: frozenset[str],
     retention: bool,
     spend: pa.Table | None,
     blended: bool,
-) -> MeasureTable:
-    base, everyone = _scoped(cached, kind, fixed)
-    uses = [None if scope.needed is None else _engine_measures(scope.needed) for scope in fixed]
+) -> list[_Part]:
+    """Every part of the query over the kept events."""
+    fixed_kind = kind in ("stage", "touchpoint")
+    base = cached
 
-    def scoped(names: Sequence[str]) -> ir.Table:
-        """The scoped events of the scopes using any of ``names`` (all, unless fixed
-        scopes say what they need)."""
-        chosen = [i for i, used in enumerate(uses) if used is None or used & set(names)]
-        if kind not in ("stage", "touchpoint") or len(chosen) == len(fixed):
-            return everyone
-        return _copies(cached, fixed, chosen)
+    def chosen(names: Sequence[str]) -> list[tuple[int, list[str]]]:
+        """The fixed scopes using any of ``names``, with those they use."""
+        found = []
+        for i, used in enumerate(uses):
+            if flags.of[i] is not None:
+                mine = [name for name in names if used is None or name in used]
+                if mine:
+                    found.append((i, mine))
+        return found
 
-    parts: list[ir.Table] = [_range_part(base, retention)]
+    def scoped(names: Sequence[str], columns: Sequence[str]) -> ir.Table:
+        """The scoped events of the scopes using any of ``names``: one copy per scope,
+        of the ``columns`` the part reads."""
+        if not fixed_kind:
+            return cached
+        return _copies(cached, fixed, flags, [i for i, _ in chosen(names)], columns)
+
+    parts: list[_Part] = [_range_part(base, retention)]
     in_events = [name for name in _EVENTS_PART if name in wanted]
-    if in_events:
-        parts += _long(_events_part(scoped(in_events), in_events), in_events)
-    if wanted & set(_VISITS_PART):
-        parts += _long(_visits_part(base, scoped(_VISITS_PART)), _VISITS_PART)
+    if in_events and fixed_kind:
+        # Each scope's own measures, filtered by its flag: no copy of its events.
+        mine = [(fixed[i].key, i, names) for i, names in chosen(in_events)]
+        parts += _wide(cached, lambda where: _event_metrics(cached, where), flags, mine)
+    elif in_events:
+        parts.append(_events_part(cached, in_events))
+    if wanted & set(_VISITS_PART) and fixed_kind:
+        visiting = [(fixed[i].key, i, names) for i, names in chosen(_VISITS_PART)]
+        if visiting:
+            parts += _visits_wide(cached, flags, visiting)
+    elif wanted & set(_VISITS_PART):
+        parts.append(_visits_part(base, cached))
     if wanted & set(_CONVERSIONS_PART + _CLV_PART + _REPEAT_PART):
         outcomes = _outcomes(base)
         if wanted & set(_CONVERSIONS_PART):
-            reached = _reached(scoped(_CONVERSIONS_PART))
-            parts += _long(_conversions_part(reached, outcomes), _CONVERSIONS_PART)
+            reached = _reached(scoped(_CONVERSIONS_PART, _REACHED))
+            parts.append(_pack(_conversions_part(reached, outcomes), _CONVERSIONS_PART))
         if wanted & set(_CLV_PART):
-            parts += _long(_clv_part(_reached(scoped(_CLV_PART)), outcomes), _CLV_PART)
+            parts.append(
+                _pack(_clv_part(_reached(scoped(_CLV_PART, _REACHED)), outcomes), _CLV_PART)
+            )
         if wanted & set(_REPEAT_PART):
-            parts += _long(_repeat_part(_reached(scoped(_REPEAT_PART)), outcomes), _REPEAT_PART)
+            reached = _reached(scoped(_REPEAT_PART, _REACHED))
+            parts.append(_pack(_repeat_part(reached, outcomes), _REPEAT_PART))
     if retention:
-        parts += _long(_retention_part(base, scoped(_RETENTION_PART)), _RETENTION_PART)
+        parts.append(
+            _pack(
+                _retention_part(base, scoped(_RETENTION_PART, ["customer_id", "rp"])),
+                _RETENTION_PART,
+            )
+        )
     if "referrals" in wanted:
-        parts += _long(_referrals_part(scoped(["referrals"])), ["referrals"])
+        parts.append(
+            _pack(
+                _referrals_part(scoped(["referrals"], ["customer_id", "p", "r_referral"])),
+                ["referrals"],
+            )
+        )
     if wanted & set(_CARTS_PART):
-        parts += _carts_parts(base, scoped(_CARTS_PART))
+        parts += _carts_parts(
+            base, scoped(_CARTS_PART, ["session_id", "customer_id", "ts", "p", "r_cart"])
+        )
     spend_table = None if spend is None else ibis.memtable(spend)
     if spend_table is not None and wanted & set(_TABLE_PART):
         parts += _spend_parts(spend_table, kind, fixed, period)
     if blended:
         parts += _total_spend_parts(base, spend_table, period)
-    rows = ibis.union(*parts, distinct=False).to_pyarrow().to_pylist()
-    return _collect(rows, period=period, retention=retention)
+    return parts
+
+
+def _unpack(parts: Sequence[_Part]) -> list[dict[str, Any]]:
+    """The parts' values as long rows (scope, p, measure, value), from one query."""
+    tables = [
+        part.table.select(k=ibis.literal(k, type="int64"), scope="scope", p="p", v="v")
+        for k, part in enumerate(parts)
+    ]
+    rows: list[dict[str, Any]] = []
+    for row in ibis.union(*tables, distinct=False).to_pyarrow().to_pylist():
+        for (scope, name), value in zip(parts[row["k"]].labels, row["v"], strict=True):
+            rows.append(
+                {"scope": scope or row["scope"], "p": row["p"], "measure": name, "value": value}
+            )
+    return rows
 
 
 def _collect(
