@@ -95,6 +95,7 @@ __all__ = [
     "StalledCustomers",
     "analyse_stages",
     "current_stages",
+    "event_labels",
     "find_stalled",
     "milestone_progress",
     "nearest_rank",
@@ -162,8 +163,9 @@ def _utc(moment: dt.datetime) -> dt.datetime:
 class _Pipeline:
     journey: Journey
     stages: tuple[Stage, ...]
+    touchpoints: tuple[str, ...]  # the ids of the touchpoint numbers
     events: ir.Table  # up to as_of, with idx
-    labelled: ir.Table  # customer_id, ts, idx, stage_index, touchpoint_id
+    labelled: ir.Table  # customer_id, ts, idx, stage_index, touchpoint, milestone flags
     latest: ir.Table  # one row: as_of, the last event's time (used when moment is None)
     moment: dt.datetime | None  # as_of when given
 
@@ -179,6 +181,9 @@ class _Pipeline:
     def stage_name_of(self, index: ir.IntegerValue) -> ir.StringValue:
         return _lookup(index, {i: s.name for i, s in enumerate(self.stages)})
 
+    def touchpoint_id_of(self, number: ir.IntegerValue) -> ir.StringValue:
+        return _lookup(number, dict(enumerate(self.touchpoints)))
+
 
 def _lookup(key: ir.Value, values: dict[Any, str]) -> ir.StringValue:
     if not values:
@@ -189,40 +194,67 @@ def _lookup(key: ir.Value, values: dict[Any, str]) -> ir.StringValue:
     )
 
 
-def _labels(
-    journey: Journey, stages: tuple[Stage, ...], events: ir.Table
-) -> tuple[ir.Value, ir.Value]:
-    """The ``stage_index`` and ``touchpoint_id`` of each event: exactly the labels of
-    :func:`~jornada.events.binding.label_events`, written as two flat ``CASE`` expressions
-    over the bindings. (Chained, a stage id computed from a touchpoint id computed from the
-    rules, the engine inlines the inner ``CASE`` into every branch of the outer one when it
-    pushes a filter down, and planning grows with the product of their sizes.)"""
+def event_labels(journey: Journey, events: ir.Table) -> tuple[ir.Table, tuple[str, ...]]:
+    """``events`` with two more columns: ``stage_index`` (the map-order position of the
+    event's stage, null outside the map) and ``touchpoint`` (its touchpoint's number in
+    the returned tuple of touchpoint ids, null for none): exactly the labels of
+    :func:`~jornada.events.binding.label_events`, as numbers.
+
+    The rules are evaluated once, in one flat ``CASE`` giving the touchpoint's number; the
+    stage is then read from a constant array by that number (a stage's own ``events:``
+    block, when no touchpoint matched, in one more ``CASE``). Chained ``CASE`` expressions
+    would be inlined into each other when the engine pushes a filter down, and planning
+    would grow with the product of their sizes; the array index keeps one copy.
+
+    >>> import ibis
+    >>> from jornada.model.templates import load_template
+    >>> events = ibis.table({"event": "string", "channel": "string",
+    ...                      "properties": "map<string, string>"}, name="events")
+    >>> labelled, touchpoints = event_labels(load_template("b2c-ecommerce"), events)
+    >>> labelled.columns[-2:], touchpoints[:2]
+    (('touchpoint', 'stage_index'), ('social_ad', 'colleague_tip'))
+    """
+    stages = tuple(journey.ordered_stages())
     filters = touchpoint_filters(journey, events)
     position = {stage.id: k for k, stage in reversed(list(enumerate(stages)))}
     home: dict[str, int] = {}
     for stage, touchpoint in journey.iter_touchpoints():
         home.setdefault(touchpoint.id, position[stage.id])
-    branches = [
-        (condition, ibis.literal(home[tp], type="int64")) for tp, condition in filters.items()
-    ]
-    for k, stage in enumerate(stages):
-        if stage.events is not None and position[stage.id] == k:
-            own = binding_filter(
-                stage.events, events, context=f"the where rule of stage {stage.id!r}"
-            )
-            branches.append((own, ibis.literal(k, type="int64")))
-    stage_index = (
-        ibis.cases(*branches, else_=ibis.null("int64")) if branches else ibis.null("int64")
-    )
-    touchpoint_id = (
+    touchpoints = tuple(filters)
+    number: ir.IntegerValue = (
         ibis.cases(
-            *((condition, ibis.literal(tp, type="string")) for tp, condition in filters.items()),
-            else_=ibis.null("string"),
+            *(
+                (condition, ibis.literal(k, type="int32"))
+                for k, condition in enumerate(filters.values())
+            ),
+            else_=ibis.null("int32"),
         )
         if filters
-        else ibis.null("string")
+        else ibis.null("int32")
     )
-    return stage_index, touchpoint_id
+    # int32: Spark's element_at takes an INT index
+    tagged = events.mutate(touchpoint=number)
+    # A null index would not give null on Spark (its element_at reads it as the last
+    # element): events of no touchpoint read a null placed after the last touchpoint.
+    homes: list[int | None] = [home[tp] for tp in touchpoints]
+    by_touchpoint: ir.IntegerValue = (
+        ibis.literal([*homes, None], type="array<int64>")[
+            tagged["touchpoint"].fill_null(len(touchpoints))
+        ]
+        if touchpoints
+        else ibis.null("int64")
+    )
+    own: list[tuple[ir.BooleanValue, ir.IntegerValue]] = []
+    for k, stage in enumerate(stages):
+        if stage.events is not None and position[stage.id] == k:
+            condition = binding_filter(
+                stage.events, tagged, context=f"the where rule of stage {stage.id!r}"
+            )
+            own.append((condition, ibis.literal(k, type="int64")))
+    stage_index = (
+        by_touchpoint.coalesce(ibis.cases(*own, else_=ibis.null("int64"))) if own else by_touchpoint
+    )
+    return tagged.mutate(stage_index=stage_index), touchpoints
 
 
 def _measured(stages: tuple[Stage, ...]) -> list[tuple[int, Stage, Milestone]]:
@@ -236,30 +268,27 @@ def _measured(stages: tuple[Stage, ...]) -> list[tuple[int, Stage, Milestone]]:
 
 
 def _prepare(events: ir.Table, journey: Journey, as_of: dt.datetime | None) -> _Pipeline:
-    """Events up to ``as_of`` reduced to what every later step reads: the events of a stage
-    or of a milestone, with their stage, touchpoint and one flag per measured milestone."""
+    """Events up to ``as_of`` reduced to what every later step reads (narrow rows: keys,
+    times, the stage, the touchpoint's number and one flag per measured milestone). Not
+    filtered to the events of a stage or milestone: each step filters what it reads, and
+    a filter here would evaluate the rules twice (once to filter, once to label)."""
     events = with_positions(events)
     moment = _utc(as_of) if as_of is not None else None
     if moment is not None:
         events = events.filter(events["ts"] <= moment)
     latest = events.aggregate(as_of=events["ts"].max())
     stages = tuple(journey.ordered_stages())
-    stage_index, touchpoint_id = _labels(journey, stages, events)
+    tagged, touchpoints = event_labels(journey, events)
     flags: dict[str, ir.Value] = {}
     for i, (_, stage, milestone) in enumerate(_measured(stages)):
         assert milestone.events is not None
         flags[f"_m{i}"] = binding_filter(
             milestone.events,
-            events,
+            tagged,
             context=f"the where rule of milestone {milestone.id!r} (stage {stage.id!r})",
         )
-    labelled = events.select(
-        "customer_id", "ts", "idx", stage_index=stage_index, touchpoint_id=touchpoint_id, **flags
-    )
-    relevant = functools.reduce(
-        operator.or_, [labelled[name] for name in flags], labelled["stage_index"].notnull()
-    )
-    return _Pipeline(journey, stages, events, labelled.filter(relevant), latest, moment)
+    labelled = tagged.select("customer_id", "ts", "idx", "stage_index", "touchpoint", **flags)
+    return _Pipeline(journey, stages, touchpoints, events, labelled, latest, moment)
 
 
 def _entries(p: _Pipeline) -> ir.Table:
@@ -267,26 +296,21 @@ def _entries(p: _Pipeline) -> ir.Table:
     firsts = staged.group_by(["customer_id", "stage_index"]).aggregate(
         entry_idx=staged["idx"].min(), entered_at=staged["ts"].min()
     )
-    # The first later-stage event after entering a stage always starts a run of events
-    # of one stage, so only run starts need joining (far fewer rows than all events).
-    window = ibis.window(group_by=staged["customer_id"], order_by=staged["idx"])
-    runs = staged.select(
-        "customer_id", "idx", "ts", "stage_index", previous=staged["stage_index"].lag().over(window)
-    )
-    starts = runs.filter(
-        runs["previous"].isnull() | (runs["previous"] != runs["stage_index"])
-    ).select(
-        c_customer=runs["customer_id"],
-        c_index=runs["stage_index"],
-        c_idx=runs["idx"],
-        c_ts=runs["ts"],
+    # Moving on: the first event of a later stage after entering, found by joining each
+    # entry with the customer's events of later stages (at most one row per event and
+    # stage reached, fewer with the conditions): no sort of the events.
+    later_events = staged.select(
+        c_customer=staged["customer_id"],
+        c_index=staged["stage_index"],
+        c_idx=staged["idx"],
+        c_ts=staged["ts"],
     )
     later = firsts.join(
-        starts,
+        later_events,
         [
-            firsts["customer_id"] == starts["c_customer"],
-            starts["c_index"] > firsts["stage_index"],
-            starts["c_idx"] > firsts["entry_idx"],
+            firsts["customer_id"] == later_events["c_customer"],
+            later_events["c_index"] > firsts["stage_index"],
+            later_events["c_idx"] > firsts["entry_idx"],
         ],
     )
     moved = later.group_by(["customer_id", "stage_index"]).aggregate(moved_at=later["c_ts"].min())
@@ -316,9 +340,9 @@ def _current(p: _Pipeline, entries: ir.Table) -> ir.Table:
     current = furthest.join(entries, ["customer_id", "stage_index"]).select(
         "customer_id", "stage_index", "entered_at"
     )
-    touched = p.labelled.filter(p.labelled["touchpoint_id"].notnull())
+    touched = p.labelled.filter(p.labelled["touchpoint"].notnull())
     last_touch = touched.group_by("customer_id").aggregate(
-        last_touchpoint_id=touched["touchpoint_id"].argmax(touched["idx"])
+        last_touchpoint=touched["touchpoint"].argmax(touched["idx"])
     )
     last_touch = last_touch.rename(t_customer="customer_id")
     key = (
@@ -339,6 +363,7 @@ def _current(p: _Pipeline, entries: ir.Table) -> ir.Table:
         ).drop("e_customer")
     )
     names = {tp.id: tp.name for _, tp in p.journey.iter_touchpoints()}
+    by_number = {k: names[tp] for k, tp in enumerate(p.touchpoints)}
     return joined.select(
         customer_id=joined["customer_id"],
         stage_id=p.stage_id_of(joined["stage_index"]),
@@ -346,8 +371,8 @@ def _current(p: _Pipeline, entries: ir.Table) -> ir.Table:
         stage_index=joined["stage_index"],
         entered_at=joined["entered_at"],
         seconds_in_stage=_seconds(joined["as_of"]) - _seconds(joined["entered_at"]),
-        last_touchpoint_id=joined["last_touchpoint_id"],
-        last_touchpoint_name=_lookup(joined["last_touchpoint_id"], names),
+        last_touchpoint_id=p.touchpoint_id_of(joined["last_touchpoint"]),
+        last_touchpoint_name=_lookup(joined["last_touchpoint"], by_number),
         last_event_at=joined["last_event_at"],
         customer_key=joined["customer_key"],
         as_of=joined["as_of"],

@@ -61,8 +61,8 @@ import plotly.graph_objects as go
 
 from jornada.analytics.results import AnalysisResult, json_ready, wilson_interval
 from jornada.analytics.segments import with_positions
+from jornada.analytics.stages import event_labels
 from jornada.errors import JornadaError
-from jornada.events.binding import label_events
 from jornada.events.filters import EventScope, scope_events
 from jornada.model import Journey
 
@@ -92,42 +92,29 @@ def _seconds(ts: ir.TimestampValue) -> ir.IntegerValue:
     return ts.truncate("s").epoch_seconds().cast("int64")
 
 
-def _stage_index(journey: Journey, labelled: ir.Table) -> ir.IntegerValue:
-    ids = [stage.id for stage in journey.ordered_stages()]
-    position = {stage_id: k for k, stage_id in reversed(list(enumerate(ids)))}
-    if not position:
-        return ibis.null("int64")
-    return labelled["stage_id"].substitute(
-        {stage_id: ibis.literal(k, type="int64") for stage_id, k in position.items()},
-        else_=ibis.null("int64"),
-    )
-
-
 def _labelled(events: ir.Table, journey: Journey) -> ir.Table:
-    """Every event: ``customer_id``, ``idx``, ``ts``, ``event``, ``stage_index`` (null
-    outside the map), ``gap_seconds`` (to the next event of the same session)."""
-    events = with_positions(events)
-    labelled = label_events(journey, events)
-    window = ibis.window(group_by=labelled["customer_id"], order_by=labelled["idx"])
-    next_ts = labelled["ts"].lead().over(window)
+    """Every event: ``customer_id``, ``idx``, ``event``, ``stage_index`` (null outside the
+    map), ``gap_seconds`` (to the next event of the same session).
+
+    The stage is labelled first, so the sort for the next event carries narrow rows (keys,
+    times, the session, a stage number) rather than the properties and the rules' inputs.
+    """
+    labelled, _ = event_labels(journey, with_positions(events))
+    session = ["session_id"] if "session_id" in labelled.columns else []
+    narrow = labelled.select("customer_id", "idx", "ts", "event", "stage_index", *session)
+    window = ibis.window(group_by=narrow["customer_id"], order_by=narrow["idx"])
+    next_ts = narrow["ts"].lead().over(window)
     same_session: ir.BooleanValue
-    if "session_id" in labelled.columns:
-        session = labelled["session_id"]
-        same_session = (session.lead().over(window) == session).fill_null(False)
+    if session:
+        current = narrow["session_id"]
+        same_session = (current.lead().over(window) == current).fill_null(False)
     else:
         same_session = ibis.literal(True)
     gap = ibis.cases(
-        (next_ts.notnull() & same_session, _seconds(next_ts) - _seconds(labelled["ts"])),
+        (next_ts.notnull() & same_session, _seconds(next_ts) - _seconds(narrow["ts"])),
         else_=ibis.literal(0, type="int64"),
     )
-    return labelled.select(
-        "customer_id",
-        "idx",
-        "ts",
-        "event",
-        stage_index=_stage_index(journey, labelled),
-        gap_seconds=gap,
-    )
+    return narrow.select("customer_id", "idx", "event", "stage_index", gap_seconds=gap)
 
 
 def _visits(labelled: ir.Table) -> ir.Table:
