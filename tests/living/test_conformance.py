@@ -4,6 +4,7 @@ oracle, the demo workspace against the stage analysis, and ``jornada conformance
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -16,8 +17,9 @@ from hypothesis import strategies as st
 from rich.console import Console
 from typer.testing import CliRunner
 
-from jornada.analytics.stages import analyse_stages
+from jornada.analytics.stages import StageTables, analyse_stages
 from jornada.cli import app
+from jornada.events.filters import EventScope
 from jornada.living.conformance import Conformance, ConformanceError, conformance, stage_paths
 from jornada.model import EventBinding, Journey, Stage, Touchpoint
 from jornada.model.io import dump_journey
@@ -168,7 +170,44 @@ def _from_oracle_check(log: EventLog, plain: PlainMap, top: int = 10) -> Conform
     )
     for path in data["paths"]:
         assert path["share"] == pytest.approx(path["customers"] / data["customers"])
+    # The stage tables' labelled events give the same result as labelling again.
+    with StageTables(log.table, journey_of(plain)) as tables:
+        assert conformance(log.table, journey_of(plain), top=top, stage_tables=tables) == result
     return result
+
+
+def test_the_stage_tables_labels_give_the_same_result(make_log: MakeLog) -> None:
+    log, shop = make_log(HAND), journey_of(SHOP)
+    alone = conformance(log.table, shop, top=3)
+    with StageTables(log.table, shop) as tables:
+        shared = conformance(log.table, shop, top=3, stage_tables=tables)
+        # every event is in the shared table, of a stage or not, with its session
+        assert {"event", "session_id", "stage_index"} <= set(tables.labelled.columns)
+        assert tables.labelled.count().execute() == 21
+        # the tables stay usable for the stage analysis afterwards
+        assert tables.analysis().customers == alone.customers == 5
+    assert shared == alone
+    assert (shared.seconds, shared.unmapped_seconds) == (3780, 900)
+    assert shared.unmapped == (("email", 2), ("page", 2))
+    # an empty log too
+    empty = make_log([])
+    with StageTables(empty.table, shop) as tables:
+        assert conformance(empty.table, shop, stage_tables=tables) == conformance(empty.table, shop)
+
+
+def test_stage_tables_that_cannot_be_shared_are_refused(make_log: MakeLog) -> None:
+    log, shop = make_log(HAND), journey_of(SHOP)
+    with StageTables(log.table, shop) as tables:
+        with pytest.raises(ValueError, match="no scope"):
+            conformance(log.table, shop, scope=EventScope(), stage_tables=tables)
+        other = journey_of([*SHOP[:3], ("after", frozenset({"email"}))])
+        with pytest.raises(ValueError, match="not of map 'plain'"):
+            conformance(log.table, other, stage_tables=tables)
+    with (
+        StageTables(log.table, shop, as_of=dt.datetime(2026, 1, 1)) as cut,
+        pytest.raises(ValueError, match="as_of"),
+    ):
+        conformance(log.table, shop, stage_tables=cut)
 
 
 def test_results_table_json_chart_and_text(make_log: MakeLog) -> None:

@@ -13,8 +13,9 @@ import pytest
 
 from jornada.analytics.attribution import AttributionError, attribution
 from jornada.analytics.kpis import KpiValue, kpis
-from jornada.analytics.stages import analyse_stages
+from jornada.analytics.stages import StageTables, analyse_stages
 from jornada.analytics.touchpoints import touchpoint_measures
+from jornada.events.filters import EventScope, scope_events
 from jornada.living.conformance import conformance
 from jornada.living.overlay import (
     LivingMap,
@@ -122,6 +123,26 @@ def test_the_frame_and_json_carry_the_new_measures(living: LivingMap) -> None:
     )
     assert checkout["attributed_conversions"] > 0
     assert any(k["kpi"] == "conversion_rate" and k["target"] == 0.6 for k in checkout["kpis"])
+
+
+def test_the_callers_stage_tables_give_the_same_map(
+    demo_workspace: Workspace, shop: Journey
+) -> None:
+    events = demo_workspace.events()
+    scope = EventScope(channels=("web",))
+    scoped = scope_events(events, scope)
+    alone = living_map(events, shop, scope=scope)
+    with StageTables(scoped, shop) as tables:
+        shared = living_map(events, shop, scope=scope, stage_tables=tables)
+        # the caller's tables are left open for more
+        assert tables.analysis() == shared.analyses["stages"]
+    # (the other analyses' float sums may differ in the last bits from run to run)
+    assert shared.analyses["stages"] == alone.analyses["stages"]
+    assert shared.conformance == alone.conformance
+    assert [s.summary for s in shared.stages] == [s.summary for s in alone.stages]
+    assert shared.conformance.scope == scope
+    assert shared.conformance == replace(conformance(scoped, shop), scope=scope)
+    assert shared.conformance.events < living_map(events, shop).conformance.events
 
 
 def test_another_attribution_model_and_a_bad_one(demo_workspace: Workspace, shop: Journey) -> None:

@@ -165,7 +165,8 @@ class _Pipeline:
     stages: tuple[Stage, ...]
     touchpoints: tuple[str, ...]  # the ids of the touchpoint numbers
     events: ir.Table  # up to as_of, with idx
-    labelled: ir.Table  # customer_id, ts, idx, stage_index, touchpoint, milestone flags
+    labelled: ir.Table  # customer_id, ts, idx, [event, session_id], stage_index,
+    # touchpoint, milestone flags: every event up to as_of, of a stage or not
     latest: ir.Table  # one row: as_of, the last event's time (used when moment is None)
     moment: dt.datetime | None  # as_of when given
 
@@ -287,7 +288,12 @@ def _prepare(events: ir.Table, journey: Journey, as_of: dt.datetime | None) -> _
             tagged,
             context=f"the where rule of milestone {milestone.id!r} (stage {stage.id!r})",
         )
-    labelled = tagged.select("customer_id", "ts", "idx", "stage_index", "touchpoint", **flags)
+    # ``event`` and ``session_id`` are not read here: they are kept for conformance, which
+    # reuses this table (StageTables.labelled) rather than labelling the events again.
+    kept = [c for c in ("event", "session_id") if c in tagged.columns]
+    labelled = tagged.select(
+        "customer_id", "ts", "idx", *kept, "stage_index", "touchpoint", **flags
+    )
     return _Pipeline(journey, stages, touchpoints, events, labelled, latest, moment)
 
 
@@ -1132,7 +1138,12 @@ class StageTables:
 
     ``entries``, ``current`` and ``milestones`` are the tables of :func:`stage_entries`,
     :func:`current_stages` and :func:`milestone_progress`; ``as_of`` is the time used (the
-    last event's when not given; None for an empty log).
+    last event's when not given; None for an empty log). ``labelled`` is every event up to
+    ``as_of``, of a stage or not, labelled once: ``customer_id``, ``ts``, ``idx``,
+    ``event`` and ``session_id`` (when the events have them), ``stage_index`` (null
+    outside the map), ``touchpoint`` (the touchpoint's number, null for none) and one flag
+    per measured milestone; :func:`~jornada.living.conformance.conformance` reuses it.
+    ``complete`` is True when no ``as_of`` was given (``labelled`` then holds every event).
 
     >>> from jornada.engine import Engine
     >>> from jornada.model.templates import load_template
@@ -1151,6 +1162,7 @@ class StageTables:
         self, events: ir.Table, journey: Journey, *, as_of: dt.datetime | None = None
     ) -> None:
         self.journey = journey
+        self.complete = as_of is None
         if as_of is None:
             [row] = _rows(events.aggregate(as_of=events["ts"].max()))
             as_of = row["as_of"]
@@ -1165,6 +1177,11 @@ class StageTables:
         except BaseException:
             self._stack.close()
             raise
+
+    @property
+    def labelled(self) -> ir.Table:
+        """Every event up to ``as_of`` with its labels (see the class), cached."""
+        return self._p.labelled
 
     def _keep(self, table: ir.Table) -> ir.Table:
         cached: ir.Table = self._stack.enter_context(table.cache())

@@ -61,7 +61,7 @@ import plotly.graph_objects as go
 
 from jornada.analytics.results import AnalysisResult, json_ready, wilson_interval
 from jornada.analytics.segments import with_positions
-from jornada.analytics.stages import event_labels
+from jornada.analytics.stages import StageTables, event_labels
 from jornada.errors import JornadaError
 from jornada.events.filters import EventScope, scope_events
 from jornada.model import Journey
@@ -100,6 +100,13 @@ def _labelled(events: ir.Table, journey: Journey) -> ir.Table:
     times, the session, a stage number) rather than the properties and the rules' inputs.
     """
     labelled, _ = event_labels(journey, with_positions(events))
+    return _with_gaps(labelled)
+
+
+def _with_gaps(labelled: ir.Table) -> ir.Table:
+    """``labelled`` (every event with ``customer_id``, ``idx``, ``ts``, ``event``,
+    ``stage_index`` and ``session_id`` when there are sessions) reduced to the columns
+    :func:`_visits` and :func:`_measure` read, with ``gap_seconds``."""
     session = ["session_id"] if "session_id" in labelled.columns else []
     narrow = labelled.select("customer_id", "idx", "ts", "event", "stage_index", *session)
     window = ibis.window(group_by=narrow["customer_id"], order_by=narrow["idx"])
@@ -496,13 +503,35 @@ def conformance(
     *,
     top: int = DEFAULT_TOP,
     scope: EventScope | None = None,
+    stage_tables: StageTables | None = None,
 ) -> Conformance:
     """Compare the customers' stage paths with the map's designed order (see the module),
     on the events of ``scope`` (:func:`~jornada.events.filters.scope_events`; all by
     default), which the result records.
 
+    ``stage_tables``: the :class:`~jornada.analytics.stages.StageTables` of ``events`` and
+    this map (built without ``as_of``), whose labelled events are then reused instead of
+    evaluating the binding rules again: the same numbers, and ``events`` are not read.
+    They are of events already scoped, so ``scope`` cannot be given with them (record a
+    scope with :func:`dataclasses.replace`, as :func:`~jornada.living.living_map` does).
+
     Raises :class:`ConformanceError` when no stage of the map has an ``events:`` binding
     (on its touchpoints or itself): there is nothing to compare.
+
+    >>> import ibis
+    >>> from jornada.analytics.stages import StageTables
+    >>> from jornada.engine import Engine
+    >>> from jornada.model.templates import load_template
+    >>> engine = Engine.duckdb()
+    >>> _ = engine.sql("create table events as select * from (values "
+    ...     "('ana', timestamp '2026-01-01', 'add_to_cart', 'web', 0, map {}::map(varchar, varchar)),"
+    ...     "('ana', timestamp '2026-01-02', 'purchase', 'web', 1, map {}::map(varchar, varchar)))"
+    ...     " t(customer_id, ts, event, channel, idx, properties)")
+    >>> shop, events = load_template("b2c-ecommerce"), engine.table("events")
+    >>> with StageTables(events, shop) as tables:
+    ...     shared = conformance(events, shop, stage_tables=tables)
+    >>> shared == conformance(events, shop), shared.customers
+    (True, 1)
     """
     if top < 1:
         raise ValueError("top must be at least 1")
@@ -517,31 +546,48 @@ def conformance(
             "to its touchpoints (jornada bind shows what matches)"
         )
     n = len(stages)
+    if stage_tables is not None:
+        if scope is not None:
+            raise ValueError("stage_tables are of events already scoped: give no scope with them")
+        if not stage_tables.complete:
+            raise ValueError(
+                "stage_tables built with as_of leave later events out: build them without"
+            )
+        if stage_tables.journey != journey:
+            raise ValueError(f"stage_tables are not of map {journey.id!r}")
+        # The stage tables' labelled events are cached already: visits are derived
+        # from them directly, and the gaps (one sort) are read by one query only.
+        shared = stage_tables.labelled
+        with _visits(shared).cache() as visits:
+            return _measure(_with_gaps(shared), shared, visits, journey, n, top)
     scope = scope if scope is not None else EventScope()
     labelled = _labelled(scope_events(events, scope), journey)
     # Each intermediate table is read by several queries: computed once (a temporary
     # table on DuckDB, a cached DataFrame on Spark) and released at the end.
     with labelled.cache() as cached, _visits(cached).cache() as visits:
-        return replace(_measure(cached, visits, journey, n, top), scope=scope)
+        return replace(_measure(cached, cached, visits, journey, n, top), scope=scope)
 
 
 def _measure(
-    labelled: ir.Table, visits: ir.Table, journey: Journey, n: int, top: int
+    gapped: ir.Table, labelled: ir.Table, visits: ir.Table, journey: Journey, n: int, top: int
 ) -> Conformance:
+    """The result from every event with its ``gap_seconds`` (``gapped``, read once), every
+    event labelled (``customer_id``, ``event``, ``stage_index``) and the visits."""
     stages = journey.ordered_stages()
     ids = [stage.id for stage in stages]
-    in_map = labelled["stage_index"].notnull()
+    outside_map = gapped["stage_index"].isnull()
     [outside] = _rows(
-        labelled.aggregate(
-            total_customers=labelled["customer_id"].nunique(),
-            events=labelled.count(),
-            unmapped_events=(~in_map).cast("int64").sum(),
-            seconds=labelled["gap_seconds"].sum(),
+        gapped.aggregate(
+            total_customers=gapped["customer_id"].nunique(),
+            events=gapped.count(),
+            unmapped_events=outside_map.cast("int64").sum(),
+            seconds=gapped["gap_seconds"].sum(),
             unmapped_seconds=ibis.cases(
-                (~in_map, labelled["gap_seconds"]), else_=ibis.literal(0, type="int64")
+                (outside_map, gapped["gap_seconds"]), else_=ibis.literal(0, type="int64")
             ).sum(),
         )
     )
+    in_map = labelled["stage_index"].notnull()
     unmapped_names = (
         labelled.filter(~in_map)
         .group_by("event")

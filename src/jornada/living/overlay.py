@@ -55,6 +55,7 @@ date range (:attr:`LivingMap.first_seen`, :attr:`LivingMap.last_seen`).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import math
@@ -72,7 +73,7 @@ from scipy import stats
 from jornada.analytics.attribution import MODELS, AttributionError, AttributionResult, attribution
 from jornada.analytics.kpis import KpiResult, KpiValue, kpis
 from jornada.analytics.results import AnalysisResult, json_ready
-from jornada.analytics.stages import StageAnalysis, StageSummary, StageTables, analyse_stages
+from jornada.analytics.stages import StageAnalysis, StageSummary, StageTables
 from jornada.analytics.touchpoints import (
     TouchpointMeasure,
     TouchpointMeasures,
@@ -565,8 +566,11 @@ def living_map(
     ``scope=EventScope(*parse_period("2026-Q1"), segment="properties.plan = 'pro'")``
     (all of them by default). ``attribution_model`` is one of
     :data:`~jornada.analytics.attribution.MODELS`. ``stage_tables``: the
-    :class:`~jornada.analytics.stages.StageTables` of the scoped events and this map, when
-    the caller keeps them for more (the report does), instead of building them again.
+    :class:`~jornada.analytics.stages.StageTables` of the scoped events and this map (built
+    without ``as_of``), when the caller keeps them for more (the report does), instead of
+    building them again; without them, they are built here and dropped once used. The
+    stage analysis and conformance both read their labelled events, so the binding rules
+    are evaluated on the events once for the two.
     """
     if attribution_model not in MODELS:
         raise AttributionError(
@@ -575,17 +579,21 @@ def living_map(
     scope = scope if scope is not None else EventScope()
     events = scope_events(events, scope)
     conversion = conversion if conversion is not None else default_conversion(journey)
-    stage_analysis: StageAnalysis = (
-        stage_tables.analysis(percentile)
-        if stage_tables is not None
-        else analyse_stages(events, journey, percentile=percentile)
-    )
+    # The stage analysis and conformance share one labelling of the events (the stage
+    # tables' cached labelled events); tables built here are dropped once both are done.
+    with contextlib.ExitStack() as stack:
+        tables = (
+            stage_tables
+            if stage_tables is not None
+            else stack.enter_context(StageTables(events, journey))
+        )
+        stage_analysis: StageAnalysis = tables.analysis(percentile)
+        # ``events`` are already scoped (scoping twice is not scoping once: a segment is
+        # the customers matching it in the events given): the result only records the scope.
+        shape: Conformance = replace(conformance(events, journey, stage_tables=tables), scope=scope)
     measures: TouchpointMeasures = touchpoint_measures(events, journey, conversion=conversion)
     by_touchpoint: MeasuredEmotion = measured_emotion(events, by="touchpoint_id", journey=journey)
     by_stage: MeasuredEmotion = measured_emotion(events, by="stage_id", journey=journey)
-    # ``events`` are already scoped (scoping twice is not scoping once: a segment is
-    # the customers matching it in the events given): the result only records the scope.
-    shape: Conformance = replace(conformance(events, journey), scope=scope)
     board: KpiResult = kpis(events, journey=journey)
     credited: AttributionResult | None = None
     if conversion is not None:
