@@ -373,27 +373,46 @@ def features(
         for k in range(len(stages)):
             metrics[f"_entered{k}"] = ts.min(where=labelled["_stage"] == k)
     grouped = labelled.group_by("customer_id").aggregate(**metrics)
+    columns = _columns(
+        grouped,
+        spec,
+        cutoff_seconds,
+        staged=bool(stages and spec.stages),
+        stage_count=len(stages),
+        mapped=journey is not None,
+    )
+    return grouped.select(**columns)
+
+
+def _columns(
+    grouped: ir.Table,
+    spec: FeatureSpec,
+    cutoff_seconds: int | ir.IntegerValue,
+    *,
+    staged: bool,
+    stage_count: int,
+    mapped: bool,
+) -> dict[str, ir.Value]:
+    """The feature columns of per-customer aggregates (``_last``, ``_first``,
+    ``_last_purchase``, ``_current``, ``_entered{k}``, the counts) at ``cutoff_seconds``."""
     derived: dict[str, ir.Value] = {
         "recency_days": _days(cutoff_seconds - _seconds(grouped["_last"])),
         "tenure_days": _days(cutoff_seconds - _seconds(grouped["_first"])),
         "days_since_purchase": _days(cutoff_seconds - _seconds(grouped["_last_purchase"])),
     }
-    if stages and spec.stages:
+    if staged:
         current = grouped["_current"]
         entered = ibis.cases(
-            *((current == k, grouped[f"_entered{k}"]) for k in range(len(stages))),
+            *((current == k, grouped[f"_entered{k}"]) for k in range(stage_count)),
             else_=ibis.null("timestamp"),
         )
         derived["stage_index"] = current.cast("float64")
         derived["days_in_stage"] = _days(cutoff_seconds - _seconds(entered))
-    last_touchpoint = grouped["last_touchpoint"] if journey is not None else None
     columns: dict[str, ir.Value] = {}
     for name in ["customer_id", *spec.columns(), "last_event", "last_event_at"]:
         columns[name] = derived[name] if name in derived else grouped[name]
-    columns["last_touchpoint"] = (
-        last_touchpoint if last_touchpoint is not None else ibis.null("string")
-    )
-    return grouped.select(**columns)
+    columns["last_touchpoint"] = grouped["last_touchpoint"] if mapped else ibis.null("string")
+    return columns
 
 
 def features_by_cutoff(
@@ -573,25 +592,13 @@ def features_by_cutoff(
         *((grouped["cutoff_index"] == k, _epoch_seconds(c)) for k, c in enumerate(cutoffs)),
         else_=ibis.null("int64"),
     ).cast("int64")
-    derived: dict[str, ir.Value] = {
-        "recency_days": _days(cutoff_seconds - _seconds(grouped["_last"])),
-        "tenure_days": _days(cutoff_seconds - _seconds(grouped["_first"])),
-        "days_since_purchase": _days(cutoff_seconds - _seconds(grouped["_last_purchase"])),
-    }
-    if stages and spec.stages:
-        current = grouped["_current"]
-        entered = ibis.cases(
-            *((current == k, grouped[f"_entered{k}"]) for k in range(len(stages))),
-            else_=ibis.null("timestamp"),
-        )
-        derived["stage_index"] = current.cast("float64")
-        derived["days_in_stage"] = _days(cutoff_seconds - _seconds(entered))
-    last_touchpoint = grouped["last_touchpoint"] if journey is not None else None
-    columns: dict[str, ir.Value] = {}
-    for name in ["customer_id", *spec.columns(), "last_event", "last_event_at"]:
-        columns[name] = derived[name] if name in derived else grouped[name]
-    columns["last_touchpoint"] = (
-        last_touchpoint if last_touchpoint is not None else ibis.null("string")
+    columns = _columns(
+        grouped,
+        spec,
+        cutoff_seconds,
+        staged=bool(stages and spec.stages),
+        stage_count=len(stages),
+        mapped=journey is not None,
     )
     columns["cutoff_index"] = grouped["cutoff_index"]
     return grouped.select(**columns)

@@ -666,8 +666,27 @@ class MilestoneShare:
         return ready
 
 
+class _ToNextStage:
+    """Conversion to the next stage of ``reached`` customers, ``reached_next`` of whom
+    went on (None: the last stage)."""
+
+    reached: int
+    reached_next: int | None
+
+    @property
+    def conversion_to_next(self) -> float | None:
+        """Share of this stage's customers who reached the next stage (None: last stage)."""
+        return None if self.reached_next is None else _share(self.reached_next, self.reached)
+
+    @property
+    def conversion_to_next_interval(self) -> tuple[float, float]:
+        if self.reached_next is None:
+            return (math.nan, math.nan)
+        return wilson_interval(self.reached_next, self.reached)
+
+
 @dataclass(frozen=True)
-class StageSummary:
+class StageSummary(_ToNextStage):
     """One stage: reach, where customers are now, conversion, dwell, milestones, stalled.
 
     ``reached_next`` is the number who reached this stage and the next one (None for the
@@ -688,17 +707,6 @@ class StageSummary:
     threshold_dwell_seconds: int | None
     stalled: int
     milestones: tuple[MilestoneShare, ...] = ()
-
-    @property
-    def conversion_to_next(self) -> float | None:
-        """Share of this stage's customers who reached the next stage (None: last stage)."""
-        return None if self.reached_next is None else _share(self.reached_next, self.reached)
-
-    @property
-    def conversion_to_next_interval(self) -> tuple[float, float]:
-        if self.reached_next is None:
-            return (math.nan, math.nan)
-        return wilson_interval(self.reached_next, self.reached)
 
     @property
     def conversion_from_first(self) -> float | None:
@@ -856,7 +864,7 @@ class StageAnalysis(AnalysisResult):
 
 
 @dataclass(frozen=True)
-class StageReach:
+class StageReach(_ToNextStage):
     """How many customers of one group reached a stage (``reached``) and, of those, how
     many reached the next stage too (``reached_next``; None for the last stage): the
     figures of :class:`StageSummary`, for the group's customers alone."""
@@ -867,17 +875,6 @@ class StageReach:
     index: int
     reached: int
     reached_next: int | None
-
-    @property
-    def conversion_to_next(self) -> float | None:
-        """Share of the group's customers in this stage who reached the next one."""
-        return None if self.reached_next is None else _share(self.reached_next, self.reached)
-
-    @property
-    def conversion_to_next_interval(self) -> tuple[float, float]:
-        if self.reached_next is None:
-            return (math.nan, math.nan)
-        return wilson_interval(self.reached_next, self.reached)
 
     def to_dict(self) -> dict[str, Any]:
         low, high = self.conversion_to_next_interval
