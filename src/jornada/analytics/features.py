@@ -377,8 +377,7 @@ def features(
         grouped,
         spec,
         cutoff_seconds,
-        staged=bool(stages and spec.stages),
-        stage_count=len(stages),
+        stage_count=len(stages) if spec.stages else 0,
         mapped=journey is not None,
     )
     return grouped.select(**columns)
@@ -389,7 +388,6 @@ def _columns(
     spec: FeatureSpec,
     cutoff_seconds: int | ir.IntegerValue,
     *,
-    staged: bool,
     stage_count: int,
     mapped: bool,
 ) -> dict[str, ir.Value]:
@@ -400,7 +398,7 @@ def _columns(
         "tenure_days": _days(cutoff_seconds - _seconds(grouped["_first"])),
         "days_since_purchase": _days(cutoff_seconds - _seconds(grouped["_last_purchase"])),
     }
-    if staged:
+    if stage_count:
         current = grouped["_current"]
         entered = ibis.cases(
             *((current == k, grouped[f"_entered{k}"]) for k in range(stage_count)),
@@ -596,8 +594,7 @@ def features_by_cutoff(
         grouped,
         spec,
         cutoff_seconds,
-        staged=bool(stages and spec.stages),
-        stage_count=len(stages),
+        stage_count=len(stages) if spec.stages else 0,
         mapped=journey is not None,
     )
     columns["cutoff_index"] = grouped["cutoff_index"]

@@ -29,7 +29,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from jornada.workspace import Workspace
 
@@ -37,6 +37,7 @@ __all__ = [
     "DEFAULT_MAX_ENTRIES",
     "CacheKey",
     "ResultCache",
+    "app_cache",
     "cache_key",
     "engine_lock",
     "normalise_params",
@@ -193,3 +194,17 @@ def engine_lock(workspace: Workspace) -> threading.RLock:
     True
     """
     return workspace.lock
+
+
+_APP_CACHES = threading.Lock()
+
+
+def app_cache(state: Any, name: str, max_entries: int = DEFAULT_MAX_ENTRIES) -> ResultCache[Any]:
+    """The :class:`ResultCache` kept on an app's ``state`` as ``name``, made on first use
+    (the dashboards' results, the living maps, ...)."""
+    with _APP_CACHES:
+        cache = getattr(state, name, None)
+        if cache is None:
+            cache = ResultCache[Any](max_entries)
+            setattr(state, name, cache)
+        return cast(ResultCache[Any], cache)

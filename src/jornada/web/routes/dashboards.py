@@ -71,7 +71,7 @@ from jornada.events.filters import EventScope, scope_events
 from jornada.model import Journey
 from jornada.model.problems import MapFileError
 from jornada.web.auth import Access, WebError, guard
-from jornada.web.cache import ResultCache, cache_key, engine_lock
+from jornada.web.cache import ResultCache, app_cache, cache_key, engine_lock
 from jornada.web.pages import page_language, render_page, translator, workspace_of
 from jornada.web.routes import READ
 from jornada.web.routes.maps import is_map_id
@@ -135,12 +135,7 @@ _STATE_GUARD = threading.Lock()
 
 def analysis_cache(request: Request) -> ResultCache[_Entry]:
     """The app's result cache (made on first use)."""
-    state = request.app.state
-    with _STATE_GUARD:
-        cache = getattr(state, "analysis_cache", None)
-        if cache is None:
-            cache = state.analysis_cache = ResultCache[_Entry]()
-        return cast(ResultCache[_Entry], cache)
+    return cast(ResultCache[_Entry], app_cache(request.app.state, "analysis_cache"))
 
 
 VERSION_TTL_SECONDS = 1.0

@@ -36,7 +36,6 @@ import functools
 import hashlib
 import json
 import tempfile
-import threading
 from pathlib import Path
 from typing import Annotated, Any, cast
 
@@ -70,7 +69,7 @@ from jornada.model.problems import Problem
 from jornada.model.templates import UnknownTemplateError, list_templates, load_template
 from jornada.model.validation import ValidationReport, validate_document
 from jornada.web.auth import Access, WebError, guard, state_of, workspace_key_of_app
-from jornada.web.cache import ResultCache, cache_key
+from jornada.web.cache import ResultCache, app_cache, cache_key
 from jornada.web.pages import page_language, render_page, translator, workspace_of
 from jornada.web.routes import READ
 from jornada.web.routes.dashboards import known_data_version
@@ -643,17 +642,12 @@ def living(request: Request, map_id: str, principal: Viewer) -> JSONResponse:
 
 LIVING_CACHE_ENTRIES = 16
 """Living maps kept in memory (one per map design and data version)."""
-_LIVING_GUARD = threading.Lock()
 
 
 def _living_cache(request: Request) -> ResultCache[LivingMap]:
     """The app's cache of measured living maps (made on first use)."""
-    state = request.app.state
-    with _LIVING_GUARD:
-        cache = getattr(state, "living_cache", None)
-        if cache is None:
-            cache = state.living_cache = ResultCache[LivingMap](LIVING_CACHE_ENTRIES)
-        return cast(ResultCache[LivingMap], cache)
+    cache = app_cache(request.app.state, "living_cache", LIVING_CACHE_ENTRIES)
+    return cast(ResultCache[LivingMap], cache)
 
 
 # --- pages ----------------------------------------------------------------------------
