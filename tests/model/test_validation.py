@@ -67,6 +67,19 @@ def test_emotion_out_of_range_names_line_path_and_hint() -> None:
     assert str(problem).startswith("map.yaml:17: stages[0].touchpoints[0].emotion.score: ")
 
 
+def test_a_nul_character_is_refused_at_its_cell() -> None:
+    # YAML's "\\0" escape makes a NUL, which the engine's SQL parser would choke on.
+    text = VALID.replace("name: Checkout", 'name: Checkout\n        events: {names: ["buy\\0now"]}')
+    report = validate_document(parse_document(text, "map.yaml"))
+    assert [(p.path, p.message) for p in report.problems] == [
+        (
+            "stages[1].touchpoints[0].events.names",
+            "value error, text holds a NUL character (\\0): remove it",
+        )
+    ]
+    assert report.journey is None
+
+
 def test_unknown_field_lists_known_fields() -> None:
     text = VALID.replace(
         "        name: Checkout\n", "        name: Checkout\n        chanel: web\n"

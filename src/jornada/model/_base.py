@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
 
 __all__ = ["LANGUAGES", "Identifier", "Language", "MapModel", "parse_language"]
 
@@ -55,3 +55,14 @@ class MapModel(BaseModel):
         coerce_numbers_to_str=True,
         validate_default=False,
     )
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul_character(cls, value: Any) -> Any:
+        # A NUL character is never meaningful in a map, and the engine's SQL parser
+        # stops at one inside a literal (a binding's event name, a rule): refused here,
+        # where the message can name the cell, rather than as an engine error later.
+        texts = value if isinstance(value, list | tuple) else [value]
+        if any(isinstance(text, str) and "\x00" in text for text in texts):
+            raise ValueError("text holds a NUL character (\\0): remove it")
+        return value
