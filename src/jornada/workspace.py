@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import tomllib
 import uuid
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from jornada.engine import Engine
 from jornada.engine.store import data_version, ensure_store, rebuild_derived, rebuild_pending
@@ -69,6 +70,23 @@ class WorkspaceSettings(BaseModel):
     mappings: dict[str, ColumnMapping] = Field(
         default_factory=dict, description="Saved column mappings, by name (`--mapping NAME`)."
     )
+    memory_limit: str | None = Field(
+        default=None,
+        description="Most memory the engine may hold (e.g. '4GB'); past it, it works on disk "
+        "in the workspace's folder. Default: the engine's own (80% of the machine's).",
+    )
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _memory_size(cls, value: str | None) -> str | None:
+        if value is not None and not _MEMORY_SIZE.fullmatch(value):
+            raise ValueError(
+                f"memory_limit {value!r} is not a size: write it like '4GB' or '512MB'"
+            )
+        return value
+
+
+_MEMORY_SIZE = re.compile(r"\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -115,7 +133,7 @@ class Workspace:
         with self.lock:
             if self._engine is None:
                 path = None if self._in_memory else self.root / DATABASE_FILE
-                engine = Engine.duckdb(path)
+                engine = Engine.duckdb(path, memory_limit=self.settings.memory_limit)
                 ensure_store(engine)
                 self._engine = engine
                 if rebuild_pending(engine):  # a load was stopped before it finished
