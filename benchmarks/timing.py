@@ -35,7 +35,7 @@ from jornada.analytics.retention import lifecycle, retention
 from jornada.analytics.timing import dwell_times, time_to_convert, touches_before_conversion
 from jornada.demo.generator import LOAD_MAPPING, estimate_customers, generate_dataset
 from jornada.engine import Engine
-from jornada.engine.store import ensure_store
+from jornada.engine.store import ensure_store, rebuild_derived, store_outdated
 from jornada.events.load import ColumnMapping, load_events
 from jornada.model.templates import load_template
 
@@ -72,8 +72,9 @@ def build_store(events: int, seed: int) -> Path:
 
 def benchmark_database(events: int, seed: int, workspace: Path | None = None) -> Path | None:
     """The DuckDB file to time: ``workspace``'s, or the seeded store of ``events`` events
-    (built once, in a child process so that the loader's memory is not the analyses').
-    None when building it failed."""
+    (built once, in a child process so that the loader's memory is not the analyses',
+    and brought up to date when it predates a per-event fact). None when building it
+    failed."""
     if workspace is not None:
         return workspace / "jornada.duckdb"
     DATA.mkdir(parents=True, exist_ok=True)
@@ -86,6 +87,13 @@ def benchmark_database(events: int, seed: int, workspace: Path | None = None) ->
         child.join()
         if child.exitcode != 0:
             return None
+    engine = Engine.duckdb(database)
+    try:
+        if store_outdated(engine):  # built before a per-event fact existed
+            print("adding the new per-event facts ...", flush=True)
+            rebuild_derived(engine, resolve=None, session_gap_seconds=1800)
+    finally:
+        engine.close()
     return database
 
 

@@ -28,7 +28,13 @@ import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from jornada.engine import Engine
-from jornada.engine.store import data_version, ensure_store, rebuild_derived, rebuild_pending
+from jornada.engine.store import (
+    data_version,
+    ensure_store,
+    rebuild_derived,
+    rebuild_pending,
+    store_outdated,
+)
 from jornada.errors import JornadaError
 from jornada.events.load import ColumnMapping, LoadResult, load_events, load_profiles
 from jornada.model import Journey, Language
@@ -136,10 +142,13 @@ class Workspace:
                 engine = Engine.duckdb(path, memory_limit=self.settings.memory_limit)
                 ensure_store(engine)
                 self._engine = engine
-                if rebuild_pending(engine):  # a load was stopped before it finished
+                pending = rebuild_pending(engine)  # a load was stopped before it finished
+                # A store older than a per-event fact gets it from its raw rows (the
+                # identities resolved by its loads are kept).
+                if pending or store_outdated(engine):
                     rebuild_derived(
                         engine,
-                        resolve=self._resolve_identities,
+                        resolve=self._resolve_identities if pending else None,
                         session_gap_seconds=self.settings.session_gap_minutes * 60,
                     )
             return self._engine

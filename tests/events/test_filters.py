@@ -239,3 +239,22 @@ def test_scope_keeping_everything_is_the_table_itself(engine: Engine) -> None:
     log = _log(engine)
     assert scope_events(log, EventScope()) is log
     assert scope_events(log, EventScope(D(2026, 3, 1), D(2026, 3, 31))).count().execute() == 6
+
+
+@pytest.mark.parametrize(
+    "scope",
+    [EventScope(D(2026, 3, 1), D(2026, 3, 31)), EventScope(channels=("web", "app"))],
+    ids=str,
+)
+def test_scope_events_recomputes_session_last_and_drops_first_pair(
+    engine: Engine, scope: EventScope
+) -> None:
+    log = _log(engine)
+    stored = log.mutate(session_last=False, first_pair=True)  # as a store has them
+    scoped = scope_events(stored, scope)
+    # first_pair is not recomputed (a costly window of its own): analyses fall back.
+    assert "first_pair" not in scoped.columns
+    frame = scoped.select("seq", "session_id", "ts", "session_last").to_pandas()
+    for _, session in frame.groupby("session_id"):
+        ordered = session.sort_values(["ts", "seq"])
+        assert ordered.session_last.tolist() == [False] * (len(ordered) - 1) + [True]

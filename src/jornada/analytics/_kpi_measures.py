@@ -455,22 +455,49 @@ def _filtered(table: ir.Table, measures: Sequence[tuple[str, str, Any]]) -> _Par
 
 
 def _sessions(base: ir.Table) -> ir.Table:
+    """One row per session with a page view (``sid``): its page views ``pv``, the position
+    of the first one ``landing``, its first and last event's times ``start`` and ``end``;
+    without the fact ``session_last``, every session, with its size ``n``."""
     page = base.r_page_view
-    sessions = base.group_by("session_id").aggregate(
-        n=base.count(),
-        pv=_count(page),
-        landing=ibis.cases((page, base.session_idx), else_=ibis.null("int64")).min(),
-        start=base.ts.min(),
-        end=base.ts.max(),
+    if "session_last" not in base.columns:
+        sessions = base.group_by("session_id").aggregate(
+            n=base.count(),
+            pv=_count(page),
+            landing=ibis.cases((page, base.session_idx), else_=ibis.null("int64")).min(),
+            start=base.ts.min(),
+            end=base.ts.max(),
+        )
+        return sessions.rename(sid="session_id")
+    # Only the sessions with a page view (a few in ten) are grouped: their times come
+    # from their first and last events (``session_idx`` 0, ``session_last``), not from
+    # grouping every event into every session (3.5 CPU-s at 10M events).
+    views = base.filter(page)
+    visited = views.group_by("session_id").aggregate(
+        pv=views.count(), landing=views.session_idx.min()
     )
-    return sessions.rename(sid="session_id")
+    bounds = base.filter((base.session_idx == 0) | base.session_last)
+    bounds = bounds.semi_join(visited, "session_id")
+    spans = bounds.group_by("session_id").aggregate(start=bounds.ts.min(), end=bounds.ts.max())
+    spans = spans.rename(sid="session_id")
+    joined = visited.join(spans, visited.session_id == spans.sid)
+    return joined.select(
+        sid=joined.session_id,
+        pv=joined.pv,
+        landing=joined.landing,
+        start=joined.start,
+        end=joined.end,
+    )
 
 
 def _visit_metrics(joined: ir.Table, where: Any = None) -> dict[str, Any]:
     landing = joined.session_idx == joined.landing
-    # The session's events are numbered 0..n-1 (``session_idx``): an event is followed
-    # by another of its session unless it is the n-th; then ``next_ts`` is that event.
-    followed = joined.session_idx < joined.n - 1
+    if "session_last" in joined.columns:
+        followed = ~joined.session_last
+    else:
+        # The session's events are numbered 0..n-1 (``session_idx``): an event is
+        # followed by another of its session unless it is the n-th; then ``next_ts``
+        # is that event.
+        followed = joined.session_idx < joined.n - 1
     zero = ibis.literal(0.0, type="float64")
     return {
         "visits": _count(landing, where),
@@ -486,10 +513,15 @@ def _visit_metrics(joined: ir.Table, where: Any = None) -> dict[str, Any]:
     }
 
 
+def _last(table: ir.Table) -> list[str]:
+    """The fact ``session_last`` when the events have it."""
+    return ["session_last"] if "session_last" in table.columns else []
+
+
 def _visits_part(base: ir.Table, scoped: ir.Table) -> _Part:
     sessions = _sessions(base)
     views = scoped.filter(scoped.r_page_view).select(
-        "scope", "p", "session_id", "session_idx", "ts", "next_ts"
+        "scope", "p", "session_id", "session_idx", "ts", "next_ts", *_last(scoped)
     )
     joined = views.join(sessions, views.session_id == sessions.sid)
     totals = joined.group_by(["scope", "p"]).aggregate(**_visit_metrics(joined))
@@ -505,7 +537,7 @@ def _visits_wide(
     chosen = [i for _, i, _ in scopes]
     atoms = list(dict.fromkeys(name for i in chosen for name in flags.of[i] or ()))
     views = base.filter(base.r_page_view & flags.any(base, chosen)).select(
-        "p", "session_id", "session_idx", "ts", "next_ts", *atoms
+        "p", "session_id", "session_idx", "ts", "next_ts", *_last(base), *atoms
     )
     joined = views.join(sessions, views.session_id == sessions.sid)
     return _wide(joined, lambda where: _visit_metrics(joined, where), flags, scopes)
@@ -730,6 +762,8 @@ def _base(
         "score": events.score.cast("float64"),
         "p": period_number(events.ts, period),
     }
+    if "session_last" in events.columns:  # a stored fact (older stores lack it)
+        columns["session_last"] = events.session_last
     if retention:
         columns["rp"] = period_number(events.ts, period or "month")
     flags = {f"r_{role}": _short_circuit(roles[role]) for role in ROLES}

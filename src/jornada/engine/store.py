@@ -3,7 +3,12 @@ from them after each load (resolved customers, sessions, per-event facts).
 
 Per-event facts are computed once here so analyses do not sort again: ``idx`` (position
 of the event in its customer's path, from 0), ``next_event``/``next_ts`` (the next event of
-the same customer) and ``session_idx`` (position within the session).
+the same customer), ``session_idx`` (position within the session), ``session_last`` (no
+later event in the session: the customer's next event, if any, starts another one; a
+source session id reused later ends at each of its stretches) and
+``first_pair`` (the pair ``(event, next_event)`` occurs here for the first time in the
+customer's path; false for the last event). :data:`FACTS` lists them; a store built
+before a fact existed is rebuilt when its workspace opens (:func:`store_outdated`).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from collections.abc import Callable
 from jornada.engine.backend import Engine
 
 __all__ = [
+    "FACTS",
     "STORE_VERSION",
     "data_version",
     "ensure_store",
@@ -21,9 +27,14 @@ __all__ = [
     "materialise_events",
     "rebuild_derived",
     "rebuild_pending",
+    "store_outdated",
 ]
 
-STORE_VERSION = 1
+STORE_VERSION = 2
+"""2: the facts ``session_last`` and ``first_pair``."""
+
+FACTS = ("idx", "next_event", "next_ts", "session_idx", "session_last", "first_pair")
+"""The per-event facts of the ``events`` table (see the module)."""
 
 _TABLES = (
     """CREATE TABLE IF NOT EXISTS events_raw (
@@ -101,6 +112,14 @@ def ensure_store(engine: Engine) -> None:
     )
 
 
+def store_outdated(engine: Engine) -> bool:
+    """True when ``events`` lacks a fact of :data:`FACTS` (a store of an older version):
+    :func:`rebuild_derived` brings it up to date, the raw rows being all it needs."""
+    if not engine.has_table("events"):
+        return False
+    return not set(FACTS) <= set(engine.table("events").columns)
+
+
 def mark_rebuild_pending(engine: Engine) -> None:
     """Record, with the load that needs it, that the derived tables must be rebuilt."""
     engine.sql("INSERT OR REPLACE INTO store_meta VALUES ('rebuild_pending', 'yes')")
@@ -130,6 +149,9 @@ def rebuild_derived(
         materialise_events(engine, session_gap_seconds=session_gap_seconds)
         materialise_customers(engine)
         engine.sql("DELETE FROM store_meta WHERE key = 'rebuild_pending'")
+        engine.sql(
+            "INSERT OR REPLACE INTO store_meta VALUES ('store_version', ?)", [str(STORE_VERSION)]
+        )
 
 
 def data_version(engine: Engine) -> int:
@@ -144,6 +166,17 @@ def materialise_events(engine: Engine, *, session_gap_seconds: int) -> None:
     A session is the source's own session id when it has one; otherwise a new session
     starts at a customer's first event and after every gap longer than
     ``session_gap_seconds`` (a gap exactly equal to it stays in the session).
+
+    >>> engine = Engine.duckdb(); ensure_store(engine)
+    >>> _ = engine.sql(
+    ...     "INSERT INTO events_raw (event_id, customer_key, ts, event, source, load_id, seq)"
+    ...     " SELECT 'e' || i, 'c', TIMESTAMP '2026-01-01' + INTERVAL (i) MINUTE, e, 'f', 1, i"
+    ...     " FROM (VALUES (0, 'a'), (1, 'b'), (2, 'a'), (3, 'b'), (90, 'b')) AS t(i, e)")
+    >>> materialise_events(engine, session_gap_seconds=1800)
+    >>> engine.sql("SELECT event, next_event, session_idx, session_last, first_pair"
+    ...            " FROM events ORDER BY idx").fetchall()  # doctest: +NORMALIZE_WHITESPACE
+    [('a', 'b', 0, False, True), ('b', 'a', 1, False, True), ('a', 'b', 2, False, False),
+     ('b', 'b', 3, True, True), ('b', None, 0, True, False)]
     """
     has_resolution = engine.has_table("event_customers")
     customer = "coalesce(c.customer_id, r.customer_key)" if has_resolution else "r.customer_key"
@@ -160,7 +193,7 @@ def materialise_events(engine: Engine, *, session_gap_seconds: int) -> None:
             FROM events_raw AS r {join}
         ),
         ordered AS (
-            SELECT raw_row, customer_id,
+            SELECT raw_row, customer_id, event,
                 (row_number() OVER w) - 1 AS idx,
                 lead(event) OVER w AS next_event,
                 lead(ts) OVER w AS next_ts,
@@ -177,10 +210,16 @@ def materialise_events(engine: Engine, *, session_gap_seconds: int) -> None:
         facts AS (
             SELECT raw_row, customer_id, idx, next_event, next_ts,
                 sum(starts_session::INTEGER) OVER w AS session_no,
-                idx - max(CASE WHEN starts_session THEN idx END) OVER w AS session_idx
+                idx - max(CASE WHEN starts_session THEN idx END) OVER w AS session_idx,
+                coalesce(lead(starts_session) OVER path, TRUE) AS session_last,
+                -- Distinct paths per transition become a sum of this flag (a distinct
+                -- aggregate over the moves was most of the transitions' time).
+                next_event IS NOT NULL AND row_number() OVER (
+                    PARTITION BY customer_id, event, next_event ORDER BY idx
+                ) = 1 AS first_pair
             FROM ordered
-            WINDOW w AS (PARTITION BY customer_id ORDER BY idx
-                         ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+            WINDOW path AS (PARTITION BY customer_id ORDER BY idx),
+                w AS (path ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
         )
         SELECT
             r.event_id, f.customer_id, r.ts, r.event, r.channel,
@@ -188,7 +227,7 @@ def materialise_events(engine: Engine, *, session_gap_seconds: int) -> None:
                 AS session_id,
             r.value, r.cost, r.text, r.score, r.properties, r.source, r.load_id, r.seq,
             r.customer_key, r.identifiers,
-            f.idx, f.next_event, f.next_ts, f.session_idx
+            f.idx, f.next_event, f.next_ts, f.session_idx, f.session_last, f.first_pair
         FROM events_raw AS r JOIN facts AS f ON f.raw_row = r.rowid
         ORDER BY f.customer_id, f.idx
         """

@@ -1,0 +1,84 @@
+"""The per-event facts ``first_pair`` and ``session_last`` (engine/store.py): analyses
+reading them agree with their fallbacks on events without them, and an older store gets
+them when its workspace opens."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from jornada.analytics.kpis import kpis
+from jornada.analytics.paths import transitions
+from jornada.engine.store import FACTS
+from jornada.events.load import ColumnMapping
+from jornada.workspace import Workspace
+from tests.analytics.conftest import EventLog, minutes
+from tests.analytics.test_kpis import event_specs, random_row
+from tests.analytics.test_paths import logs
+
+MakeLog = Callable[..., EventLog]
+
+
+@settings(max_examples=20, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=logs(source_sessions=False), with_start_end=st.booleans())
+def test_transitions_with_and_without_first_pair(
+    make_log: MakeLog, rows: list[Any], with_start_end: bool
+) -> None:
+    table = make_log(rows).table
+    assert "first_pair" in table.columns
+    fast = transitions(table, with_start_end=with_start_end)
+    slow = transitions(table.drop("first_pair"), with_start_end=with_start_end)
+    assert fast.to_dict() == slow.to_dict()
+
+
+VISITS = ["bounce_rate", "pages_per_visit", "session_duration", "time_on_page"]
+
+
+@settings(max_examples=20, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    specs=st.lists(event_specs, min_size=1, max_size=24),
+    by=st.sampled_from([None, "channel"]),
+    period=st.sampled_from([None, "week"]),
+)
+def test_visits_with_and_without_session_last(
+    make_log: MakeLog, specs: list[Any], by: Any, period: Any
+) -> None:
+    table = make_log([random_row(spec) for spec in specs]).table
+    assert "session_last" in table.columns
+    fast = kpis(table, by=by, period=period, only=VISITS)
+    slow = kpis(table.drop("session_last"), by=by, period=period, only=VISITS)
+    assert fast.to_dict() == slow.to_dict()
+
+
+def test_a_store_without_the_facts_gets_them_when_opened(tmp_path: Path) -> None:
+    source = tmp_path / "events.csv"
+    source.write_text(
+        "user,ts,name\n"
+        + "".join(f"u{i % 3},{minutes(i * 17)},{'abc'[i % 2 + i % 3 // 2]}\n" for i in range(30)),
+        encoding="utf-8",
+    )
+    workspace = Workspace.init(tmp_path / "ws")
+    workspace.load(source, ColumnMapping(customer="user", time="ts", event="name"))
+    order = "ORDER BY customer_id, idx"
+    built = workspace.engine.sql(f"SELECT * FROM events {order}").fetchall()
+    # As a store of version 1 left it: no session_last, no first_pair.
+    workspace.engine.sql(
+        "CREATE OR REPLACE TABLE events AS SELECT * EXCLUDE (session_last, first_pair) FROM events"
+    )
+    workspace.engine.sql("INSERT OR REPLACE INTO store_meta VALUES ('store_version', '1')")
+    workspace.close()
+
+    reopened = Workspace.open(tmp_path / "ws")
+    try:
+        assert set(FACTS) <= set(reopened.events().columns)
+        assert reopened.engine.sql(f"SELECT * FROM events {order}").fetchall() == built
+        version = reopened.engine.sql(
+            "SELECT value FROM store_meta WHERE key = 'store_version'"
+        ).fetchone()
+        assert version == ("2",)
+    finally:
+        reopened.close()
