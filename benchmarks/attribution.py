@@ -11,7 +11,9 @@ Three figures (targets of issue 5 in brackets):
    position-based, time decay + Markov chain of order 3 (<= 1.5 s at 10M);
 2. Shapley values for 12 channels: the 12 most frequent non-conversion events as
    touches (touch = event), models timed on the path table (<= 1 s);
-3. ChannelAttribution 2.2 on the same file: its paths built with pandas (the same rules:
+3. the living map's call: touches by touchpoint of the b2c-ecommerce map (every event
+   labelled by the map's rules), conversion its first milestone, position-based model;
+4. ChannelAttribution 2.2 on the same file: its paths built with pandas (the same rules:
    touches before each conversion within the lookback, restarting after it, the rest a
    non-converting path), then its heuristic models and its Markov model of the same
    order (Monte-Carlo); the ratio of its time to jornada's is printed.
@@ -39,6 +41,8 @@ import pandas as pd
 
 from jornada.analytics.attribution import attribute, attribution, conversion_paths
 from jornada.engine import Engine
+from jornada.living.overlay import default_conversion
+from jornada.model.templates import load_template
 
 sys.path.insert(0, str(Path(__file__).parent))
 from funnel import build_store  # the sibling benchmark's store builder
@@ -177,8 +181,31 @@ def main(argv: list[str] | None = None) -> int:
     assert np.isclose(sum(shapley.conversions["shapley"]), table.total_conversions)
     print(f"  best         {shapley_wall:.4f} s ({shapley_cpu:.4f} s CPU)")
 
+    journey = load_template("b2c-ecommerce", "en")
+    milestone = default_conversion(journey)
+    assert milestone is not None
+    print(f"3. by touchpoint of the {journey.id} map, position-based (conversion {milestone})")
+    map_wall, map_cpu, by_map = _timed(
+        "attribution by touchpoint",
+        lambda: attribution(
+            events,
+            conversion=milestone,
+            touch="touchpoint",
+            journey=journey,
+            lookback=f"{args.lookback_days}d",
+            models="position_based",
+            engine=engine,
+        ),
+        args.repeat,
+    )
+    print(
+        f"  {by_map.total_conversions:,.0f} conversions, {by_map.distinct_paths:,} distinct "
+        f"paths, {len(by_map.channels)} touchpoints"
+    )
+    print(f"  best         {map_wall:.3f} s ({map_cpu:.3f} s CPU)")
+
     if not args.skip_peer:
-        print(f"3. ChannelAttribution (paths with pandas, heuristics, Markov order {args.order})")
+        print(f"4. ChannelAttribution (paths with pandas, heuristics, Markov order {args.order})")
         peer_wall, peer_cpu, _ = _timed(
             "ChannelAttribution",
             lambda: run_peer(args.events, args.conversion, args.lookback_days, args.order),

@@ -111,10 +111,50 @@ def heuristic(
         if value is not None and table.decay_value is not None:
             worth = _sums(table.codes, table.decay_value, n)
         return got, worth
-    shares = touch_shares(table, model, position_weights)
-    got = _sums(table.codes, shares * conversions[table.parent], n)
-    worth = None if value is None else _sums(table.codes, shares * value[table.parent], n)
+    if model == "time_decay":  # resampled weights: the mean credits of each path
+        shares = touch_shares(table, model, position_weights)
+        got = _sums(table.codes, shares * conversions[table.parent], n)
+        worth = None if value is None else _sums(table.codes, shares * value[table.parent], n)
+        return got, worth
+    got = _credited(table, model, conversions, position_weights)
+    worth = None if value is None else _credited(table, model, value, position_weights)
     return got, worth
+
+
+def _credited(
+    table: PathTable,
+    model: str,
+    weights: Floats,
+    position_weights: tuple[float, float, float],
+) -> Floats:
+    """What each channel gets under first touch, last touch, linear or position-based
+    when path ``i`` weighs ``weights[i]``: each touch's share (as :func:`touch_shares`
+    gives it) times its path's weight, summed per channel in the same order, so the very
+    same numbers; but the shares are worked out per path, and only the touches that can
+    get something are summed (the path ends, for first and last touch).
+    """
+    n = len(table.channels)
+    first = table.offsets[:-1]
+    last = table.offsets[1:] - 1
+    if model == "first_touch":
+        return _sums(table.codes[first], weights, n)
+    if model == "last_touch":
+        return _sums(table.codes[last], weights, n)
+    length = table.lengths.astype(np.float64)
+    if model == "linear":
+        return _sums(table.codes, (1.0 / length * weights)[table.parent], n)
+    if model != "position_based":
+        raise AttributionError(f"unknown model {model!r}: choose from {', '.join(MODELS)}")
+    head, middle, tail = position_weights
+    ends = head + tail
+    pair_head = head / ends if ends > 0 else 0.5
+    inner = np.where(length > 2, middle / np.maximum(length - 2, 1), 0.0)
+    at_first = np.where(length == 2, pair_head, head)
+    at_last = np.where(length == 2, 1 - pair_head, tail)
+    spread = (inner * weights)[table.parent]
+    spread[last] = at_last * weights
+    spread[first] = np.where(length == 1, 1.0, at_first) * weights
+    return _sums(table.codes, spread, n)
 
 
 def _sums(codes: Ints, weights: Floats, n: int) -> Floats:

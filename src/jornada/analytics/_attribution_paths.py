@@ -20,16 +20,23 @@ The rules (``tests/oracles/attribution.py`` is the brute-force reference):
   events' ``value``, a missing one counting 0).
 * Time decay needs the time of each touch, which a path table does not keep: the
   credit of touch ``i`` of a converting path is ``2 ** (-(t_conversion - t_i) / half_life)``
-  divided by the sum over the path. The engine returns, per distinct path, the ages of
-  the touches (seconds before the conversion) of each of its conversions; the table
+  divided by the sum over the path. The engine returns, per distinct path, the times of
+  the touches (seconds from the conversion) of each of its conversions; the table
   keeps, per touch of each distinct path, the credit summed over its conversions (and
   weighted by their value).
 
-Everything heavy runs in the engine as Ibis expressions, in two queries: the distinct
-touch labels (which become small integer codes), then the path table itself (hash
-joins, aggregates, one window over the conversions only; lists are collected then
-sorted, as Spark has no ordered ``group_concat``; no backend-only function), so it
-runs on DuckDB and PySpark alike. What comes back is small: one row per distinct path.
+Everything heavy runs in the engine as Ibis expressions, in one query that reads the
+events a few times (columnar scans; the events are written down first only when
+labelling them is costly: touchpoints, or a table without positions). Each touch finds
+its path by one hash join on the customer with the conversions (small), a window only
+over those; the lookback of a non-converting path counts from its last touch, so the
+customers whose touches span more than the lookback get a virtual conversion at that
+touch, after every event, and their tail joins it like a converting path. Touch labels
+become small integer codes; lists are collected then sorted, as Spark has no ordered
+``group_concat``; no backend-only function, so it runs on DuckDB and PySpark alike.
+A customer's positions follow time (``idx`` numbers the events by ``ts`` then ``seq``),
+which the query relies on to order the touch times. What comes back is small: one row
+per distinct path.
 """
 
 from __future__ import annotations
@@ -283,99 +290,138 @@ def conversion_paths(
     touching = ~converting & label.notnull()
     if only is not None:
         touching = touching & resolve_step(only, events, journey).condition.fill_null(False)
-    if "idx" in events.columns:
+    numbered = "idx" in events.columns
+    if numbered:
         position = events.idx.cast("int64")
     else:  # a table without the store's facts: number each customer's events
         window = ibis.window(group_by=events.customer_id, order_by=[events.ts, events.seq])
         position = ibis.row_number().over(window).cast("int64")
     with_value = value is not False and "value" in events.columns
-    flagged = events.select(
-        customer_id=events.customer_id,
-        pos=position,
-        ts=events.ts,
-        touch=label.cast("string"),
-        conv=converting,
-        is_touch=touching,
-        cvalue=events.value.cast("float64") if with_value else ibis.null("float64"),
-    )
-    flagged = flagged.filter(flagged.customer_id.notnull() & (flagged.conv | flagged.is_touch))
-    # The touches and conversions are read by several parts of the query: computed once
-    # (labelling every event against the map's rules is the costly step), then released.
-    with flagged.cache() as kept:
-        return _path_table(kept, lookback_seconds, half_life_seconds, value, engine)
+    columns = {
+        "customer_id": events.customer_id,
+        "pos": position,
+        "ts": events.ts,
+        "touch": label.cast("string"),
+        "conv": converting & events.customer_id.notnull(),
+        "is_touch": touching & events.customer_id.notnull(),
+        "cvalue": events.value.cast("float64") if with_value else ibis.null("float64"),
+    }
+    if numbered and touch is not Touch.touchpoint:
+        # Each part of the query reads the events it needs straight from the table:
+        # columnar scans are cheaper than writing the touches down once to read them
+        # again (the engine would materialise a shared subquery too).
+        return _path_table(events, columns, lookback_seconds, half_life_seconds, value, engine)
+    # Labelling every event against the map's rules (or numbering the events) is the
+    # costly step: computed once, read by the parts of the query, then released. Every
+    # event is kept: keeping only touches and conversions would have the engine test
+    # the rules twice (the filter, then the column), which costs more than the rows.
+    with events.select(**columns).cache() as kept:
+        return _path_table(
+            kept,
+            {name: kept[name] for name in columns},
+            lookback_seconds,
+            half_life_seconds,
+            value,
+            engine,
+        )
+
+
+_NEVER: Final = 1 << 62
+"""The position of a customer's virtual last "conversion" (after every event): the key
+of the non-converting path."""
 
 
 def _path_table(
-    flagged: ir.Table,
+    source: ir.Table,
+    columns: dict[str, ir.Value],
     lookback_seconds: float | None,
     half_life_seconds: float | None,
     value: bool | None,
     engine: Engine | None,
 ) -> PathTable:
+    """The path table in one query over ``source``, whose event fields are ``columns``."""
+
+    def part(where: str, *names: str) -> ir.Table:
+        # A distinct projection per part (its own columns), so no part is a subquery
+        # shared by several others.
+        rows = source.select(**{name: columns[name] for name in (*names, where)})
+        return rows.filter(rows[where]).drop(where)
+
     lookback_us = None if lookback_seconds is None else round(lookback_seconds * 1_000_000)
 
-    conversions = flagged.filter(flagged.conv).select(
-        "customer_id", cpos=flagged.pos, cts=flagged.ts, cvalue=flagged.cvalue
+    conversions = part("conv", "customer_id", "pos", "ts", "cvalue")
+    ends = conversions.select(
+        "customer_id",
+        cpos=conversions.pos,
+        cts=conversions.ts,
+        cvalue=conversions.cvalue.fill_null(0.0),
     )
-    previous = ibis.window(group_by=conversions.customer_id, order_by=conversions.cpos)
-    conversions = conversions.mutate(ppos=conversions.cpos.lag().over(previous))
-    touches = flagged.filter(flagged.is_touch)
+    if lookback_us is not None:
+        # The lookback of a non-converting path counts back from the customer's last
+        # touch: such customers get a virtual conversion after all their events, at the
+        # time of that touch, which takes their last touches like a real one. Only
+        # those whose touches span more than the lookback need one (the others keep
+        # every touch): far fewer rows for the join below.
+        spans = part("is_touch", "customer_id", "ts")
+        spans = spans.group_by("customer_id").aggregate(first=spans.ts.min(), last=spans.ts.max())
+        spans = spans.filter(spans.last.delta(spans.first, unit="microsecond") > lookback_us)
+        ends = ends.union(
+            spans.select(
+                "customer_id",
+                cpos=ibis.literal(_NEVER, type="int64"),
+                cts=spans.last,
+                cvalue=ibis.null("float64"),
+            )
+        )
+    previous = ibis.window(group_by=ends.customer_id, order_by=ends.cpos)
+    ends = ends.mutate(ppos=ends.cpos.lag().over(previous).fill_null(-1))
+
+    # Each touch belongs to the first (virtual) conversion after it, if after the one
+    # before; a touch of no conversion is in its customer's non-converting path.
     # Labels become integer codes (their rank): sorting and grouping integer lists is
     # cheaper than strings, and a label may contain any character.
-    labels = touches.select("touch").distinct()
+    labels = part("is_touch", "touch").distinct()
     labels = labels.mutate(code=ibis.row_number().over(order_by=labels.touch).cast("int64"))
-    touches = touches.join(labels, "touch").select("customer_id", "pos", "ts", "code")
-    # A touch is in the path of the conversion after it (if after the previous one)...
-    before = touches.join(conversions, "customer_id")
-    keep = (before.pos < before.cpos) & (before.ppos.isnull() | (before.pos > before.ppos))
-    if lookback_us is not None:
-        keep = keep & (before.cts.delta(before.ts, unit="microsecond") <= lookback_us)
-    before = before.filter(keep)
-    # ... or, when no conversion follows it, in its customer's non-converting tail.
-    last = conversions.group_by("customer_id").aggregate(lpos=conversions.cpos.max())
-    tail = touches.left_join(last, "customer_id")
-    tail = tail.filter(tail.lpos.isnull() | (tail.pos > tail.lpos)).select(
-        "customer_id", "pos", "ts", "code"
+    touches = part("is_touch", "customer_id", "pos", "ts", "touch")
+    touches = touches.join(labels, "touch").drop("touch")
+    found = touches.left_join(
+        ends,
+        [
+            touches.customer_id == ends.customer_id,
+            touches.pos < ends.cpos,
+            touches.pos > ends.ppos,
+        ],
     )
     if lookback_us is not None:
-        ends = tail.group_by("customer_id").aggregate(ets=tail.ts.max())
-        tail = tail.join(ends, "customer_id")
-        tail = tail.filter(tail.ets.delta(tail.ts, unit="microsecond") <= lookback_us)
-
-    age = before.cts.delta(before.ts, unit="microsecond")
-    parts = before.select(
+        found = found.filter(
+            found.cpos.isnull() | (found.cts.delta(found.ts, unit="microsecond") <= lookback_us)
+        )
+    parts = found.select(
         "customer_id",
         "pos",
         "code",
-        key=before.cpos,
-        converted=ibis.literal(1, type="int64"),
-        cvalue=before.cvalue.fill_null(0.0),
-        age=age.cast("float64") / 1_000_000,
-    ).union(
-        tail.select(
-            "customer_id",
-            "pos",
-            "code",
-            key=ibis.literal(-1, type="int64"),
-            converted=ibis.literal(0, type="int64"),
-            cvalue=ibis.literal(0.0, type="float64"),
-            age=ibis.null("float64"),
-        )
+        "cvalue",
+        key=found.cpos.fill_null(_NEVER),
+        # Seconds from the conversion back to the touch (<= 0). Positions follow time,
+        # so sorting these numbers puts a path's touches in order: no (position, time)
+        # pairs to collect and sort.
+        seconds=found.ts.delta(found.cts, unit="microsecond").cast("float64") / 1_000_000,
     )
+    # Spark has no ordered collect: pack (position, code) into one integer whose order is
+    # the position's, sort the collected list, and keep the codes.
+    packed = (parts.pos * _CODES + parts.code).collect().sort()
     extra: dict[str, Any] = {}
     if half_life_seconds is not None:
-        # The seconds from each touch to its conversion, in path order (nulls, i.e.
-        # the touches of non-converting paths, are not collected).
-        timed = ibis.ifelse(
-            parts.converted == 1,
-            ibis.struct({"pos": parts.pos, "age": parts.age}),
-            ibis.null(ibis.struct({"pos": parts.pos, "age": parts.age}).type()),
-        )
-        extra["ages"] = timed.collect().sort().map(lambda item: item.age)
-    keyed = _sequences(parts, converted=parts.converted.max(), cvalue=parts.cvalue.max(), **extra)
-    no_timing = ibis.null("array<struct<ages: array<float64>, value: float64>>")
+        extra["seconds"] = parts.seconds.collect(where=parts.key < _NEVER).sort()
+    keyed = parts.group_by("customer_id", "key").aggregate(
+        path=packed.map(lambda item: item % _CODES), cvalue=parts.cvalue.max(), **extra
+    )
+    keyed = keyed.mutate(converted=(keyed.key < _NEVER).cast("int64"))
+    no_timing = ibis.null("array<struct<seconds: array<float64>, value: float64>>")
     timing = (
-        ibis.struct({"ages": keyed.ages, "value": keyed.cvalue}).collect(where=keyed.converted == 1)
+        ibis.struct({"seconds": keyed.seconds, "value": keyed.cvalue}).collect(
+            where=keyed.converted == 1
+        )
         if half_life_seconds is not None
         else no_timing
     )
@@ -411,23 +457,13 @@ def _path_table(
     return _from_engine_rows(rows, value, half_life_seconds)
 
 
-def _sequences(parts: ir.Table, **columns: Any) -> ir.Table:
-    """One row per path (``customer_id``, ``key``): ``path``, the codes of its touches in
-    order, plus ``columns`` (aggregates over its rows)."""
-    # Spark has no ordered collect: pack (position, code) into one integer whose order is
-    # the position's, sort the collected list, and keep the codes.
-    packed = (parts.pos * _CODES + parts.code).collect().sort()
-    return parts.group_by("customer_id", "key").aggregate(
-        path=packed.map(lambda item: item % _CODES), **columns
-    )
-
-
 def _decay_credits(
     timing: pa.ChunkedArray, offsets: Ints, half_life_seconds: float
 ) -> tuple[Floats, Floats]:
     """Per flat touch of the table: its time-decay credit summed over the conversions of
     its path, and weighted by their value. ``timing`` has, per path, the list of its
-    conversions: the touches' ages (seconds before the conversion, in order) and value.
+    conversions: the touches' ``seconds`` from the conversion (<= 0: minus their age; in
+    order) and value.
 
     A touch's weight is ``2 ** (-age / half_life)``; it is measured from the path's
     latest touch (the same ratios), so the weights never all underflow to zero.
@@ -435,8 +471,8 @@ def _decay_credits(
     timing = timing.combine_chunks() if isinstance(timing, pa.ChunkedArray) else timing
     conversions = pc.list_flatten(timing)  # one struct per conversion
     path_of = pc.list_parent_indices(timing).to_numpy().astype(np.int64)
-    ages_lists = pc.struct_field(conversions, "ages")
-    ages = _floats(pc.list_flatten(ages_lists))
+    ages_lists = pc.struct_field(conversions, "seconds")
+    ages = -_floats(pc.list_flatten(ages_lists))
     conversion_of = pc.list_parent_indices(ages_lists).to_numpy().astype(np.int64)
     values = _floats(pc.struct_field(conversions, "value"))
     total = int(offsets[-1])
@@ -479,8 +515,12 @@ def _from_engine_rows(
     np.cumsum(lengths, out=offsets[1:])
     codes = pc.list_flatten(paths["path"]).to_numpy().astype(np.int64)
     # Codes in label order, from 0; labels whose touches all fell outside the lookback
-    # windows are in no path and left out.
-    used, codes = np.unique(codes, return_inverse=True)
+    # windows are in no path and left out (a lookup through the few codes, not a sort of
+    # every touch).
+    used = np.flatnonzero(np.bincount(codes))
+    rank = np.zeros(len(used) and int(used[-1]) + 1, dtype=np.int64)
+    rank[used] = np.arange(len(used), dtype=np.int64)
+    codes = rank[codes]
     channels = tuple(named[int(i)] for i in used)
     decay_credit = decay_value = None
     if half_life_seconds is not None:
@@ -491,7 +531,7 @@ def _from_engine_rows(
     total_value = float(total.get("value") or 0.0)
     return PathTable(
         channels=channels,
-        codes=codes.astype(np.int64).reshape(-1),
+        codes=codes,
         offsets=offsets,
         conversions=conversions,
         nulls=_floats(paths["nulls"]),
