@@ -18,6 +18,12 @@ time on a shared machine) and the peak resident memory. The features are materia
 Target at 10M events: the features of every customer (one aggregation) <= 5 s.
 ``--steps`` runs ``churn()`` once more under cProfile and prints the cumulative seconds of
 its steps (profiling adds a little overhead; the engine's queries are not slowed).
+
+``--auc`` measures what fitting on a sample costs (``churn()`` fits on a seeded, weighted
+sample beyond ``MAX_FIT_ROWS`` customers): the model of the time-based split is fitted on
+all the training customers and on samples of 200k, 100k, 50k... down to a tenth of them
+(drawn as ``churn()`` draws them), and each one's ROC AUC and PR AUC on the whole
+held-out period are printed with its CPU seconds (one thread, as ``churn()`` fits).
 """
 
 from __future__ import annotations
@@ -32,12 +38,21 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 # The sibling scripts' "10M" parser, memory probe and store (benchmarks/ is on sys.path
 # when a script there runs).
 from generate import _peak_rss_mb, parse_count
 from timing import benchmark_database
 
-from jornada.analytics.churn import ChurnDefinition, churn
+from jornada.analytics import _churn_model as model_
+from jornada.analytics.churn import (
+    ChurnDefinition,
+    _default_as_of,
+    _frames,
+    _log_range,
+    churn,
+)
 from jornada.analytics.features import feature_spec, features
 from jornada.engine import Engine
 from jornada.model import Journey
@@ -65,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--map", help="a template id: add touchpoint and stage columns too")
     parser.add_argument("--full", action="store_true", help="time churn() end to end too")
     parser.add_argument("--steps", action="store_true", help="with --full: churn() by step")
+    parser.add_argument("--auc", action="store_true", help="held-out AUC with fit samples")
     parser.add_argument("--threads", type=int)
     args = parser.parse_args(argv)
 
@@ -110,9 +126,38 @@ def main(argv: list[str] | None = None) -> int:
             )
         if args.full and args.steps:
             _steps(lambda: churn(events, definition=definition, journey=journey))
+        if args.auc:
+            _auc(events, ChurnDefinition(cancel=DEMO_CANCEL), journey)
     finally:
         engine.close()
     return 0
+
+
+def _auc(events: Any, definition: ChurnDefinition, journey: Journey | None) -> None:
+    _, last = _log_range(events)
+    as_of = _default_as_of(last)
+    eval_cutoff = as_of - definition.window
+    train_cutoff = eval_cutoff - definition.window
+    spec = feature_spec(events, before=train_cutoff, journey=journey)
+    train, held_out = _frames(events, definition, [train_cutoff, eval_cutoff], spec, journey)
+    customers = len(train.y)
+    sizes = [customers] + [
+        n for n in (200_000, 100_000, 50_000, 20_000, 10_000) if customers // 10 <= n < customers
+    ]
+    print(f"held-out ROC/PR AUC by fit sample ({customers:,} training customers):")
+    print(f"{'fitted on':>12}{'ROC AUC':>10}{'PR AUC':>10}{'Brier':>10}{'fit CPU s':>11}")
+    with model_.limited_threads():
+        for size in sizes:
+            sample = model_.fit_rows(train.y, seed=0, limit=size)
+            x, y, weights = train.x, train.y, None
+            if sample is not None:
+                x = np.asfortranarray(train.x[sample[0]])  # column-major, as churn() fits
+                y, weights = train.y[sample[0]], sample[1]
+            cpu = time.process_time()
+            fitted = model_.fit(x, y, seed=0, weights=weights)
+            cpu = time.process_time() - cpu
+            m = model_.evaluate(model_.predict(fitted, held_out.x), held_out.y)
+            print(f"{len(y):>12,}{m.roc_auc:>10.4f}{m.pr_auc:>10.4f}{m.brier:>10.5f}{cpu:>11.2f}")
 
 
 # The steps of churn() (function names in jornada.analytics and scikit-learn).

@@ -602,6 +602,113 @@ def test_reasons_are_what_the_model_says_with_a_typical_value() -> None:
             assert all(r.effect > 0 for r in reasons)
 
 
+def test_permutation_importance_is_scikit_learns() -> None:
+    # The same shuffles and scores as scikit-learn's permutation_importance, to the bit;
+    # a column no tree splits on (constant) has exactly 0.
+    from sklearn.inspection import permutation_importance
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(900, 4))
+    x[:, 3] = 1.0
+    y = (x[:, 0] + 0.5 * x[:, 1] + rng.normal(size=900) > 1).astype(int)
+    names = ["a", "b", "c", "d"]
+    with model_.limited_threads():
+        fitted = model_.fit(x, y, seed=0)
+        found = model_.importances(fitted, x, y, names, {}, seed=5)
+        expected = permutation_importance(
+            fitted, x, y, scoring="roc_auc", n_repeats=model_.PERMUTATION_REPEATS, random_state=5
+        )
+    by_name = {i.feature: (i.importance, i.std) for i in found}
+    for k, name in enumerate(names):
+        assert by_name[name] == (expected.importances_mean[k], expected.importances_std[k])
+    assert by_name["d"] == (0.0, 0.0)
+    assert [i.feature for i in found][:2] == ["a", "b"]
+
+
+def test_partial_dependence_is_the_mean_risk_over_a_grid() -> None:
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(800, 3))
+    x[:, 1] = rng.integers(0, 4, size=800)  # four distinct values: the grid is them
+    x[:5, 0] = np.nan
+    y = (np.nan_to_num(x[:, 0]) + 0.5 * x[:, 1] + rng.normal(size=800) > 1.5).astype(int)
+    weights = np.where(y == 1, 1.0, 2.0)  # a weighted fit, as on a sample
+    with model_.limited_threads():
+        fitted = model_.fit(x, y, seed=0, weights=weights)
+        found = model_.dependences(fitted, x, [0, 1], ["a", "b", "c"], {}, seed=0)
+        assert [d.feature for d in found] == ["a", "b"]
+        known = x[5:, 0]
+        low, high = np.percentile(known, [5, 95])
+        assert found[0].grid == pytest.approx(np.linspace(low, high, model_.GRID_POINTS))
+        assert found[1].grid == (0.0, 1.0, 2.0, 3.0)
+        for dependence, column in zip(found, [0, 1], strict=True):
+            for value, risk in zip(dependence.grid, dependence.risk, strict=True):
+                changed = x.copy()
+                changed[:, column] = value
+                assert risk == pytest.approx(model_.predict(fitted, changed).mean())
+
+
+def test_the_fit_sample_is_seeded_keeps_the_rare_class_and_weighs_the_other() -> None:
+    rng = np.random.default_rng(0)
+    y = rng.random(10_000) < 0.03
+    sample = model_.fit_rows(y, seed=4, limit=1_000)
+    assert sample is not None
+    rows, weights = sample
+    assert len(rows) == 1_000
+    assert len(set(rows.tolist())) == len(rows)
+    assert list(rows) == sorted(rows)
+    # Every positive (the rarer class), the negatives weighted up to their number.
+    assert set(np.flatnonzero(y)) <= set(rows.tolist())
+    assert (weights[y[rows]] == 1.0).all()
+    assert weights[~y[rows]].sum() == pytest.approx((~y).sum())
+    again = model_.fit_rows(y, seed=4, limit=1_000)
+    assert again is not None
+    assert list(again[0]) == list(rows)
+    assert model_.fit_rows(y, seed=4, limit=10_000) is None
+    # A balanced outcome: half of the sample from each class.
+    balanced = np.arange(10_000) % 2 == 0
+    halves = model_.fit_rows(balanced, seed=0, limit=1_000)
+    assert halves is not None
+    assert int(balanced[halves[0]].sum()) == 500
+    assert halves[1].sum() == pytest.approx(10_000)
+
+
+def test_the_model_says_how_many_customers_it_was_fitted_on(
+    shop: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = shop.events()
+    full = churn(events, definition=DEFINITION, top=5, triggers=False, seed=1)
+    e = full.evaluation
+    assert (e.fitted_customers, e.final_fitted_customers) == (e.train_customers, e.eval_customers)
+    limit = e.train_customers // 2
+    monkeypatch.setattr(model_, "MAX_FIT_ROWS", limit)
+    sampled = churn(events, definition=DEFINITION, top=5, triggers=False, seed=1)
+    s = sampled.evaluation
+    assert abs(s.fitted_customers - limit) <= 1
+    assert abs(s.final_fitted_customers - limit) <= 1
+    assert s.metrics.roc_auc > 0.8
+    assert sampled.to_dict()["evaluation"]["fitted_customers"] == s.fitted_customers
+    console = Console(width=200, record=True)
+    console.print(sampled)
+    assert f"fitted on a sample of {s.fitted_customers:,}" in console.export_text()
+    # Everyone is still scored.
+    assert sampled.scored_customers == full.scored_customers
+
+
+def test_the_highest_risks_are_ranked_with_ties_by_customer() -> None:
+    import pyarrow as pa
+
+    from jornada.analytics.churn import _highest
+
+    risk = np.array([0.2, 0.9, 0.5, 0.9, 0.1, 0.5, 0.5])
+    ids = pa.chunked_array([["g", "f", "e", "d", "c", "b", "a"]])
+    everyone = sorted(range(7), key=lambda i: (-risk[i], ids[i].as_py()))
+    assert _highest(risk, ids, top=None, min_risk=0.0) == everyone
+    for top in range(8):
+        assert _highest(risk, ids, top=top, min_risk=0.0) == everyone[:top]
+    assert _highest(risk, ids, top=3, min_risk=0.6) == [3, 1]
+    assert _highest(risk, ids, top=None, min_risk=0.95) == []
+
+
 def test_propensity_with_a_category(shop: Workspace) -> None:
     journey = Journey(
         id="shop",

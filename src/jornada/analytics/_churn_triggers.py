@@ -18,16 +18,17 @@ A trigger is an event name, an event with one value of a categorical property
 support_ticket``, happening when the second one does) or, with a map, a touchpoint.
 Every event is bucketed into its window arithmetically (no join with the windows) and
 matched once with its customer's row of that window (population, label, when they left);
-only the events before the customer left become tokens (an array unnested, the property
-keys each event has), kept as short columns (kind and parts) until the per trigger and
-window counts, and joined into one string only then.
+only the events before the customer left count, and only then are the map's rules run on
+them. Each kind of token (any event, event name, touchpoint, property value, pair) is then
+de-duplicated on its own, customer-window and the token's few short columns, and counted
+per token and window: several narrow hash tables instead of one over every token of every
+event (at 10M events, 11M distinct customer-window tokens). The parts are joined into one
+string only in the small result.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import operator
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -72,22 +73,28 @@ def categorical_properties(events: ir.Table, *, max_levels: int) -> tuple[str, .
 
 _PARTS: Final = ("kind", "a", "b", "c")
 """A token as columns until the very end: short strings group faster than their join."""
-_STRUCT: Final = ibis.dtype("struct<kind: string, a: string, b: string, c: string>")
 
 
-def _part(*values: ir.StringValue | str | None) -> ir.StructValue:
-    """A token's parts (``kind`` and up to three), null when a part is missing."""
-    padded = [*values, *([None] * (len(_PARTS) - len(values)))]
-    fields = {
-        name: ibis.literal(v, type="string") if v is None or isinstance(v, str) else v
-        for name, v in zip(_PARTS, padded, strict=True)
-    }
-    present = functools.reduce(
-        operator.and_,
-        [v.notnull() for v in values if not isinstance(v, str) and v is not None],
-        ibis.literal(True),
+def _counted(table: ir.Table, kind: str, *parts: ir.StringValue) -> ir.Table:
+    """Per window ``_j`` and token of ``kind`` made of ``parts`` (rows with a null part
+    make none): the customer-windows of ``table`` with it (``n``) and how many of them
+    churned; the parts padded to the columns :data:`_PARTS` with nulls."""
+    named = dict(zip(_PARTS[1:], parts, strict=False))
+    table = table.select("customer_id", "_j", "label", **named)
+    for name in named:
+        table = table.filter(table[name].notnull())
+    # A customer-window has one label: it goes along in the key.
+    distinct = table.distinct()
+    counted = distinct.group_by(["_j", *named]).aggregate(
+        n=distinct.count(), churned=distinct["label"].cast("int64").sum()
     )
-    return ibis.cases((present, ibis.struct(fields)), else_=ibis.null(_STRUCT))
+    return counted.select(
+        kind=ibis.literal(kind, type="string"),
+        **{name: counted[name] if name in named else ibis.null("string") for name in _PARTS[1:]},
+        _j="_j",
+        n="n",
+        churned="churned",
+    )
 
 
 def _with_next(events: ir.Table) -> ir.Table:
@@ -138,13 +145,26 @@ def exposure_counts(
         )
         return joined.filter(joined["stop_at"].isnull() | (joined[ts] < joined["stop_at"]))
 
-    labelled = label_events(journey, events) if journey is not None else events
-    own = cut(labelled, "ts")
-    event = own["event"]
-    parts: list[ir.StructValue] = [_part(ANY), _part("event", event)]
+    # The map's labels after the join: its rules then run on the events in the population
+    # only; and only the columns the tokens need go on (the joined rows are read by every
+    # kind of token below).
+    own = cut(events, "ts")
     if journey is not None:
-        parts.append(_part("touchpoint", own["touchpoint_id"]))
-    tokens = own.select("customer_id", "_j", "label", _t=ibis.array(parts).unnest())
+        own = label_events(journey, own)
+    own = own.select(
+        "customer_id",
+        "_j",
+        "label",
+        "event",
+        *(["touchpoint_id"] if journey is not None else []),
+        *(["properties"] if properties else []),
+    )
+    # One narrow de-duplication per kind of token (customer-window and the token's parts),
+    # each counted per token and window: much smaller hash tables than one distinct over
+    # every token of every event.
+    counts = [_counted(own, ANY), _counted(own, "event", own["event"])]
+    if journey is not None:
+        counts.append(_counted(own, "touchpoint", own["touchpoint_id"]))
     if properties:
         # The keys each event has (a few), not a lookup per chosen key.
         keyed = own.select(
@@ -157,32 +177,12 @@ def exposure_counts(
         )
         keyed = keyed.filter(keyed["_key"].isin(list(properties)))
         value = keyed["properties"].get(keyed["_key"])
-        tokens = ibis.union(
-            tokens,
-            keyed.select(
-                "customer_id",
-                "_j",
-                "label",
-                _t=_part("property", keyed["event"], keyed["_key"], value),
-            ),
-        )
+        counts.append(_counted(keyed, "property", keyed["event"], keyed["_key"], value))
     if pairs:
         following = _with_next(events)
         following = cut(following.filter(following["next_event"].notnull()), "next_ts")
-        sequences = following.select(
-            "customer_id",
-            "_j",
-            "label",
-            _t=_part("sequence", following["event"], following["next_event"]),
-        )
-        tokens = ibis.union(tokens, sequences)
-    tokens = tokens.filter(tokens["_t"].notnull())
-    tokens = tokens.select(
-        "customer_id", "_j", "label", **{name: tokens["_t"][name] for name in _PARTS}
-    ).distinct()
-    exposed = tokens.group_by([*_PARTS, "_j"]).aggregate(
-        n=tokens.count(), churned=tokens["label"].cast("int64").sum()
-    )
+        counts.append(_counted(following, "sequence", following["event"], following["next_event"]))
+    exposed = ibis.union(*counts)
     rows = []
     for row in exposed.to_pyarrow().to_pylist():  # a few per trigger and window
         token = SEPARATOR.join(row[name] for name in _PARTS if row[name] is not None)

@@ -393,9 +393,21 @@ def _pareto_log_gap_by_quadrature(
         y = tx[:, None] + h[:, None] * np.expm1(v)
         log_f = -rx[:, None] * np.log(alpha + y) - (s + 1) * np.log(beta + y) + v
         with np.errstate(divide="ignore"):  # an empty part: log 0
-            part = special.logsumexp(log_f + np.log(weights), axis=1) + np.log(half * h)
+            part = _logsumexp(log_f + np.log(weights)) + np.log(half * h)
         parts.append(part)
     result: Array = np.logaddexp(parts[0], parts[1])
+    return result
+
+
+def _logsumexp(terms: Array) -> Array:
+    """``log(sum(exp(terms)))`` along each row, from its largest term (-inf for a row of
+    -inf terms): scipy's ``logsumexp`` does the same with checks that, called for every
+    evaluation of the likelihood, took more time than the sums (most of a Pareto/NBD fit
+    on 600k customers)."""
+    top = terms.max(axis=1)
+    shift = np.where(np.isfinite(top), top, 0.0)
+    with np.errstate(divide="ignore"):
+        result: Array = shift + np.log(np.exp(terms - shift[:, None]).sum(axis=1))
     return result
 
 

@@ -22,7 +22,10 @@ evaluated at ``as_of - W`` on the held-out period ``[as_of - W, as_of)``: ROC AU
 Brier score and a reliability table (:mod:`jornada.analytics._churn_model`). The model that
 scores customers at ``as_of`` is then refitted, same settings, at ``as_of - W`` (the most
 recent labelled period), and the at-risk list ranks the customers alive at ``as_of``.
-Columns are chosen once, from the events before the training cutoff.
+Columns are chosen once, from the events before the training cutoff. Beyond 100,000
+customers each model is fitted on a seeded sample of them (every customer of the rarer
+outcome, the others drawn and weighted; see :mod:`jornada.analytics._churn_model`): the
+evaluation says on how many; every customer is still evaluated and scored.
 
 **Drivers.** Global: permutation importance and partial dependence, measured with the
 trained model on the held-out period. Per customer: the columns whose population median
@@ -69,6 +72,7 @@ import plotly.graph_objects as go
 import pyarrow as pa
 from plotly.subplots import make_subplots
 from rich.table import Table
+from sklearn.ensemble import HistGradientBoostingClassifier
 
 from jornada.analytics import _churn_model as model_
 from jornada.analytics._churn_labels import (
@@ -447,7 +451,10 @@ def _finite(value: float) -> float:
 @dataclass(frozen=True)
 class Evaluation:
     """How the model trained at ``train_cutoff`` did on the held-out period after
-    ``eval_cutoff`` (``positives``: customers with the outcome)."""
+    ``eval_cutoff`` (``positives``: customers with the outcome). ``fitted_customers``: how
+    many of the training customers the model was fitted on (a weighted sample beyond
+    :data:`~jornada.analytics._churn_model.MAX_FIT_ROWS`); ``final_fitted_customers``: the
+    same for the model refitted on the held-out period, which scores the customers."""
 
     train_cutoff: dt.datetime
     eval_cutoff: dt.datetime
@@ -456,6 +463,8 @@ class Evaluation:
     eval_customers: int
     eval_positives: int
     metrics: Metrics
+    fitted_customers: int
+    final_fitted_customers: int
 
     def to_dict(self) -> dict[str, Any]:
         m = self.metrics
@@ -466,6 +475,8 @@ class Evaluation:
             "train_positives": self.train_positives,
             "eval_customers": self.eval_customers,
             "eval_positives": self.eval_positives,
+            "fitted_customers": self.fitted_customers,
+            "final_fitted_customers": self.final_fitted_customers,
             "roc_auc": m.roc_auc,
             "pr_auc": m.pr_auc,
             "brier": m.brier,
@@ -625,9 +636,14 @@ class _ScoredOutcome(AnalysisResult):
             f"[b]{self.outcome}[/b]: {self.scored_customers:,} customers scored as of "
             f"{self.as_of:%Y-%m-%d %H:%M}, mean {self._noun} {self.mean_risk:.1%}"
         )
+        sampled = (
+            f", fitted on a sample of {e.fitted_customers:,}"
+            if e.fitted_customers < e.train_customers
+            else ""
+        )
         grid.add_row(
             f"trained at {e.train_cutoff:%Y-%m-%d} ({e.train_customers:,} customers, "
-            f"{e.train_positives:,} positive); held out at {e.eval_cutoff:%Y-%m-%d} "
+            f"{e.train_positives:,} positive{sampled}); held out at {e.eval_cutoff:%Y-%m-%d} "
             f"({e.eval_customers:,}, {e.eval_positives:,} positive): ROC AUC {m.roc_auc:.3f}, "
             f"PR AUC {m.pr_auc:.3f} (base rate {m.base_rate:.1%}), Brier {m.brier:.4f}"
         )
@@ -685,7 +701,7 @@ class PropensityResult(_ScoredOutcome):
 
 @dataclass(frozen=True)
 class _Frame:
-    customers: list[str]
+    customers: pa.ChunkedArray
     x: model_.Matrix
     y: model_.Vector
     info: pa.Table
@@ -721,7 +737,7 @@ def _frames(
             x[:, column] = part[name].to_numpy(zero_copy_only=False).astype("float64")
         y = part["label"].to_numpy(zero_copy_only=False).astype(bool)
         info = part.select(["last_event", "last_event_at", "last_touchpoint"])
-        frames.append(_Frame(part["customer_id"].to_pylist(), x, y, info))
+        frames.append(_Frame(part["customer_id"], x, y, info))
     return frames
 
 
@@ -739,6 +755,37 @@ def _check_classes(frame: _Frame, when: dt.datetime, outcome: Outcome) -> None:
             f"{when:%Y-%m-%d} had the outcome ({outcome.describe()}): a model needs both; "
             "check the definition or use another --window"
         )
+
+
+def _fit(frame: _Frame, seed: int) -> tuple[HistGradientBoostingClassifier, int]:
+    """The model fitted on ``frame`` (on a weighted, stratified sample beyond
+    :data:`~jornada.analytics._churn_model.MAX_FIT_ROWS` customers), and on how many."""
+    sample = model_.fit_rows(frame.y, seed=seed, limit=model_.MAX_FIT_ROWS)
+    if sample is None:
+        return model_.fit(frame.x, frame.y, seed=seed), len(frame.y)
+    rows, weights = sample
+    # Column-major like the frames: binning reads the matrix column by column.
+    x = np.asfortranarray(frame.x[rows])
+    return model_.fit(x, frame.y[rows], seed=seed, weights=weights), len(rows)
+
+
+def _highest(
+    risk: model_.Matrix, customers: pa.ChunkedArray, *, top: int | None, min_risk: float
+) -> list[int]:
+    """The rows of the ``top`` highest risks at ``min_risk`` or more (all with None), the
+    highest first, ties by customer id."""
+    if top is not None and top <= 0:
+        return []
+    candidates = np.flatnonzero(risk >= min_risk)
+    if top is not None and len(candidates) > top:
+        # Only the risks from the top-th largest on can make it (ties with it included):
+        # the Python sort below then sees a few rows, not the whole population.
+        threshold = np.partition(risk[candidates], len(candidates) - top)[len(candidates) - top]
+        candidates = candidates[risk[candidates] >= threshold]
+    ids = customers.take(candidates).to_pylist()
+    order = sorted(range(len(candidates)), key=lambda k: (-risk[candidates[k]], ids[k]))
+    chosen = [int(candidates[k]) for k in order]
+    return chosen if top is None else chosen[:top]
 
 
 def _scored(
@@ -785,7 +832,7 @@ def _scored(
     _check_classes(train, train_cutoff, outcome)
 
     with model_.limited_threads():
-        trained = model_.fit(train.x, train.y, seed=seed)
+        trained, fitted = _fit(train, seed)
         metrics = model_.evaluate(model_.predict(trained, held_out.x), held_out.y)
         importance = model_.importances(
             trained, held_out.x, held_out.y, names, descriptions, seed=seed
@@ -797,25 +844,24 @@ def _scored(
             trained, held_out.x, top_columns, names, descriptions, seed=seed
         )
         both = 0 < held_out.y.sum() < len(held_out.y)
-        final = model_.fit(held_out.x, held_out.y, seed=seed) if both else trained
+        final, final_fitted = _fit(held_out, seed) if both else (trained, fitted)
         risk = model_.predict(final, current.x)
-        order = sorted(range(len(risk)), key=lambda i: (-risk[i], current.customers[i]))
-        chosen = [i for i in order if risk[i] >= min_risk]
-        if top is not None:
-            chosen = chosen[:top]
+        chosen = _highest(risk, current.customers, top=top, min_risk=min_risk)
         typical = model_.medians(current.x)
         reasons = model_.reasons(final, current.x[chosen], typical, names, descriptions)
-    info = current.info.to_pylist()
+    # Only the chosen customers become Python objects (not the whole population).
+    ids = current.customers.take(chosen).to_pylist()
+    info = current.info.take(chosen).to_pylist()
     customers = tuple(
         AtRiskCustomer(
-            customer_id=current.customers[i],
+            customer_id=customer,
             risk=float(risk[i]),
             reasons=why,
-            last_event=info[i]["last_event"],
-            last_event_at=info[i]["last_event_at"],
-            last_touchpoint=info[i]["last_touchpoint"],
+            last_event=row["last_event"],
+            last_event_at=row["last_event_at"],
+            last_touchpoint=row["last_touchpoint"],
         )
-        for i, why in zip(chosen, reasons, strict=True)
+        for i, customer, row, why in zip(chosen, ids, info, reasons, strict=True)
     )
     evaluation = Evaluation(
         train_cutoff=train_cutoff,
@@ -825,6 +871,8 @@ def _scored(
         eval_customers=len(held_out.y),
         eval_positives=int(held_out.y.sum()),
         metrics=metrics,
+        fitted_customers=fitted,
+        final_fitted_customers=final_fitted,
     )
     return {
         "outcome": outcome.describe(),
