@@ -18,6 +18,7 @@ Targets at 10M events: living map <= 5 s; report <= 30 s (and <= 2 min, 8 GB at 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import tempfile
 import time
@@ -32,11 +33,11 @@ from generate import _peak_rss_mb, parse_count
 from jornada.analytics.attribution import attribution
 from jornada.analytics.kpis import kpis
 from jornada.analytics.stages import analyse_stages
-from jornada.analytics.touchpoints import touchpoint_measures
+from jornada.analytics.touchpoints import touchpoint_measures, touchpoint_trend
 from jornada.demo import create_demo_workspace
 from jornada.demo.generator import estimate_customers
 from jornada.living.conformance import conformance
-from jornada.living.overlay import default_conversion, living_map
+from jornada.living.overlay import CONVERSION_WINDOW_DAYS, default_conversion, living_map
 from jornada.living.sentiment import measured_emotion
 from jornada.report import build_report, write_report
 from jornada.workspace import Workspace
@@ -94,6 +95,17 @@ def main(argv: list[str] | None = None) -> int:
             lambda: touchpoint_measures(events, journey, conversion=conversion),
             rows,
         )
+        if conversion is not None:
+            _clock(
+                "touchpoint trend (weekly, 14-day window)",
+                lambda: touchpoint_trend(
+                    events,
+                    journey,
+                    conversion=conversion,
+                    within_seconds=CONVERSION_WINDOW_DAYS * 86400.0,
+                ),
+                rows,
+            )
         _clock(
             "measured emotion (touchpoints)",
             lambda: measured_emotion(events, by="touchpoint_id", journey=journey),
@@ -130,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         wall, cpu = time.perf_counter(), time.process_time()
         report = build_report(workspace, journey, progress=progress)
         steps.append(("end", time.perf_counter(), time.process_time()))
-        for (what, t0, c0), (_next, t1, c1) in zip(steps, steps[1:], strict=False):
+        for (what, t0, c0), (_next, t1, c1) in itertools.pairwise(steps):
             print(f"    {t1 - t0:8.2f} s {c1 - c0:8.2f} CPU  {what}", flush=True)
         with tempfile.TemporaryDirectory() as folder:
             path = write_report(report, Path(folder) / "report.html")

@@ -268,6 +268,10 @@ def _measured(stages: tuple[Stage, ...]) -> list[tuple[int, Stage, Milestone]]:
     ]
 
 
+_CARRIED = ("event", "session_id", "session_idx", "next_ts", "score")
+"""The columns of the events the labelled events keep, when present (see ``_prepare``)."""
+
+
 def _prepare(events: ir.Table, journey: Journey, as_of: dt.datetime | None) -> _Pipeline:
     """Events up to ``as_of`` reduced to what every later step reads (narrow rows: keys,
     times, the stage, the touchpoint's number and one flag per measured milestone). Not
@@ -288,9 +292,10 @@ def _prepare(events: ir.Table, journey: Journey, as_of: dt.datetime | None) -> _
             tagged,
             context=f"the where rule of milestone {milestone.id!r} (stage {stage.id!r})",
         )
-    # ``event`` and ``session_id`` are not read here: they are kept for conformance, which
-    # reuses this table (StageTables.labelled) rather than labelling the events again.
-    kept = [c for c in ("event", "session_id") if c in tagged.columns]
+    # The carried columns are not read here: they are kept for conformance and the
+    # touchpoint measures, which reuse this table (StageTables.labelled) rather than
+    # labelling the events again.
+    kept = [c for c in _CARRIED if c in tagged.columns]
     labelled = tagged.select(
         "customer_id", "ts", "idx", *kept, "stage_index", "touchpoint", **flags
     )
@@ -1137,9 +1142,11 @@ class StageTables:
     :func:`current_stages` and :func:`milestone_progress`; ``as_of`` is the time used (the
     last event's when not given; None for an empty log). ``labelled`` is every event up to
     ``as_of``, of a stage or not, labelled once: ``customer_id``, ``ts``, ``idx``,
-    ``event`` and ``session_id`` (when the events have them), ``stage_index`` (null
-    outside the map), ``touchpoint`` (the touchpoint's number, null for none) and one flag
-    per measured milestone; :func:`~jornada.living.conformance.conformance` reuses it.
+    ``event``, ``session_id``, ``session_idx``, ``next_ts`` and ``score`` (those the events
+    have), ``stage_index`` (null outside the map), ``touchpoint`` (the touchpoint's number
+    in :attr:`touchpoints`, null for none) and one flag per measured milestone;
+    :func:`~jornada.living.conformance.conformance` and
+    :func:`~jornada.analytics.touchpoints.touchpoint_measures` reuse it.
     ``complete`` is True when no ``as_of`` was given (``labelled`` then holds every event).
 
     >>> from jornada.engine import Engine
@@ -1179,6 +1186,11 @@ class StageTables:
     def labelled(self) -> ir.Table:
         """Every event up to ``as_of`` with its labels (see the class), cached."""
         return self._p.labelled
+
+    @property
+    def touchpoints(self) -> tuple[str, ...]:
+        """The ids of the touchpoints numbered in ``labelled``'s ``touchpoint`` column."""
+        return self._p.touchpoints
 
     def _keep(self, table: ir.Table) -> ir.Table:
         cached: ir.Table = self._stack.enter_context(table.cache())

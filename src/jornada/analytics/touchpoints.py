@@ -39,8 +39,10 @@ stage analysis does), so no event is counted twice.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +52,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from jornada.analytics.results import AnalysisResult, json_ready, wilson_interval
+from jornada.analytics.stages import StageTables
 from jornada.analytics.steps import resolve_step
 from jornada.analytics.timing import seconds_between
 from jornada.events.binding import label_events
@@ -173,17 +176,82 @@ class TouchpointMeasures(AnalysisResult):
         return figure
 
 
+def _touched(
+    events: ir.Table, journey: Journey, stage_tables: StageTables | None
+) -> tuple[ir.Table, Callable[[Any], str]]:
+    """The events of a touchpoint, with ``tp`` (the touchpoint) and the columns of the
+    events, and the touchpoint id of a ``tp`` value.
+
+    From ``stage_tables`` (the map's :class:`~jornada.analytics.stages.StageTables` of
+    ``events``, built without ``as_of``), their cached labelled events, whose touchpoint
+    is the same first match in map order as :func:`~jornada.events.binding.label_events`
+    gives, as a number: the binding rules are not evaluated again.
+    """
+    if stage_tables is None:
+        labelled = label_events(journey, events)
+        touched = labelled.filter(labelled.touchpoint_id.notnull())
+        return touched.mutate(tp=touched.touchpoint_id), str
+    if not stage_tables.complete:
+        raise ValueError("stage_tables built with as_of leave later events out: build them without")
+    if stage_tables.journey != journey:
+        raise ValueError(f"stage_tables are not of map {journey.id!r}")
+    labelled = stage_tables.labelled
+    ids = stage_tables.touchpoints
+    touched = labelled.filter(labelled.touchpoint.notnull())
+    return touched.mutate(tp=touched.touchpoint), lambda number: ids[number]
+
+
 def touchpoint_measures(
-    events: ir.Table, journey: Journey, *, conversion: str | None = None
+    events: ir.Table,
+    journey: Journey,
+    *,
+    conversion: str | None = None,
+    stage_tables: StageTables | None = None,
 ) -> TouchpointMeasures:
-    """Measure every touchpoint of ``journey`` on ``events`` (two queries).
+    """Measure every touchpoint of ``journey`` on ``events``.
 
     ``conversion`` is a step (event name, touchpoint or stage id, or rule) for the
-    conversion columns; without it they are None.
+    conversion columns; without it they are None. ``stage_tables``: the
+    :class:`~jornada.analytics.stages.StageTables` of ``events`` and this map (built
+    without ``as_of``, on events with ``next_ts``), whose labelled events are then read
+    instead of evaluating the binding rules again: the same numbers.
+
+    >>> from jornada.analytics.stages import StageTables
+    >>> from jornada.engine import Engine
+    >>> from jornada.model.templates import load_template
+    >>> engine = Engine.duckdb()
+    >>> _ = engine.sql("create table events as select *, null::double as score, "
+    ...     "map {}::map(varchar, varchar) as properties from (values "
+    ...     "('ana', timestamp '2026-01-01', 'add_to_cart', 'web', 0, timestamp '2026-01-02'),"
+    ...     "('ana', timestamp '2026-01-02', 'purchase', 'web', 1, null))"
+    ...     " t(customer_id, ts, event, channel, idx, next_ts)")
+    >>> shop, events = load_template("b2c-ecommerce"), engine.table("events")
+    >>> with StageTables(events, shop) as tables:
+    ...     shared = touchpoint_measures(events, shop, conversion="purchase", stage_tables=tables)
+    >>> shared == touchpoint_measures(events, shop, conversion="purchase")
+    True
+    >>> shared.touchpoint("cart").converted
+    1
     """
-    labelled = label_events(journey, events)
+    touched, touchpoint_id = _touched(events, journey, stage_tables)
+    with contextlib.ExitStack() as stack:
+        if stage_tables is None and conversion is not None:
+            # Three queries read the touchpoints' events: labelled once (evaluating the
+            # binding rules), kept narrow, and released at the end.
+            narrow = touched.select("tp", "customer_id", "ts", "idx", "next_ts", "score")
+            touched = stack.enter_context(narrow.cache())
+        return _measures(events, journey, conversion, touched, touchpoint_id)
+
+
+def _measures(
+    events: ir.Table,
+    journey: Journey,
+    conversion: str | None,
+    touched: ir.Table,
+    touchpoint_id: Callable[[Any], str],
+) -> TouchpointMeasures:
+    """The measures from the touchpoints' events (``tp`` and the events' columns)."""
     total = int(events.customer_id.nunique().execute())
-    touched = labelled.filter(labelled.touchpoint_id.notnull())
     to_next = seconds_between(touched.next_ts, touched.ts)
     metrics: dict[str, ir.Value] = {
         "events": touched.count(),
@@ -195,8 +263,8 @@ def touchpoint_measures(
         "scores": touched.score.count(),
     }
     rows = {
-        row["touchpoint_id"]: row
-        for row in touched.group_by("touchpoint_id").aggregate(**metrics).to_pyarrow().to_pylist()
+        touchpoint_id(row["tp"]): row
+        for row in touched.group_by("tp").aggregate(**metrics).to_pyarrow().to_pylist()
     }
     converted: dict[str, int] = {}
     lost: dict[str, int] = {}
@@ -207,23 +275,23 @@ def touchpoint_measures(
             .group_by("customer_id")
             .aggregate(last_idx=ibis._.idx.max())
         )
-        firsts = touched.group_by(["touchpoint_id", "customer_id"]).aggregate(
-            first_idx=ibis._.idx.min()
-        )
+        firsts = touched.group_by(["tp", "customer_id"]).aggregate(first_idx=ibis._.idx.min())
         joined = firsts.join(last_conversion, "customer_id")
         counts = (
             joined.filter(joined.last_idx > joined.first_idx)
-            .group_by("touchpoint_id")
+            .group_by("tp")
             .aggregate(converted=ibis._.count())
         )
         converted = {
-            row["touchpoint_id"]: int(row["converted"]) for row in counts.to_pyarrow().to_pylist()
+            touchpoint_id(row["tp"]): int(row["converted"])
+            for row in counts.to_pyarrow().to_pylist()
         }
         ends = touched.filter(touched.next_ts.isnull())
         never = ends.anti_join(last_conversion, "customer_id")
-        lost_counts = never.group_by("touchpoint_id").aggregate(lost=never.customer_id.nunique())
+        lost_counts = never.group_by("tp").aggregate(lost=never.customer_id.nunique())
         lost = {
-            row["touchpoint_id"]: int(row["lost"]) for row in lost_counts.to_pyarrow().to_pylist()
+            touchpoint_id(row["tp"]): int(row["lost"])
+            for row in lost_counts.to_pyarrow().to_pylist()
         }
     measures = []
     for stage, touchpoint in journey.iter_touchpoints():
@@ -338,11 +406,13 @@ def touchpoint_trend(
     conversion: str,
     period: str = "week",
     within_seconds: float | None = None,
+    stage_tables: StageTables | None = None,
 ) -> TouchpointTrend:
     """Per touchpoint and period (calendar day, ISO week, month; UTC): customers touching
     it and how many of them convert later in their path (after their first touch of that
     period; with ``within_seconds``, no later than that after it, so that recent periods
-    are not penalised for the time they have not had yet).
+    are not penalised for the time they have not had yet). ``stage_tables``: as for
+    :func:`touchpoint_measures` (the labelled events are read, the rules not evaluated).
 
     >>> import ibis, datetime as dt
     >>> from jornada.model import EventBinding, Journey, Stage, Touchpoint
@@ -361,10 +431,9 @@ def touchpoint_trend(
     """
     if period not in _UNITS:
         raise ValueError(f"period must be one of {', '.join(_UNITS)}, not {period!r}")
-    labelled = label_events(journey, events)
-    touched = labelled.filter(labelled.touchpoint_id.notnull())
+    touched, touchpoint_id = _touched(events, journey, stage_tables)
     firsts = touched.group_by(
-        ["touchpoint_id", "customer_id", touched.ts.truncate(_UNITS[period]).name("p")]
+        ["tp", "customer_id", touched.ts.truncate(_UNITS[period]).name("p")]
     ).aggregate(first_idx=ibis._.idx.min(), first_ts=ibis._.ts.min())
     step = resolve_step(conversion, events, journey)
     conversions = events.filter(step.condition).select(
@@ -378,19 +447,20 @@ def touchpoint_trend(
         # whole microseconds: an interval literal means the same on DuckDB and Spark
         limit = ibis.interval(round(within_seconds * 1_000_000), unit="us")
         predicates.append(conversions.conv_ts <= firsts.first_ts + limit)
-    pairs = firsts.join(conversions, predicates).select("touchpoint_id", "p", "customer_id")
-    converted = (
-        pairs.distinct().group_by(["touchpoint_id", "p"]).aggregate(converted=ibis._.count())
-    )
-    reached = firsts.group_by(["touchpoint_id", "p"]).aggregate(customers=ibis._.count())
-    counts = reached.left_join(converted, ["touchpoint_id", "p"]).select(
-        "touchpoint_id", "p", "customers", converted=ibis._.converted.fill_null(0)
+    pairs = firsts.join(conversions, predicates).select("tp", "p", "customer_id")
+    converted = pairs.distinct().group_by(["tp", "p"]).aggregate(converted=ibis._.count())
+    reached = firsts.group_by(["tp", "p"]).aggregate(customers=ibis._.count())
+    counts = reached.left_join(converted, ["tp", "p"]).select(
+        "tp", "p", "customers", converted=ibis._.converted.fill_null(0)
     )
     order = {tp.id: i for i, (_, tp) in enumerate(journey.iter_touchpoints())}
     rows = sorted(
         (
             TouchpointPeriod(
-                row["touchpoint_id"], row["p"].date(), int(row["customers"]), int(row["converted"])
+                touchpoint_id(row["tp"]),
+                row["p"].date(),
+                int(row["customers"]),
+                int(row["converted"]),
             )
             for row in counts.to_pyarrow().to_pylist()
         ),

@@ -60,21 +60,33 @@ def binding_filter(
     FROM "events" AS "t0"
     WHERE
       COALESCE("t0"."event" IN ('chat_started'), FALSE)
-      AND COALESCE("t0"."channel" <> 'bot', FALSE)
+      AND CASE
+        WHEN COALESCE("t0"."event" IN ('chat_started'), FALSE)
+        THEN COALESCE("t0"."channel" <> 'bot', FALSE)
+        ELSE FALSE
+      END
     """
     parts: list[ir.BooleanValue] = []
     if binding.names:
         parts.append(table["event"].isin(list(binding.names)).fill_null(False))
     if binding.channels:
         parts.append(table["channel"].isin(list(binding.channels)).fill_null(False))
+    rule: ir.BooleanValue | None = None
     if binding.where:
         try:
-            parts.append(compile_rule(binding.where, table))
+            rule = compile_rule(binding.where, table)
         except RuleError as error:
             raise (error.with_context(context) if context else error) from None
     if not parts:
-        return ibis.literal(True)
-    return functools.reduce(operator.and_, parts)
+        return rule if rule is not None else ibis.literal(True)
+    cheap = functools.reduce(operator.and_, parts)
+    if rule is None:
+        return cheap
+    # The rule only where the names and channels match: computed as a column (a flag,
+    # not a filter), ``cheap AND rule`` evaluates both sides on every event, and a rule
+    # reading ``properties`` extracts from the map on each; the CASE reads it on the few
+    # events left. ``cheap`` stays a conjunct so that a filter can still be pushed down.
+    return cheap & ibis.cases((cheap, rule), else_=ibis.literal(False))
 
 
 def _touchpoint_context(stage: Stage, touchpoint_id: str) -> str:

@@ -92,23 +92,29 @@ def _seconds(ts: ir.TimestampValue) -> ir.IntegerValue:
     return ts.truncate("s").epoch_seconds().cast("int64")
 
 
-def _labelled(events: ir.Table, journey: Journey) -> ir.Table:
-    """Every event: ``customer_id``, ``idx``, ``event``, ``stage_index`` (null outside the
-    map), ``gap_seconds`` (to the next event of the same session).
+_FACTS: Final = ("next_ts", "session_idx")
+"""The store's per-event facts the time in sessions can be read from (see :func:`_outside`)."""
 
-    The stage is labelled first, so the sort for the next event carries narrow rows (keys,
+
+def _labelled(events: ir.Table, journey: Journey) -> ir.Table:
+    """Every event reduced to what :func:`_visits` and :func:`_outside` read:
+    ``customer_id``, ``idx``, ``ts``, ``event``, ``stage_index`` (null outside the map),
+    and ``session_id``, ``next_ts``, ``session_idx`` when the events have them.
+
+    The stage is labelled first, so anything sorting these rows carries narrow rows (keys,
     times, the session, a stage number) rather than the properties and the rules' inputs.
     """
     labelled, _ = event_labels(journey, with_positions(events))
-    return _with_gaps(labelled)
+    carried = [c for c in ("session_id", *_FACTS) if c in labelled.columns]
+    return labelled.select("customer_id", "idx", "ts", "event", "stage_index", *carried)
 
 
 def _with_gaps(labelled: ir.Table) -> ir.Table:
-    """``labelled`` (every event with ``customer_id``, ``idx``, ``ts``, ``event``,
-    ``stage_index`` and ``session_id`` when there are sessions) reduced to the columns
-    :func:`_visits` and :func:`_measure` read, with ``gap_seconds``."""
+    """``labelled`` (every event with ``customer_id``, ``idx``, ``ts``, ``stage_index``
+    and ``session_id`` when there are sessions) with ``gap_seconds``: the time to the
+    customer's next event when it is in the same session, found by sorting the events."""
     session = ["session_id"] if "session_id" in labelled.columns else []
-    narrow = labelled.select("customer_id", "idx", "ts", "event", "stage_index", *session)
+    narrow = labelled.select("customer_id", "idx", "ts", "stage_index", *session)
     window = ibis.window(group_by=narrow["customer_id"], order_by=narrow["idx"])
     next_ts = narrow["ts"].lead().over(window)
     same_session: ir.BooleanValue
@@ -121,7 +127,57 @@ def _with_gaps(labelled: ir.Table) -> ir.Table:
         (next_ts.notnull() & same_session, _seconds(next_ts) - _seconds(narrow["ts"])),
         else_=ibis.literal(0, type="int64"),
     )
-    return narrow.select("customer_id", "idx", "event", "stage_index", gap_seconds=gap)
+    return narrow.select("customer_id", "stage_index", gap_seconds=gap)
+
+
+def _with_stored_gaps(labelled: ir.Table) -> ir.Table:
+    """The events of ``labelled`` (with the store's ``idx``, ``next_ts`` and
+    ``session_idx``) whose next event is in the same session, with ``gap_seconds``.
+
+    The store numbers each customer's events from 0 (``idx``) and each run of a session
+    from 0 (``session_idx``): the next event is in another session exactly when it is
+    number 0 of its run, so the events followed by a session's start are left out by one
+    join with those starts, and the rest take ``next_ts``: no sort of the events. (A
+    scope that drops events from paths numbers them otherwise: not for those.)
+    """
+    starts = labelled.filter(labelled["session_idx"] == 0).select(
+        s_customer=labelled["customer_id"], s_idx=labelled["idx"]
+    )
+    within = labelled.anti_join(
+        starts,
+        [
+            labelled["customer_id"] == starts["s_customer"],
+            labelled["idx"] + 1 == starts["s_idx"],
+        ],
+    )
+    next_ts = within["next_ts"]
+    gap = ibis.cases(
+        (next_ts.notnull(), _seconds(next_ts) - _seconds(within["ts"])),
+        else_=ibis.literal(0, type="int64"),
+    )
+    return within.select("stage_index", gap_seconds=gap)
+
+
+def _outside(labelled: ir.Table, facts: bool) -> dict[str, Any]:
+    """Customers and events in all, events outside the map, and the time to the next
+    event in the same session, in all and after events outside the map (see the module),
+    read from the stored facts when ``facts`` (:func:`_with_stored_gaps`)."""
+    outside_map = labelled["stage_index"].isnull()
+    counts = labelled.aggregate(
+        total_customers=labelled["customer_id"].nunique(),
+        events=labelled.count(),
+        unmapped_events=outside_map.cast("int64").sum(),
+    )
+    gapped = _with_stored_gaps(labelled) if facts else _with_gaps(labelled)
+    unmapped = gapped["stage_index"].isnull()
+    seconds = gapped.aggregate(
+        seconds=gapped["gap_seconds"].sum(),
+        unmapped_seconds=ibis.cases(
+            (unmapped, gapped["gap_seconds"]), else_=ibis.literal(0, type="int64")
+        ).sum(),
+    )
+    [row] = _rows(counts.cross_join(seconds))
+    return row
 
 
 def _visits(labelled: ir.Table) -> ir.Table:
@@ -154,7 +210,8 @@ def stage_paths(events: ir.Table, journey: Journey) -> ir.Table:
     >>> stage_paths(events, load_template("b2c-ecommerce")).columns
     ('customer_id', 'path')
     """
-    visits = _visits(_labelled(events, journey))
+    labelled, _ = event_labels(journey, with_positions(events))
+    visits = _visits(labelled)
     ids = [stage.id for stage in journey.ordered_stages()]
     stage_id = visits["stage_index"].substitute(
         {k: ibis.literal(stage_id, type="string") for k, stage_id in enumerate(ids)},
@@ -504,6 +561,7 @@ def conformance(
     top: int = DEFAULT_TOP,
     scope: EventScope | None = None,
     stage_tables: StageTables | None = None,
+    facts: bool | None = None,
 ) -> Conformance:
     """Compare the customers' stage paths with the map's designed order (see the module),
     on the events of ``scope`` (:func:`~jornada.events.filters.scope_events`; all by
@@ -514,6 +572,14 @@ def conformance(
     evaluating the binding rules again: the same numbers, and ``events`` are not read.
     They are of events already scoped, so ``scope`` cannot be given with them (record a
     scope with :func:`dataclasses.replace`, as :func:`~jornada.living.living_map` does).
+
+    ``facts``: whether the events' ``idx``, ``next_ts`` and ``session_idx`` are the store's
+    (:mod:`jornada.engine.store`) for these very events; the time to the next event in the
+    session is then read from them instead of sorting the events again (the same
+    numbers). By default: when the events have them and no scope drops events from the
+    paths (:attr:`~jornada.events.filters.EventScope.drops_events`: it numbers them
+    otherwise); with ``stage_tables``, only when True (their events were scoped by the
+    caller, who knows how).
 
     Raises :class:`ConformanceError` when no stage of the map has an ``events:`` binding
     (on its touchpoints or itself): there is nothing to compare.
@@ -558,35 +624,29 @@ def conformance(
         # The stage tables' labelled events are cached already: visits are derived
         # from them directly, and the gaps (one sort) are read by one query only.
         shared = stage_tables.labelled
+        stored = facts is True and all(c in shared.columns for c in _FACTS)
         with _visits(shared).cache() as visits:
-            return _measure(_with_gaps(shared), shared, visits, journey, n, top)
+            return _measure(shared, visits, journey, n, top, facts=stored)
     scope = scope if scope is not None else EventScope()
     labelled = _labelled(scope_events(events, scope), journey)
+    stored = all(c in labelled.columns for c in _FACTS) and (
+        facts if facts is not None else not scope.drops_events
+    )
     # Each intermediate table is read by several queries: computed once (a temporary
     # table on DuckDB, a cached DataFrame on Spark) and released at the end.
     with labelled.cache() as cached, _visits(cached).cache() as visits:
-        return replace(_measure(cached, cached, visits, journey, n, top), scope=scope)
+        return replace(_measure(cached, visits, journey, n, top, facts=stored), scope=scope)
 
 
 def _measure(
-    gapped: ir.Table, labelled: ir.Table, visits: ir.Table, journey: Journey, n: int, top: int
+    labelled: ir.Table, visits: ir.Table, journey: Journey, n: int, top: int, *, facts: bool
 ) -> Conformance:
-    """The result from every event with its ``gap_seconds`` (``gapped``, read once), every
-    event labelled (``customer_id``, ``event``, ``stage_index``) and the visits."""
+    """The result from every event labelled (``customer_id``, ``idx``, ``ts``, ``event``,
+    ``stage_index``, the session and the stored facts as :func:`_labelled` keeps them)
+    and the visits; ``facts``: whether the stored facts give the time in sessions."""
     stages = journey.ordered_stages()
     ids = [stage.id for stage in stages]
-    outside_map = gapped["stage_index"].isnull()
-    [outside] = _rows(
-        gapped.aggregate(
-            total_customers=gapped["customer_id"].nunique(),
-            events=gapped.count(),
-            unmapped_events=outside_map.cast("int64").sum(),
-            seconds=gapped["gap_seconds"].sum(),
-            unmapped_seconds=ibis.cases(
-                (outside_map, gapped["gap_seconds"]), else_=ibis.literal(0, type="int64")
-            ).sum(),
-        )
-    )
+    outside = _outside(labelled, facts)
     in_map = labelled["stage_index"].notnull()
     unmapped_names = (
         labelled.filter(~in_map)

@@ -83,7 +83,7 @@ from jornada.analytics.touchpoints import (
 )
 from jornada.events.filters import EventScope, scope_events
 from jornada.living.conformance import Conformance, conformance
-from jornada.living.sentiment import EmotionMeasure, MeasuredEmotion, measured_emotion
+from jornada.living.sentiment import EmotionMeasure, MeasuredEmotion, measured_emotions
 from jornada.model import Journey, Stage
 from jornada.model.touchpoint import PainPoint
 
@@ -569,8 +569,9 @@ def living_map(
     :class:`~jornada.analytics.stages.StageTables` of the scoped events and this map (built
     without ``as_of``), when the caller keeps them for more (the report does), instead of
     building them again; without them, they are built here and dropped once used. The
-    stage analysis and conformance both read their labelled events, so the binding rules
-    are evaluated on the events once for the two.
+    stage analysis, conformance, the touchpoint measures and their trend all read their
+    labelled events, so the binding rules are evaluated on the events once for the four
+    (the measured emotion labels only the events with a score or a text).
     """
     if attribution_model not in MODELS:
         raise AttributionError(
@@ -579,8 +580,9 @@ def living_map(
     scope = scope if scope is not None else EventScope()
     events = scope_events(events, scope)
     conversion = conversion if conversion is not None else default_conversion(journey)
-    # The stage analysis and conformance share one labelling of the events (the stage
-    # tables' cached labelled events); tables built here are dropped once both are done.
+    # The stage analysis, conformance, the touchpoint measures and trend share one
+    # labelling of the events (the stage tables' cached labelled events); tables built
+    # here are dropped once all of them are done.
     with contextlib.ExitStack() as stack:
         tables = (
             stage_tables
@@ -590,10 +592,30 @@ def living_map(
         stage_analysis: StageAnalysis = tables.analysis(percentile)
         # ``events`` are already scoped (scoping twice is not scoping once: a segment is
         # the customers matching it in the events given): the result only records the scope.
-        shape: Conformance = replace(conformance(events, journey, stage_tables=tables), scope=scope)
-    measures: TouchpointMeasures = touchpoint_measures(events, journey, conversion=conversion)
-    by_touchpoint: MeasuredEmotion = measured_emotion(events, by="touchpoint_id", journey=journey)
-    by_stage: MeasuredEmotion = measured_emotion(events, by="stage_id", journey=journey)
+        # The store's facts (next event, place in the session) hold for the scoped events
+        # unless the scope dropped events from the paths (it numbers them again).
+        shape: Conformance = replace(
+            conformance(events, journey, stage_tables=tables, facts=not scope.drops_events),
+            scope=scope,
+        )
+        measures: TouchpointMeasures = touchpoint_measures(
+            events, journey, conversion=conversion, stage_tables=tables
+        )
+        trend: TouchpointTrend | None = None
+        if conversion is not None:
+            trend = touchpoint_trend(
+                events,
+                journey,
+                conversion=conversion,
+                period=period,
+                within_seconds=CONVERSION_WINDOW_DAYS * 86400.0,
+                stage_tables=tables,
+            )
+    # The responses (events with a score or a text) are labelled and scored once for both
+    # groupings.
+    emotions = measured_emotions(events, by=("touchpoint_id", "stage_id"), journey=journey)
+    by_touchpoint: MeasuredEmotion = emotions["touchpoint_id"]
+    by_stage: MeasuredEmotion = emotions["stage_id"]
     board: KpiResult = kpis(events, journey=journey)
     credited: AttributionResult | None = None
     if conversion is not None:
@@ -649,12 +671,8 @@ def living_map(
     before_conversion = [t for t in living_touchpoints.values() if t.stage_id in funnel_stages]
     for tp_id, found in _exit_findings(before_conversion, measures.total_customers).items():
         living_touchpoints[tp_id] = _with_findings(living_touchpoints[tp_id], found)
-    trend: TouchpointTrend | None = None
-    if conversion is not None:
+    if trend is not None:
         window = CONVERSION_WINDOW_DAYS * 86400.0
-        trend = touchpoint_trend(
-            events, journey, conversion=conversion, period=period, within_seconds=window
-        )
         names = {t.touchpoint_id: (t.name, t.stage_id) for t in living_touchpoints.values()}
         last = totals["last"]
         judged_until = (last - dt.timedelta(seconds=window)).date() if last else dt.date.min

@@ -51,8 +51,10 @@ the scorer's default, else the one its words suggest.
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Iterable, Mapping
+import operator
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final, Literal
 
@@ -78,6 +80,7 @@ __all__ = [
     "SurveyScale",
     "emotion_events",
     "measured_emotion",
+    "measured_emotions",
     "survey_emotion",
     "text_emotion",
 ]
@@ -529,6 +532,30 @@ _METHOD: Final[dict[str, str]] = {
 }
 
 
+def _responses(events: ir.Table) -> ir.Table:
+    """The events that can have an emotion: those with a score or a text (every other
+    event is left out by the per-group filter anyway). Labelling against the map's rules
+    and reading ``properties`` then cover a small share of the log instead of all of it."""
+    present = [events[c].notnull() for c in ("score", "text") if c in events.columns]
+    if not present:
+        return events.filter(ibis.literal(False))
+    return events.filter(functools.reduce(operator.or_, present))
+
+
+def _needs_labels(events: ir.Table, by: Sequence[str | None], journey: Journey | None) -> bool:
+    """Whether ``touchpoint_id`` or ``stage_id`` must be labelled from ``journey`` for
+    the ``by`` columns (see :func:`measured_emotion`); a :class:`SentimentError` for a
+    column that is neither in ``events`` nor labelled."""
+    missing = [c for c in by if c is not None and c not in events.columns]
+    for column in missing:
+        if journey is None or column not in ("touchpoint_id", "stage_id"):
+            hint = " (give the map: journey=...)" if column in ("touchpoint_id", "stage_id") else ""
+            raise SentimentError(
+                f"no column {column!r} to group by{hint}; columns: {', '.join(events.columns)}"
+            )
+    return bool(missing)
+
+
 def measured_emotion(
     events: ir.Table,
     *,
@@ -555,24 +582,67 @@ def measured_emotion(
     >>> [(g.group, g.responses, round(g.emotion, 2)) for g in result.groups]
     [('app', 1, -0.84), ('web', 2, 1.77)]
     """
-    if by is not None and by not in events.columns:
-        if journey is not None and by in ("touchpoint_id", "stage_id"):
-            events = label_events(journey, events)
-        else:
-            hint = " (give the map: journey=...)" if by in ("touchpoint_id", "stage_id") else ""
-            raise SentimentError(
-                f"no column {by!r} to group by{hint}; columns: {', '.join(events.columns)}"
-            )
-    measured = emotion_events(
-        events, scorer=scorer, surveys=surveys, language_column=language_column
-    )
+    [result] = measured_emotions(
+        events,
+        by=(by,),
+        journey=journey,
+        scorer=scorer,
+        surveys=surveys,
+        language_column=language_column,
+    ).values()
+    return result
+
+
+def measured_emotions(
+    events: ir.Table,
+    *,
+    by: Sequence[str | None],
+    journey: Journey | None = None,
+    scorer: SentimentScorer | None = None,
+    surveys: Mapping[str, SurveyScale] | None = None,
+    language_column: str | None = None,
+) -> dict[str | None, MeasuredEmotion]:
+    """:func:`measured_emotion` by each grouping of ``by`` (e.g. ``("touchpoint_id",
+    "stage_id")``), keyed by it: the events with an emotion are labelled and their texts
+    scored once for all of them (a cached table the groupings read), the same numbers.
+
+    >>> from jornada.engine import Engine
+    >>> engine = Engine.duckdb()
+    >>> events = engine.con.sql("select * from (values "
+    ...     "('web', 'pt', 'Adorei!', null::double, null::map(varchar, varchar)),"
+    ...     "('app', 'pt', 'Péssimo.', null, null)) t(channel, lang, text, score, properties)")
+    >>> results = measured_emotions(events, by=("channel", None), language_column="lang")
+    >>> [g.group for g in results["channel"].groups], results[None].groups[0].responses
+    (['app', 'web'], 2)
+    """
+    scales = sorted({*SURVEY_SCALES, *(k.lower() for k in (surveys or {}))})
+    results: dict[str | None, MeasuredEmotion] = {}
+    # The responses are read by several queries (the distinct texts, then each
+    # grouping): the log is scanned for them once and they are kept (a temporary table
+    # on DuckDB, a cached DataFrame on Spark), a small share of the events.
+    labels = _needs_labels(events, by, journey)
+    with _responses(events).cache() as responses:
+        labelled = label_events(journey, responses) if labels and journey else responses
+        measured = emotion_events(
+            labelled, scorer=scorer, surveys=surveys, language_column=language_column
+        )
+        groups = [column for column in by if column is not None]
+        needed = [*groups, "emotion", "score_emotion", "text_emotion", "emotion_source"]
+        measured = measured.select(*dict.fromkeys(needed))
+        for column in by:
+            rows = _group_rows(measured, column, scales)
+            results[column] = _grouped(rows, column, journey, scales)
+    return results
+
+
+def _group_rows(measured: ir.Table, by: str | None, scales: list[str]) -> list[dict[str, Any]]:
+    """One row of aggregates per group of ``by`` (the responses' emotions)."""
     key = measured[by].cast("string") if by is not None else ibis.literal("", type="string")
     measured = measured.mutate(_group=key)
     emotion = measured["emotion"]
     has_score = measured["score_emotion"].notnull()
     has_text = measured["text_emotion"].notnull()
-    scales = sorted({*SURVEY_SCALES, *(k.lower() for k in (surveys or {}))})
-    sources = {f"_n_{i}": name for i, name in enumerate([*scales, "text"])}
+    sources = _sources(scales)
     aggregates: dict[str, ir.Value] = {
         "responses": emotion.count(),
         "mean": emotion.mean(),
@@ -587,7 +657,19 @@ def measured_emotion(
         },
     }
     table = measured.filter(emotion.notnull() | has_text).group_by("_group").aggregate(**aggregates)
-    rows = table.to_pyarrow().to_pylist()
+    rows: list[dict[str, Any]] = table.to_pyarrow().to_pylist()
+    return rows
+
+
+def _sources(scales: list[str]) -> dict[str, str]:
+    return {f"_n_{i}": name for i, name in enumerate([*scales, "text"])}
+
+
+def _grouped(
+    rows: list[dict[str, Any]], by: str | None, journey: Journey | None, scales: list[str]
+) -> MeasuredEmotion:
+    """The result of one grouping from its rows of aggregates."""
+    sources = _sources(scales)
     groups = [_measure(row, sources) for row in rows]
     designed: dict[str, tuple[int | None, str]] = {}
     order: dict[str | None, int] = {}
