@@ -169,6 +169,7 @@ class _Pipeline:
     # touchpoint, milestone flags: every event up to as_of, of a stage or not
     latest: ir.Table  # one row: as_of, the last event's time (used when moment is None)
     moment: dt.datetime | None  # as_of when given
+    facts: bool  # the events' next_ts is the next event of the customer in these events
 
     def with_as_of(self, table: ir.Table) -> ir.Table:
         """``table`` with an ``as_of`` column: the given time, else the last event's."""
@@ -268,11 +269,13 @@ def _measured(stages: tuple[Stage, ...]) -> list[tuple[int, Stage, Milestone]]:
     ]
 
 
-_CARRIED = ("event", "session_id", "session_idx", "next_ts", "score")
+_CARRIED = ("event", "session_id", "session_last", "next_ts", "score")
 """The columns of the events the labelled events keep, when present (see ``_prepare``)."""
 
 
-def _prepare(events: ir.Table, journey: Journey, as_of: dt.datetime | None) -> _Pipeline:
+def _prepare(
+    events: ir.Table, journey: Journey, as_of: dt.datetime | None, *, facts: bool = False
+) -> _Pipeline:
     """Events up to ``as_of`` reduced to what every later step reads (narrow rows: keys,
     times, the stage, the touchpoint's number and one flag per measured milestone). Not
     filtered to the events of a stage or milestone: each step filters what it reads, and
@@ -299,7 +302,8 @@ def _prepare(events: ir.Table, journey: Journey, as_of: dt.datetime | None) -> _
     labelled = tagged.select(
         "customer_id", "ts", "idx", *kept, "stage_index", "touchpoint", **flags
     )
-    return _Pipeline(journey, stages, touchpoints, events, labelled, latest, moment)
+    facts = facts and "next_ts" in events.columns
+    return _Pipeline(journey, stages, touchpoints, events, labelled, latest, moment, facts)
 
 
 def _entries(p: _Pipeline) -> ir.Table:
@@ -356,15 +360,26 @@ def _current(p: _Pipeline, entries: ir.Table) -> ir.Table:
         last_touchpoint=touched["touchpoint"].argmax(touched["idx"])
     )
     last_touch = last_touch.rename(t_customer="customer_id")
-    key = (
-        p.events["customer_key"].argmax(p.events["idx"])
-        if "customer_key" in p.events.columns
-        else ibis.null("string")
-    )
-    last_event = p.events.group_by("customer_id").aggregate(
-        last_event_at=p.events["ts"].max(), customer_key=key
-    )
-    last_event = last_event.rename(e_customer="customer_id")
+    events = p.events
+    has_key = "customer_key" in events.columns
+    if p.facts:
+        # A customer's last event up to as_of is the one whose next event is later (or
+        # none): a filter instead of grouping every event again. (ts orders the events,
+        # so its ts is their latest.)
+        next_ts = events["next_ts"]
+        last = next_ts.isnull() | (next_ts > p.moment) if p.moment is not None else next_ts.isnull()
+        rows = events.filter(last)
+        last_event = rows.select(
+            e_customer=rows["customer_id"],
+            last_event_at=rows["ts"],
+            customer_key=rows["customer_key"] if has_key else ibis.null("string"),
+        )
+    else:
+        key = events["customer_key"].argmax(events["idx"]) if has_key else ibis.null("string")
+        last_event = events.group_by("customer_id").aggregate(
+            last_event_at=events["ts"].max(), customer_key=key
+        )
+        last_event = last_event.rename(e_customer="customer_id")
     touched_current = current.left_join(
         last_touch, current["customer_id"] == last_touch["t_customer"]
     ).drop("t_customer")
@@ -1142,12 +1157,17 @@ class StageTables:
     :func:`current_stages` and :func:`milestone_progress`; ``as_of`` is the time used (the
     last event's when not given; None for an empty log). ``labelled`` is every event up to
     ``as_of``, of a stage or not, labelled once: ``customer_id``, ``ts``, ``idx``,
-    ``event``, ``session_id``, ``session_idx``, ``next_ts`` and ``score`` (those the events
-    have), ``stage_index`` (null outside the map), ``touchpoint`` (the touchpoint's number
-    in :attr:`touchpoints`, null for none) and one flag per measured milestone;
+    ``event``, ``session_id``, ``session_last``, ``next_ts`` and ``score`` (those the
+    events have), ``stage_index`` (null outside the map), ``touchpoint`` (the touchpoint's
+    number in :attr:`touchpoints`, null for none) and one flag per measured milestone;
     :func:`~jornada.living.conformance.conformance` and
     :func:`~jornada.analytics.touchpoints.touchpoint_measures` reuse it.
     ``complete`` is True when no ``as_of`` was given (``labelled`` then holds every event).
+    ``facts``: the events' ``next_ts`` is the time of each customer's next event in these
+    very events (the store's facts, or recomputed by
+    :func:`~jornada.events.filters.scope_events`, not of a table filtered since): the
+    customers' last events are then found with a filter rather than by grouping the
+    events (the same numbers).
 
     >>> from jornada.engine import Engine
     >>> from jornada.model.templates import load_template
@@ -1163,7 +1183,12 @@ class StageTables:
     """
 
     def __init__(
-        self, events: ir.Table, journey: Journey, *, as_of: dt.datetime | None = None
+        self,
+        events: ir.Table,
+        journey: Journey,
+        *,
+        as_of: dt.datetime | None = None,
+        facts: bool = False,
     ) -> None:
         self.journey = journey
         self.complete = as_of is None
@@ -1173,7 +1198,7 @@ class StageTables:
         self.as_of: dt.datetime | None = _utc(as_of) if as_of is not None else None
         self._stack = contextlib.ExitStack()
         try:
-            p = _prepare(events, journey, self.as_of)
+            p = _prepare(events, journey, self.as_of, facts=facts)
             self._p = replace(p, labelled=self._keep(p.labelled))
             self.entries = self._keep(_entries(self._p))
             self.current = self._keep(_current(self._p, self.entries))

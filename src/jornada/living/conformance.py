@@ -92,14 +92,14 @@ def _seconds(ts: ir.TimestampValue) -> ir.IntegerValue:
     return ts.truncate("s").epoch_seconds().cast("int64")
 
 
-_FACTS: Final = ("next_ts", "session_idx")
+_FACTS: Final = ("next_ts", "session_last")
 """The store's per-event facts the time in sessions can be read from (see :func:`_outside`)."""
 
 
 def _labelled(events: ir.Table, journey: Journey) -> ir.Table:
     """Every event reduced to what :func:`_visits` and :func:`_outside` read:
     ``customer_id``, ``idx``, ``ts``, ``event``, ``stage_index`` (null outside the map),
-    and ``session_id``, ``next_ts``, ``session_idx`` when the events have them.
+    and ``session_id``, ``next_ts``, ``session_last`` when the events have them.
 
     The stage is labelled first, so anything sorting these rows carries narrow rows (keys,
     times, the session, a stage number) rather than the properties and the rules' inputs.
@@ -131,31 +131,21 @@ def _with_gaps(labelled: ir.Table) -> ir.Table:
 
 
 def _with_stored_gaps(labelled: ir.Table) -> ir.Table:
-    """The events of ``labelled`` (with the store's ``idx``, ``next_ts`` and
-    ``session_idx``) whose next event is in the same session, with ``gap_seconds``.
+    """``labelled`` (with the store's ``next_ts`` and ``session_last``) with
+    ``gap_seconds``: the time to the next event when it is in the same session, else 0.
 
-    The store numbers each customer's events from 0 (``idx``) and each run of a session
-    from 0 (``session_idx``): the next event is in another session exactly when it is
-    number 0 of its run, so the events followed by a session's start are left out by one
-    join with those starts, and the rest take ``next_ts``: no sort of the events. (A
-    scope that drops events from paths numbers them otherwise: not for those.)
+    The store's ``session_last`` says the customer's next event, if any, starts another
+    session (or another stretch of a reused session id): the others take ``next_ts``, one
+    column over the events, no sort and no join. (A scope that drops events from paths
+    computes ``session_last`` over the whole session id: not for those.)
     """
-    starts = labelled.filter(labelled["session_idx"] == 0).select(
-        s_customer=labelled["customer_id"], s_idx=labelled["idx"]
-    )
-    within = labelled.anti_join(
-        starts,
-        [
-            labelled["customer_id"] == starts["s_customer"],
-            labelled["idx"] + 1 == starts["s_idx"],
-        ],
-    )
-    next_ts = within["next_ts"]
+    next_ts = labelled["next_ts"]
+    # session_last is true on a customer's last event: next_ts is never null below.
     gap = ibis.cases(
-        (next_ts.notnull(), _seconds(next_ts) - _seconds(within["ts"])),
+        (~labelled["session_last"], _seconds(next_ts) - _seconds(labelled["ts"])),
         else_=ibis.literal(0, type="int64"),
     )
-    return within.select("stage_index", gap_seconds=gap)
+    return labelled.select("stage_index", gap_seconds=gap)
 
 
 def _outside(labelled: ir.Table, facts: bool) -> dict[str, Any]:
@@ -573,12 +563,12 @@ def conformance(
     They are of events already scoped, so ``scope`` cannot be given with them (record a
     scope with :func:`dataclasses.replace`, as :func:`~jornada.living.living_map` does).
 
-    ``facts``: whether the events' ``idx``, ``next_ts`` and ``session_idx`` are the store's
+    ``facts``: whether the events' ``next_ts`` and ``session_last`` are the store's
     (:mod:`jornada.engine.store`) for these very events; the time to the next event in the
     session is then read from them instead of sorting the events again (the same
     numbers). By default: when the events have them and no scope drops events from the
-    paths (:attr:`~jornada.events.filters.EventScope.drops_events`: it numbers them
-    otherwise); with ``stage_tables``, only when True (their events were scoped by the
+    paths (:attr:`~jornada.events.filters.EventScope.drops_events`: it recomputes
+    ``session_last`` over whole session ids); with ``stage_tables``, only when True (their events were scoped by the
     caller, who knows how).
 
     Raises :class:`ConformanceError` when no stage of the map has an ``events:`` binding

@@ -587,7 +587,9 @@ def living_map(
         tables = (
             stage_tables
             if stage_tables is not None
-            else stack.enter_context(StageTables(events, journey))
+            # The store's next_ts holds for the scoped events (a scope dropping events
+            # recomputes it).
+            else stack.enter_context(StageTables(events, journey, facts=True))
         )
         stage_analysis: StageAnalysis = tables.analysis(percentile)
         # ``events`` are already scoped (scoping twice is not scoping once: a segment is

@@ -1,0 +1,65 @@
+"""The shortcuts through the store's facts give the numbers of the paths without them:
+the customers' last events in the stage tables (``facts=True``) and the time in sessions
+in conformance, on random logs (sessions cut by the gap, an ``as_of`` within the log)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from jornada.analytics.stages import StageTables
+from jornada.living.conformance import conformance
+from jornada.model.templates import load_template
+from tests.living.conftest import Row, Store, at
+from tests.living.test_conformance import SHOP, journey_of
+
+NAMES = ["view", "cart", "buy", "survey", "page", "product_view", "purchase"]
+CUSTOMERS = ["u", "v", "w", "x"]
+TIMES = [0, 0, 1, 2, 5, 30, 31, 45, 90, 200]
+
+
+@st.composite
+def logs(draw: st.DrawFn) -> list[Row]:
+    return [
+        Row(customer, minute, event, channel="web")
+        for customer, minute, event in draw(
+            st.lists(
+                st.tuples(
+                    st.sampled_from(CUSTOMERS), st.sampled_from(TIMES), st.sampled_from(NAMES)
+                ),
+                min_size=1,
+                max_size=30,
+            )
+        )
+    ]
+
+
+def _current(tables: StageTables) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = tables.current.order_by("customer_id").to_pyarrow().to_pylist()
+    return rows
+
+
+@settings(max_examples=15, deadline=None)
+@given(rows=logs(), as_of=st.sampled_from([None, 1, 30, 45]))
+def test_last_events_from_the_facts(store: Store, rows: Sequence[Row], as_of: int | None) -> None:
+    events = store.load(rows).table
+    moment = at(as_of) if as_of is not None else None
+    for journey in (journey_of(SHOP), load_template("b2c-ecommerce")):
+        with (
+            StageTables(events, journey, as_of=moment) as grouped,
+            StageTables(events, journey, as_of=moment, facts=True) as filtered,
+        ):
+            assert _current(filtered) == _current(grouped)
+
+
+@settings(max_examples=25, deadline=None)
+@given(rows=logs(), gap=st.sampled_from([60, 1800]))
+def test_time_in_sessions_from_the_facts(store: Store, rows: Sequence[Row], gap: int) -> None:
+    events = store.load(rows, session_gap_seconds=gap).table
+    journey = journey_of(SHOP)
+    assert conformance(events, journey, facts=True) == conformance(events, journey, facts=False)
+    with StageTables(events, journey) as tables:
+        shared = conformance(events, journey, stage_tables=tables, facts=True)
+    assert shared == conformance(events, journey, facts=False)
