@@ -568,8 +568,8 @@ def conformance(
     session is then read from them instead of sorting the events again (the same
     numbers). By default: when the events have them and no scope drops events from the
     paths (:attr:`~jornada.events.filters.EventScope.drops_events`: it recomputes
-    ``session_last`` over whole session ids); with ``stage_tables``, only when True (their events were scoped by the
-    caller, who knows how).
+    ``session_last`` over whole session ids); with ``stage_tables``, only when True
+    (their events were scoped by the caller, who knows how).
 
     Raises :class:`ConformanceError` when no stage of the map has an ``events:`` binding
     (on its touchpoints or itself): there is nothing to compare.
