@@ -569,19 +569,55 @@ def _ordered_paths(
     """Per path, the depth and times of its best attempt in ordered mode.
 
     The attempt from a path's first step-1 event is computed for every path with hash
-    joins and aggregations only (the next step-k event after the previous one is a
-    minimum over the path's step-k events); :func:`_first_or_every` finishes the job.
+    joins and aggregations only; :func:`_first_or_every` finishes the job. Without
+    window and exclusions nothing can stop it: the next step-k event after the
+    step-(k-1) one is a minimum over the path's step-k events after it, step by step.
+    With them, the paths it does not settle are retried anyway, so a cheaper chain does:
+    the first event of each step, one aggregation per step and no join on the events.
+    When those rise (``f1 < f2 < ...``) up to the last step or the first step with no
+    event at all, they are that attempt; the few other paths ("tangled": a step's first
+    event at or before the previous step's) join the retried ones.
     """
     first = _first_attempts(table, keys)
     chain = first
-    reached = first.select(*keys, _after=first.a)
+    if window_us is None and not excluding:
+        reached = first.select(*keys, _after=first.a)
+        for k in range(2, m + 1):
+            # The next step-k event after the step-(k-1) one, for the paths that got that far.
+            found = table.filter(table[f"s{k}"]).join(reached, keys)
+            found = found.filter(found.pos > found._after)
+            found = found.group_by(keys).aggregate(
+                **{f"p{k}": found.pos.min(), f"t{k}": found.t.min()}
+            )
+            chain = _add(chain, found, keys)
+            reached = found.select(*keys, _after=found[f"p{k}"])
+        return _first_or_every(
+            table, chain, keys, m, window_us, excluding=False, start="t1", every=_never
+        )
+
     for k in range(2, m + 1):
-        # The next step-k event after the step-(k-1) one, for the paths that got that far.
-        found = table.filter(table[f"s{k}"]).join(reached, keys)
-        found = found.filter(found.pos > found._after)
-        found = found.group_by(keys).aggregate(**{f"p{k}": found.pos.min(), f"t{k}": found.t.min()})
+        # Each step's events are scanned on their own (the scan tests one event name).
+        found = table.filter(table[f"s{k}"])
+        found = found.group_by(keys).aggregate(**{f"f{k}": found.pos.min(), f"t{k}": found.t.min()})
         chain = _add(chain, found, keys)
-        reached = found.select(*keys, _after=found[f"p{k}"])
+    rising: Any = ibis.literal(True)
+    tangled: Any = ibis.literal(False)
+    steps: dict[str, Any] = {}
+    for k in range(2, m + 1):
+        before = chain.a if k == 2 else chain[f"f{k - 1}"]
+        tangled = tangled | (rising & (chain[f"f{k}"] <= before))
+        rising = rising & (chain[f"f{k}"] > before)
+        steps[f"p{k}"] = rising.ifelse(chain[f"f{k}"], ibis.null())
+        steps[f"t{k}"] = rising.ifelse(chain[f"t{k}"], ibis.null())
+    chain = chain.select(
+        *keys,
+        *_group(chain),
+        "a",
+        "p1",
+        "t1",
+        _tangled=tangled.fill_null(False),
+        **steps,
+    )
 
     def every(rows: Any, paths: Any) -> Any:
         attempts = _ordered_attempts(rows, keys, m, window_us)
@@ -590,8 +626,20 @@ def _ordered_paths(
         )
 
     return _first_or_every(
-        table, chain, keys, m, window_us, excluding=excluding, start="t1", every=every
+        table,
+        chain,
+        keys,
+        m,
+        window_us,
+        excluding=excluding,
+        start="t1",
+        every=every,
+        unsure="_tangled",
     )
+
+
+def _never(rows: Any, paths: Any) -> Any:
+    raise AssertionError("no path needs a retry without window and exclusions")
 
 
 def _first_or_every(
@@ -604,6 +652,7 @@ def _first_or_every(
     excluding: bool,
     start: str,
     every: Callable[[Any, Any], Any],
+    unsure: str | None = None,
 ) -> Any:
     """Per path, its best attempt, given ``chain``: per path, the attempt from its first
     anchor ``a`` with steps at ``p1..pm`` and times ``t1..tm`` as if nothing stopped it.
@@ -612,7 +661,8 @@ def _first_or_every(
     first one does without window and exclusions: when it reaches that depth with them,
     it is the best attempt (also the earliest). Only the other paths ("hard": a window
     or an exclusion stopped their first attempt) get ``every(rows, paths)``: every
-    anchor tried, with window functions sorting their events, the costly part.
+    anchor tried, with window functions sorting their events, the costly part. So do the
+    paths flagged in the ``unsure`` column, whose ``chain`` may be cut short.
     """
     if excluding:
         stops = table.filter(table.x).join(chain.select(*keys, _after=chain.a), keys)
@@ -623,18 +673,22 @@ def _first_or_every(
     chain = _with_reach(chain, m, window_us, start=start)
     chain = chain.mutate(**_durations(chain, m))
     columns = [*keys, *_group(chain), "depth", *(f"d{k}" for k in range(2, m + 1))]
-    if window_us is None and not excluding:
+    if window_us is None and not excluding and unsure is None:
         # Nothing can stop the first attempt: it is every path's best.
         return chain.filter(chain.depth >= 1).select(*columns)
 
-    free: Any = ibis.literal(0, type="int64")
-    run: Any = ibis.literal(1, type="int64")
-    for k in range(1, m + 1):
-        run = run * chain[f"p{k}"].notnull().cast("int64")
-        free = free + run
+    free = ibis.cases(
+        *((chain[f"p{k}"].isnull(), ibis.literal(k - 1, type="int64")) for k in range(1, m + 1)),
+        else_=ibis.literal(m, type="int64"),
+    )
     chain = chain.mutate(_free=free)
-    easy = chain.filter((chain.depth == chain._free) & (chain.depth >= 1)).select(*columns)
-    hard = chain.filter(chain.depth < chain._free)
+    easy = (chain.depth == chain._free) & (chain.depth >= 1)
+    hard = chain.depth < chain._free
+    if unsure is not None:
+        easy = easy & ~chain[unsure]
+        hard = hard | chain[unsure]
+    easy = chain.filter(easy).select(*columns)
+    hard = chain.filter(hard)
     rows = table.join(hard.select(*keys), keys)
     return easy.union(every(rows, hard).select(*columns))
 
@@ -934,7 +988,7 @@ def _connected_subsets(nodes: list[int], edges: set[frozenset[int]]) -> list[fro
 def _with_reach(attempts: Any, m: int, window_us: int | None, start: str = "t1") -> Any:
     """Add ``depth``: how many steps the attempt reaches (positions ``p1..pm``, times
     ``t1..tm``, start time ``start``, first exclusion after the start ``nx``)."""
-    flags = {}
+    stops = []
     for k in range(1, m + 1):
         position = attempts[f"p{k}"]
         ok = position.notnull()
@@ -942,16 +996,11 @@ def _with_reach(attempts: Any, m: int, window_us: int | None, start: str = "t1")
             ok = ok & (attempts[f"t{k}"] - attempts[start] <= window_us)
         # No exclusion strictly between the start and the event completing step k.
         ok = ok & (attempts.nx.isnull() | (attempts.nx >= position))
-        flags[f"r{k}"] = ok.fill_null(False).cast("int64")
-    attempts = attempts.mutate(**flags)
-    # Reaching step k needs reaching every step before it: the depth is the length of
-    # the leading run of reached steps.
-    depth: Any = ibis.literal(0, type="int64")
-    run: Any = ibis.literal(1, type="int64")
-    for k in range(1, m + 1):
-        run = run * attempts[f"r{k}"]
-        depth = depth + run
-    return attempts.mutate(depth=depth).drop(*flags)
+        stops.append((~ok.fill_null(False), ibis.literal(k - 1, type="int64")))
+    # Reaching step k needs reaching every step before it: the depth is the number of
+    # steps before the first one not reached (one expression, one select for Ibis to
+    # compile).
+    return attempts.mutate(depth=ibis.cases(*stops, else_=ibis.literal(m, type="int64")))
 
 
 def _best_attempts(attempts: Any, keys: list[str], m: int) -> Any:
