@@ -943,31 +943,17 @@ class StageReachByGroup(AnalysisResult):
         columns = [
             "group",
             "stage_id",
-            "stage",
+            "name",
             "reached",
             "reached_next",
             "conversion_to_next",
             "conversion_to_next_low",
             "conversion_to_next_high",
         ]
-        rows = []
-        for r in self.reach:
-            low, high = r.conversion_to_next_interval
-            rows.append(
-                {
-                    "group": r.group,
-                    "stage_id": r.stage_id,
-                    "stage": r.name,
-                    "reached": r.reached,
-                    "reached_next": r.reached_next,
-                    "conversion_to_next": r.conversion_to_next,
-                    "conversion_to_next_low": low,
-                    "conversion_to_next_high": high,
-                }
-            )
+        frame = pd.DataFrame([r.to_dict() for r in self.reach], columns=columns)
         floats = [c for c in columns if c.startswith("conversion")]
-        return pd.DataFrame(rows, columns=columns).astype(
-            {**dict.fromkeys(floats, "float64"), "reached_next": "Int64"}
+        return frame.astype({**dict.fromkeys(floats, "float64"), "reached_next": "Int64"}).rename(
+            columns={"name": "stage"}
         )
 
     def to_dict(self) -> dict[str, Any]:
