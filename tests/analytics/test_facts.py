@@ -4,6 +4,7 @@ them when its workspace opens."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 from jornada.analytics.kpis import kpis
 from jornada.analytics.paths import transitions
 from jornada.engine.store import FACTS
+from jornada.events.filters import EventScope, scope_events
 from jornada.events.load import ColumnMapping
 from jornada.workspace import Workspace
 from tests.analytics.conftest import EventLog, minutes
@@ -52,6 +54,20 @@ def test_visits_with_and_without_session_last(
     fast = kpis(table, by=by, period=period, only=VISITS)
     slow = kpis(table.drop("session_last"), by=by, period=period, only=VISITS)
     assert fast.to_dict() == slow.to_dict()
+
+
+@settings(max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=logs(source_sessions=True))
+def test_scoped_events_get_the_stores_facts(make_log: MakeLog, rows: list[Any]) -> None:
+    """A scope that may drop events recomputes the path facts; when it keeps them all,
+    they are the store's, source session ids that come back later included."""
+    table = make_log(rows).table
+    everything = EventScope(date_from=dt.date(2000, 1, 1))
+    assert everything.drops_events
+    facts = ["seq", "idx", "next_event", "next_ts", "session_idx", "session_last"]
+    stored = table.select(*facts).order_by("seq").to_pyarrow().to_pylist()
+    scoped = scope_events(table, everything).select(*facts).order_by("seq")
+    assert scoped.to_pyarrow().to_pylist() == stored
 
 
 def test_a_store_without_the_facts_gets_them_when_opened(tmp_path: Path) -> None:
