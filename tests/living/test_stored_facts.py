@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jornada.analytics.stages import StageTables
+from jornada.events.filters import EventScope, scope_events
 from jornada.living.conformance import conformance
 from jornada.model.templates import load_template
 from tests.living.conftest import Row, Store, at
@@ -63,3 +64,29 @@ def test_time_in_sessions_from_the_facts(store: Store, rows: Sequence[Row], gap:
     with StageTables(events, journey) as tables:
         shared = conformance(events, journey, stage_tables=tables, facts=True)
     assert shared == conformance(events, journey, facts=False)
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows=logs(), channels=st.sampled_from([("web",), ("app",), ("web", "app")]))
+def test_scoped_events_keep_true_facts(
+    store: Store, rows: Sequence[Row], channels: tuple[str, ...]
+) -> None:
+    """A scope that drops events recomputes the facts, so the shortcuts still hold; a
+    table filtered by hand keeps stale ones, which only ``facts=False`` (the default)
+    may read."""
+    mixed = [
+        Row(r.customer, r.minute, r.event, channel="app" if i % 3 == 0 else "web")
+        for i, r in enumerate(rows)
+    ]
+    events = store.load(mixed).table
+    journey = journey_of(SHOP)
+    scope = EventScope(channels=channels)
+    scoped = scope_events(events, scope)
+    assert conformance(scoped, journey, facts=True) == conformance(scoped, journey)
+    with (
+        StageTables(scoped, journey, facts=True) as by_facts,
+        StageTables(scoped, journey) as grouped,
+    ):
+        assert _current(by_facts) == _current(grouped)
+    filtered = events.filter(events.channel.isin(list(channels)))
+    assert conformance(filtered, journey) == conformance(scoped, journey)

@@ -65,7 +65,12 @@ def _living(
             "the living map fills a designed map with data: give --map FILE", param_hint="--map"
         )
     return living_map(
-        source.events(), source.journey, conversion=conversion, attribution_model=model, scope=scope
+        source.events(),
+        source.journey,
+        conversion=conversion,
+        attribution_model=model,
+        scope=scope,
+        facts=True,  # a workspace's events (an event file is loaded into one)
     )
 
 
@@ -156,7 +161,7 @@ def conformance_command(
         raise typer.BadParameter(
             "conformance compares real journeys with a map: give --map FILE", param_hint="--map"
         )
-    return conformance(source.events(), source.journey, top=top, scope=scope)
+    return conformance(source.events(), source.journey, top=top, scope=scope, facts=True)
 
 
 def discover_command(

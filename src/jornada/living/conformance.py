@@ -551,7 +551,7 @@ def conformance(
     top: int = DEFAULT_TOP,
     scope: EventScope | None = None,
     stage_tables: StageTables | None = None,
-    facts: bool | None = None,
+    facts: bool = False,
 ) -> Conformance:
     """Compare the customers' stage paths with the map's designed order (see the module),
     on the events of ``scope`` (:func:`~jornada.events.filters.scope_events`; all by
@@ -563,13 +563,11 @@ def conformance(
     They are of events already scoped, so ``scope`` cannot be given with them (record a
     scope with :func:`dataclasses.replace`, as :func:`~jornada.living.living_map` does).
 
-    ``facts``: whether the events' ``next_ts`` and ``session_last`` are the store's
-    (:mod:`jornada.engine.store`) for these very events; the time to the next event in the
-    session is then read from them instead of sorting the events again (the same
-    numbers). By default: when the events have them and no scope drops events from the
-    paths (:attr:`~jornada.events.filters.EventScope.drops_events`: it recomputes
-    ``session_last`` over whole session ids); with ``stage_tables``, only when True
-    (their events were scoped by the caller, who knows how).
+    ``facts``: the events' ``next_ts`` and ``session_last`` are the store's
+    (:mod:`jornada.engine.store`) for these very events (``Workspace.events()``, scoped
+    or not: :func:`~jornada.events.filters.scope_events` recomputes them), not of a table
+    filtered since; the time to the next event in the session is then read from them
+    instead of sorting the events again (the same numbers).
 
     Raises :class:`ConformanceError` when no stage of the map has an ``events:`` binding
     (on its touchpoints or itself): there is nothing to compare.
@@ -614,14 +612,12 @@ def conformance(
         # The stage tables' labelled events are cached already: visits are derived
         # from them directly, and the gaps (one sort) are read by one query only.
         shared = stage_tables.labelled
-        stored = facts is True and all(c in shared.columns for c in _FACTS)
+        stored = facts and all(c in shared.columns for c in _FACTS)
         with _visits(shared).cache() as visits:
             return _measure(shared, visits, journey, n, top, facts=stored)
     scope = scope if scope is not None else EventScope()
     labelled = _labelled(scope_events(events, scope), journey)
-    stored = all(c in labelled.columns for c in _FACTS) and (
-        facts if facts is not None else not scope.drops_events
-    )
+    stored = facts and all(c in labelled.columns for c in _FACTS)
     # Each intermediate table is read by several queries: computed once (a temporary
     # table on DuckDB, a cached DataFrame on Spark) and released at the end.
     with labelled.cache() as cached, _visits(cached).cache() as visits:

@@ -556,6 +556,7 @@ def living_map(
     attribution_model: str = DEFAULT_ATTRIBUTION_MODEL,
     scope: EventScope | None = None,
     stage_tables: StageTables | None = None,
+    facts: bool = False,
 ) -> LivingMap:
     """Measure ``journey`` on ``events`` and raise the findings (see the module).
 
@@ -571,7 +572,10 @@ def living_map(
     building them again; without them, they are built here and dropped once used. The
     stage analysis, conformance, the touchpoint measures and their trend all read their
     labelled events, so the binding rules are evaluated on the events once for the four
-    (the measured emotion labels only the events with a score or a text).
+    (the measured emotion labels only the events with a score or a text). ``facts``: the
+    events' ``next_ts`` and ``session_last`` are the store's for these very events
+    (``Workspace.events()``; a scope recomputes them), not of a table filtered since: the
+    last events and the time in sessions are then read from them (the same numbers).
     """
     if attribution_model not in MODELS:
         raise AttributionError(
@@ -587,17 +591,13 @@ def living_map(
         tables = (
             stage_tables
             if stage_tables is not None
-            # The store's next_ts holds for the scoped events (a scope dropping events
-            # recomputes it).
-            else stack.enter_context(StageTables(events, journey, facts=True))
+            else stack.enter_context(StageTables(events, journey, facts=facts))
         )
         stage_analysis: StageAnalysis = tables.analysis(percentile)
         # ``events`` are already scoped (scoping twice is not scoping once: a segment is
         # the customers matching it in the events given): the result only records the scope.
-        # The store's facts (next event, place in the session) hold for the scoped events
-        # unless the scope dropped events from the paths (it numbers them again).
         shape: Conformance = replace(
-            conformance(events, journey, stage_tables=tables, facts=not scope.drops_events),
+            conformance(events, journey, stage_tables=tables, facts=facts),
             scope=scope,
         )
         measures: TouchpointMeasures = touchpoint_measures(

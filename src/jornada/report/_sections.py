@@ -80,7 +80,7 @@ class Context:
         sections that need more than the living map's stage analysis (the reach per
         arrival channel, the stalled customers); released by :meth:`close`."""
         if self._stage_tables is None:
-            self._stage_tables = StageTables(self.events, self.journey, facts=True)
+            self._stage_tables = StageTables(self.events, self.journey)
         return self._stage_tables
 
     def close(self) -> None:

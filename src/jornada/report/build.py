@@ -157,15 +157,23 @@ def build_report(
     total = len(BUILDERS) + 2
     say(t("progress.living"), 0, total)
     scoped = scope_events(events, scope)
+    # A workspace's events carry the store's facts (a scope recomputes them); a table
+    # given by the caller may have been filtered since they were computed.
+    facts = isinstance(source, Workspace)
     # One set of stage tables for the living map and the sections that need more of the
     # stages (reach per arrival channel, stalled customers), released at the end.
     try:
-        tables = StageTables(scoped, journey, facts=True)
+        tables = StageTables(scoped, journey, facts=facts)
         try:
             # The living map scopes the events itself (and records the scope); the other
             # sections get them scoped.
             living = living_map(
-                events, journey, conversion=conversion, scope=scope, stage_tables=tables
+                events,
+                journey,
+                conversion=conversion,
+                scope=scope,
+                stage_tables=tables,
+                facts=facts,
             )
         except BaseException:
             tables.close()

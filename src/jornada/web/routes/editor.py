@@ -608,7 +608,7 @@ def living(request: Request, map_id: str, principal: Viewer) -> JSONResponse:
 
     def measure() -> LivingMap:
         with workspace.lock:
-            return living_map(workspace.events(), journey)
+            return living_map(workspace.events(), journey, facts=True)
 
     try:
         measured, hit = _living_cache(request).get_or_compute(key, measure)
