@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             lambda: measured_emotion(events, by="stage_id", journey=journey),
             rows,
         )
-        _clock("conformance", lambda: conformance(events, journey), rows)
+        _clock("conformance", lambda: conformance(events, journey, facts=True), rows)
         _clock("KPIs", lambda: kpis(events, journey=journey), rows)
         if conversion is not None:
             _clock(
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
                 rows,
             )
     print("-- the living map", flush=True)
-    _clock("living map", lambda: living_map(events, journey), rows)
+    _clock("living map", lambda: living_map(events, journey, facts=True), rows)
     if not args.skip_report:
         print("-- the report", flush=True)
         steps: list[tuple[str, float, float]] = []
