@@ -85,14 +85,30 @@ class WorkspaceSettings(BaseModel):
     @field_validator("memory_limit")
     @classmethod
     def _memory_size(cls, value: str | None) -> str | None:
-        if value is not None and not _MEMORY_SIZE.fullmatch(value):
+        if value is None:
+            return value
+        match = _MEMORY_SIZE.fullmatch(value)
+        if not match:
             raise ValueError(
                 f"memory_limit {value!r} is not a size: write it like '4GB' or '512MB'"
             )
+        size = float(match["number"]) * _UNIT_BYTES[match["unit"].upper()]
+        if size < _LEAST_MEMORY:
+            # Below this the engine cannot even open the store, and every later open
+            # would fail: refused here, where the setting is named.
+            raise ValueError(f"memory_limit {value!r} is too small: give at least '100MB'")
         return value
 
 
-_MEMORY_SIZE = re.compile(r"\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*", re.IGNORECASE)
+_MEMORY_SIZE = re.compile(
+    r"\s*(?P<number>\d+(\.\d+)?)\s*(?P<unit>B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*", re.IGNORECASE
+)
+_UNIT_BYTES = {
+    "B": 1,
+    **{unit: 1000**power for power, unit in enumerate(("KB", "MB", "GB", "TB"), start=1)},
+    **{unit: 1024**power for power, unit in enumerate(("KIB", "MIB", "GIB", "TIB"), start=1)},
+}
+_LEAST_MEMORY = 100 * 1000**2
 
 
 @dataclass(frozen=True)

@@ -41,3 +41,13 @@ def test_a_memory_limit_that_is_not_a_size_is_refused_at_its_place(tmp_path: Pat
         Workspace.open(root)
     with pytest.raises(WorkspaceError, match="is not a size"):
         Workspace.init(tmp_path / "other").update_settings(memory_limit="4 gallons")
+
+
+def test_a_memory_limit_too_small_to_open_the_store_is_refused(tmp_path: Path) -> None:
+    workspace = Workspace.init(tmp_path / "ws")
+    for tiny in ("0MB", "1B", "99MB", "0.05GiB"):
+        with pytest.raises(WorkspaceError, match="too small"):
+            workspace.update_settings(memory_limit=tiny)
+    workspace.update_settings(memory_limit="100MB")
+    row = Workspace.open(tmp_path / "ws").engine.sql("SELECT count(*) FROM events").fetchone()
+    assert row == (0,)
