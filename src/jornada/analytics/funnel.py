@@ -591,9 +591,7 @@ def _ordered_paths(
             )
             chain = _add(chain, found, keys)
             reached = found.select(*keys, _after=found[f"p{k}"])
-        return _first_or_every(
-            table, chain, keys, m, window_us, excluding=False, start="t1", every=_never
-        )
+        return _first_or_every(table, chain, keys, m, window_us, excluding=False, start="t1")
 
     for k in range(2, m + 1):
         # Each step's events are scanned on their own (the scan tests one event name).
@@ -638,10 +636,6 @@ def _ordered_paths(
     )
 
 
-def _never(rows: Any, paths: Any) -> Any:
-    raise AssertionError("no path needs a retry without window and exclusions")
-
-
 def _first_or_every(
     table: Any,
     chain: Any,
@@ -651,7 +645,7 @@ def _first_or_every(
     *,
     excluding: bool,
     start: str,
-    every: Callable[[Any, Any], Any],
+    every: Callable[[Any, Any], Any] | None = None,
     unsure: str | None = None,
 ) -> Any:
     """Per path, its best attempt, given ``chain``: per path, the attempt from its first
@@ -662,7 +656,8 @@ def _first_or_every(
     it is the best attempt (also the earliest). Only the other paths ("hard": a window
     or an exclusion stopped their first attempt) get ``every(rows, paths)``: every
     anchor tried, with window functions sorting their events, the costly part. So do the
-    paths flagged in the ``unsure`` column, whose ``chain`` may be cut short.
+    paths flagged in the ``unsure`` column, whose ``chain`` may be cut short. Without
+    ``every``, the caller knows nothing stops the first attempt (no window, no exclusion).
     """
     if excluding:
         stops = table.filter(table.x).join(chain.select(*keys, _after=chain.a), keys)
@@ -673,7 +668,7 @@ def _first_or_every(
     chain = _with_reach(chain, m, window_us, start=start)
     chain = chain.mutate(**_durations(chain, m))
     columns = [*keys, *_group(chain), "depth", *(f"d{k}" for k in range(2, m + 1))]
-    if window_us is None and not excluding and unsure is None:
+    if every is None or (window_us is None and not excluding and unsure is None):
         # Nothing can stop the first attempt: it is every path's best.
         return chain.filter(chain.depth >= 1).select(*columns)
 
