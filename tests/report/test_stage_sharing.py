@@ -111,3 +111,16 @@ def test_the_living_map_measures_its_stages_on_the_shared_tables(
         assert shared.analyses["stages"] == alone
         assert shared.total_customers == living.total_customers
     assert _cached_tables(demo) == before, "released after use"
+
+
+def test_arrival_channels_of_any_name() -> None:
+    """Channel names are data, never rule text: accents and quotes are channels too."""
+    from jornada.engine import Engine
+
+    engine = Engine.duckdb()
+    engine.sql(
+        "create table events as select * from (values "
+        "('a', 0, 'loja física'), ('b', 0, 'loja física'), ('c', 0, 'it''s web'), "
+        "('c', 1, 'web')) t(customer_id, idx, channel)"
+    )
+    assert opp.arrival_channels(engine.table("events")) == ["loja física", "it's web"]

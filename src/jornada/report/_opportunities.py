@@ -39,7 +39,6 @@ from scipy import stats
 
 from jornada.analytics.funnel import FunnelResult, funnel
 from jornada.analytics.results import wilson_interval
-from jornada.analytics.segments import FirstEvent, Segment, segment_labels
 from jornada.analytics.stages import StageAnalysis, StageReachByGroup, StageTables
 from jornada.model import Journey
 
@@ -63,7 +62,6 @@ MIN_OTHER_PATHS: Final = 30
 MIN_DROP: Final = 0.3
 MAX_P: Final = 0.001
 WEEK_COLUMN: Final = "_report_week_channel"
-_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-. ")
 
 
 @dataclass(frozen=True)
@@ -118,23 +116,18 @@ def arrival_channels(events: Any, *, top: int = 4, min_share: float = 0.05) -> l
         (row for row in counts if row["channel"] is not None),
         key=lambda row: (-row["channel_count"], row["channel"]),
     )
-    return [
-        row["channel"]
-        for row in ranked
-        if row["channel_count"] / total >= min_share and set(row["channel"]) <= _SAFE
-    ][:top]
+    return [row["channel"] for row in ranked if row["channel_count"] / total >= min_share][:top]
 
 
 def channel_reach(tables: StageTables, events: Any, channels: Sequence[str]) -> StageReachByGroup:
     """Per arrival channel (in ``channels`` order) and stage: the customers arriving by
     it who reached the stage, and the next one too. ``tables`` are the stages measured on
-    ``events``; each channel's customers are those of its
-    :class:`~jornada.analytics.segments.Segment` (first event ``channel = '...'``)."""
+    ``events``; a channel's customers are those whose first event is of it (as in
+    :func:`arrival_channels`)."""
     if not channels:
         return StageReachByGroup(tables.journey.id, tables.as_of, (), (), ())
-    segments = [Segment(channel, FirstEvent(f"channel = '{channel}'")) for channel in channels]
-    arrivals = segment_labels(events, segments, remainder=None)
-    return tables.reach_by(arrivals, column="segment", values=channels)
+    arrivals = events.filter(events.idx == 0).select("customer_id", "channel")
+    return tables.reach_by(arrivals, column="channel", values=channels)
 
 
 def stage_gaps(overall: StageAnalysis, by_channel: StageReachByGroup) -> list[StageGap]:
