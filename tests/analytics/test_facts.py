@@ -81,9 +81,10 @@ def test_a_store_without_the_facts_gets_them_when_opened(tmp_path: Path) -> None
     workspace.load(source, ColumnMapping(customer="user", time="ts", event="name"))
     order = "ORDER BY customer_id, idx"
     built = workspace.engine.sql(f"SELECT * FROM events {order}").fetchall()
-    # As a store of version 1 left it: no session_last, no first_pair.
+    # As a store of version 1 left it: no session_last, no first_pair, no customer_no.
     workspace.engine.sql(
-        "CREATE OR REPLACE TABLE events AS SELECT * EXCLUDE (session_last, first_pair) FROM events"
+        "CREATE OR REPLACE TABLE events AS "
+        "SELECT * EXCLUDE (session_last, first_pair, customer_no) FROM events"
     )
     workspace.engine.sql("INSERT OR REPLACE INTO store_meta VALUES ('store_version', '1')")
     workspace.close()
@@ -95,6 +96,26 @@ def test_a_store_without_the_facts_gets_them_when_opened(tmp_path: Path) -> None
         version = reopened.engine.sql(
             "SELECT value FROM store_meta WHERE key = 'store_version'"
         ).fetchone()
-        assert version == ("2",)
+        assert version == ("3",)
     finally:
         reopened.close()
+
+
+@settings(max_examples=20, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=logs(source_sessions=False))
+def test_customer_numbers_are_one_per_customer_in_id_order(
+    make_log: MakeLog, rows: list[Any]
+) -> None:
+    table = make_log(rows).table
+
+    def pairs_of(events: Any) -> set[tuple[str, int]]:
+        rows = events.select("customer_id", "customer_no").to_pyarrow().to_pylist()
+        return {(row["customer_id"], row["customer_no"]) for row in rows}
+
+    pairs = pairs_of(table)
+    by_id = sorted(pairs)
+    assert len({customer for customer, _ in pairs}) == len(pairs)
+    assert [no for _, no in by_id] == list(range(1, len(by_id) + 1))
+    # A scope keeps the number: it names the customer, not a position in a path.
+    everything = EventScope(date_from=dt.date(2000, 1, 1))
+    assert pairs_of(scope_events(table, everything)) == pairs
