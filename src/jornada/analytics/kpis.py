@@ -576,26 +576,11 @@ def _roles(
         if not text.strip():
             raise KpiError(f"the count {role!r} is empty; give an event name or a rule")
         chosen[role] = text.strip()
-    # Only a count naming a stage, touchpoint or milestone needs the map: resolving with it
-    # builds every touchpoint's filter, for each of the counts.
-    ids = _map_ids(journey)
     conditions = {
-        role: resolve_step(
-            text, events, journey if text.strip() in ids else None
-        ).condition.fill_null(False)
+        role: resolve_step(text, events, journey).condition.fill_null(False)
         for role, text in chosen.items()
     }
     return conditions, tuple(chosen.items())
-
-
-def _map_ids(journey: Journey | None) -> frozenset[str]:
-    """The ids a step may name in ``journey``: stages, touchpoints, milestones."""
-    if journey is None:
-        return frozenset()
-    ids = {stage.id for stage in journey.stages}
-    ids.update(touchpoint.id for _, touchpoint in journey.iter_touchpoints())
-    ids.update(m.id for stage in journey.stages for m in stage.milestones)
-    return frozenset(ids)
 
 
 def _texts(ids: Iterable[str], journey: Journey | None, language: Language) -> list[KpiText]:
