@@ -262,27 +262,37 @@ class _Part:
     labels: tuple[tuple[str | None, str], ...]
 
 
-def _pack(table: ir.Table, names: Sequence[str]) -> _Part:
-    """A part of one row per (scope, p) of ``table``, its ``names`` columns as values."""
+def _pack(
+    table: ir.Table,
+    names: Sequence[str],
+    labels: Sequence[tuple[str, str]] | None = None,
+) -> _Part:
+    """A part of one row per (scope, p) of ``table``, its ``names`` columns as values:
+    each the measure of that name of the row's scope; with ``labels`` (scope, measure),
+    one per column, a table of one row per period (no ``scope`` column) whose columns
+    are the measures of several scopes.
+
+    >>> import ibis
+    >>> totals = ibis.table({"scope": "string", "p": "int64", "visits": "int64"}, name="t")
+    >>> _pack(totals, ["visits"]).labels
+    ((None, 'visits'),)
+    >>> wide = ibis.table({"p": "int64", "m0": "int64"}, name="w")
+    >>> _pack(wide, ["m0"], [("stage:buy", "visits")]).labels
+    (('stage:buy', 'visits'),)
+    """
+    if labels is None:
+        scope = table.scope.cast("string")
+        found: tuple[tuple[str | None, str], ...] = tuple((None, name) for name in names)
+    else:
+        scope = ibis.literal("", type="string")
+        found = tuple(labels)
     return _Part(
         table.select(
-            scope=table.scope.cast("string"),
+            scope=scope,
             p=table.p.cast("int64"),
             v=ibis.array([table[name].cast("float64") for name in names]),
         ),
-        tuple((None, name) for name in names),
-    )
-
-
-def _pack_wide(table: ir.Table, columns: Sequence[tuple[str, str, str]]) -> _Part:
-    """A part of one row per period of ``table``: ``columns`` are (column, scope, measure)."""
-    return _Part(
-        table.select(
-            scope=ibis.literal("", type="string"),
-            p=table.p.cast("int64"),
-            v=ibis.array([table[column].cast("float64") for column, _, _ in columns]),
-        ),
-        tuple((scope, name) for _, scope, name in columns),
+        found,
     )
 
 
@@ -295,13 +305,10 @@ class _Flags:
     atoms: tuple[str, ...]  # every atom column
     of: tuple[tuple[str, ...] | None, ...]  # each scope's atoms (None: scope unused)
 
-    def flag(self, table: ir.Table, i: int) -> ir.BooleanValue:
-        names = self.of[i]
-        assert names is not None
-        return functools.reduce(operator.or_, [table[name] for name in names])
-
-    def any(self, table: ir.Table, chosen: Iterable[int]) -> ir.BooleanValue:
-        names = dict.fromkeys(name for i in chosen for name in self.of[i] or ())
+    def flag(self, table: ir.Table, *scopes: int) -> ir.BooleanValue:
+        """True for the events of any of ``scopes`` (indexes of used scopes): their atoms
+        ORed, each once."""
+        names = dict.fromkeys(name for i in scopes for name in self.of[i] or ())
         return functools.reduce(operator.or_, [table[name] for name in names])
 
 
@@ -450,8 +457,8 @@ def _wide(
 def _filtered(table: ir.Table, measures: Sequence[tuple[str, str, Any]]) -> _Part:
     """One row per period of ``table``: ``measures`` are (scope, measure, aggregate)."""
     aggregates = {f"m{k}": aggregate for k, (_, _, aggregate) in enumerate(measures)}
-    columns = [(f"m{k}", key, name) for k, (key, name, _) in enumerate(measures)]
-    return _pack_wide(table.group_by("p").aggregate(**aggregates), columns)
+    labels = [(key, name) for key, name, _ in measures]
+    return _pack(table.group_by("p").aggregate(**aggregates), list(aggregates), labels)
 
 
 def _sessions(base: ir.Table) -> ir.Table:
@@ -536,7 +543,7 @@ def _visits_wide(
     sessions = _sessions(base)
     chosen = [i for _, i, _ in scopes]
     atoms = list(dict.fromkeys(name for i in chosen for name in flags.of[i] or ()))
-    views = base.filter(base.r_page_view & flags.any(base, chosen)).select(
+    views = base.filter(base.r_page_view & flags.flag(base, *chosen)).select(
         "p", "session_id", "session_idx", "ts", "next_ts", *_last(base), *atoms
     )
     joined = views.join(sessions, views.session_id == sessions.sid)

@@ -306,24 +306,16 @@ def transitions(
 
 def _transition_edges(events: ir.Table, by: PathBy, with_start_end: bool) -> ir.Table:
     path = path_events(events, by)
-    if by is PathBy.customer and "first_pair" in events.columns:
-        # The stored fact marks each pair's first occurrence in its customer's path: the
-        # distinct paths are a filtered count in the one aggregate (the distinct triples
-        # of the fallback below were two thirds of the time at 10M events).
-        moves = events.filter(events.next_ts.notnull())  # cheaper to test than next_event
-        micros = moves.next_ts.delta(moves.ts, unit="microsecond")
-        edges = moves.group_by(source=moves.event, target=moves.next_event).agg(
-            count=moves.count(),
-            paths=moves.count(where=moves.first_pair),
-            _q=micros.quantile([0.5, 0.95]),
-        )
+    # The stored fact marks each pair's first occurrence in its customer's path: the
+    # distinct paths are a filtered count in the one aggregate (the distinct triples of
+    # the fallback below were two thirds of the time at 10M events).
+    stored = by is PathBy.customer and "first_pair" in events.columns
+    source = events if stored else path
+    moves = source.filter(source.next_ts.notnull())  # cheaper to test than next_event
+    if stored:
+        edges = _edge_aggregates(moves, paths=moves.count(where=moves.first_pair))
     else:
-        moves = path.filter(path.next_ts.notnull())
-        # quantiles of whole microseconds (exact integers; faster than of doubles)
-        micros = moves.next_ts.delta(moves.ts, unit="microsecond")
-        timed = moves.group_by(source=moves.event, target=moves.next_event).agg(
-            count=moves.count(), _q=micros.quantile([0.5, 0.95])
-        )
+        timed = _edge_aggregates(moves)
         # Distinct paths per edge in two plain aggregates: a DISTINCT aggregate beside the
         # quantiles made DuckDB sort the 10M moves (1.9 s against 1.2 s this way).
         pairs = moves.select(source=moves.event, target=moves.next_event, path_id=moves.path_id)
@@ -354,6 +346,23 @@ def _transition_edges(events: ir.Table, by: PathBy, with_start_end: bool) -> ir.
         p95_seconds=edges._q[1].cast("float64") / 1_000_000,
     )
     return edges.order_by([ibis.desc("count"), "source", "target"])
+
+
+def _edge_aggregates(moves: ir.Table, **more: ir.Scalar) -> ir.Table:
+    """Per edge (``source`` event, ``target`` next event) of ``moves``, the events followed
+    by another: ``count``, the aggregates ``more``, and ``_q``, the median and 95th
+    percentile of the gaps in whole microseconds (exact integers; faster than doubles).
+
+    >>> import ibis
+    >>> moves = ibis.table({"event": "string", "next_event": "string", "ts": "timestamp",
+    ...                     "next_ts": "timestamp"}, name="moves")
+    >>> _edge_aggregates(moves, n=moves.count()).columns
+    ('source', 'target', 'count', 'n', '_q')
+    """
+    micros = moves.next_ts.delta(moves.ts, unit="microsecond")
+    return moves.group_by(source=moves.event, target=moves.next_event).agg(
+        count=moves.count(), **more, _q=micros.quantile([0.5, 0.95])
+    )
 
 
 # --- step matrix -----------------------------------------------------------------------
