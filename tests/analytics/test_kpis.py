@@ -592,17 +592,23 @@ KINDS: list[tuple[str, str]] = [
     ("review_submitted", "app"),
 ]
 
-event_specs = st.tuples(
-    st.sampled_from("abcd"),
-    # Days from Thursday 1 January, few of them so that a customer's events often fall
-    # on the same day, and minutes close enough to share a session; weeks and months cross.
-    st.sampled_from([0, 3, 4, 12, 30, 31, 33, 59]),
-    st.integers(0, 60),
-    st.integers(0, len(KINDS) - 1),
-    st.integers(-1, 11),  # score (out of every scale at the ends), or an amount
-    st.sampled_from(["csat", "nps", "ces"]),
-    st.booleans(),
-)
+
+def event_specs_of(customers: str, days: list[int]) -> st.SearchStrategy[Any]:
+    """Random events of ``customers`` on ``days`` (from Thursday 1 January)."""
+    return st.tuples(
+        st.sampled_from(customers),
+        st.sampled_from(days),
+        st.integers(0, 60),
+        st.integers(0, len(KINDS) - 1),
+        st.integers(-1, 11),  # score (out of every scale at the ends), or an amount
+        st.sampled_from(["csat", "nps", "ces"]),
+        st.booleans(),
+    )
+
+
+# Few days, so that a customer's events often fall on the same day, and minutes close
+# enough to share a session; weeks and months cross.
+event_specs = event_specs_of("abcd", [0, 3, 4, 12, 30, 31, 33, 59])
 
 
 def random_row(spec: tuple[str, int, int, int, int, str, bool]) -> Any:
@@ -639,6 +645,126 @@ def test_random_logs_match_the_oracle(
     for row in result.rows:
         want = expected[(row.scope, row.period)][row.kpi]
         assert same(row.value, want), (row.kpi, row.scope, row.period, row.value, want)
+
+
+# --- a map of one touchpoint per channel: its stages and touchpoints are the channels ---------
+
+BOARD_KPIS = ["ctr", "roas", "bounce_rate", "retention_rate", "cart_abandonment_rate", "nps"]
+
+
+def channel_map(channels: list[str]) -> Journey:
+    """One stage per channel holding one touchpoint bound to that channel only (with a
+    target for each of :data:`BOARD_KPIS`, for the board)."""
+    return Journey(
+        id="channels",
+        title="One touchpoint per channel",
+        stages=[
+            Stage(
+                id=f"s-{channel}",
+                name=f"Stage {channel}",
+                touchpoints=[
+                    Touchpoint(
+                        id=f"t-{channel}",
+                        name=f"Touchpoint {channel}",
+                        channel=channel,
+                        events=EventBinding(channels=[channel]),
+                        kpis=[KpiTarget(kpi=kpi, target=1.0) for kpi in BOARD_KPIS],
+                    )
+                ],
+            )
+            for channel in channels
+        ],
+    )
+
+
+def assert_scopes_are_the_channels(
+    events: Any, channels: list[str], *, period: Any, spend: Any = None
+) -> int:
+    """Every KPI of every stage and touchpoint of :func:`channel_map`, and of its board,
+    equals that channel's KPI by ``by="channel"``, which the engine computes another way
+    (a scope column grouped on, where a map's scopes are flags on the events summed per
+    scope, visits joined once for all, spend rows charged by the scope's channels).
+    Returns how many values (not None) were compared."""
+    journey = channel_map(channels)
+    expected = {
+        (r.kpi, r.scope, r.period): r
+        for r in kpis(events, by="channel", period=period, spend=spend).rows
+    }
+    assert {scope for _, scope, _ in expected} == set(channels)
+    compared = 0
+    for by in ("touchpoint", "stage", None):
+        result = kpis(events, journey=journey, by=by, period=period, spend=spend)
+        found = {(r.kpi, r.scope[2:], r.period): r for r in result.rows}
+        assert len(found) == len(result.rows)
+        if by is None:  # the board: the targets' KPIs of the touchpoints
+            assert found.keys() == {key for key in expected if key[0] in BOARD_KPIS}
+        else:
+            assert found.keys() == expected.keys()
+        for key, row in found.items():
+            want = expected[key]
+            if row.note is not None and row.note.startswith("blended"):
+                # A stage or touchpoint without spend of its own is charged the period's
+                # whole spend; a channel without any has none.
+                assert (want.value, want.note) == (None, "no spend data"), (by, key)
+                continue
+            got = (row.value, row.numerator, row.denominator)
+            wanted = (want.value, want.numerator, want.denominator)
+            assert all(same(a, b) for a, b in zip(got, wanted, strict=True)), (by, key, got, wanted)
+            assert row.note == want.note, (by, key)
+            compared += row.value is not None
+    return compared
+
+
+@pytest.mark.parametrize("period", [None, "month"])
+def test_a_map_of_one_touchpoint_per_channel_is_the_channels(
+    log: EventLog, spend_csv: Path, period: Any
+) -> None:
+    channels = sorted({row[3]["channel"] for row in LOG})
+    assert assert_scopes_are_the_channels(log.table, channels, period=period) > 50
+    # The spend table adds a channel with no events (search) and charges social.
+    with_spend = sorted({*channels, "search"})
+    assert (
+        assert_scopes_are_the_channels(log.table, with_spend, period=period, spend=spend_csv) > 50
+    )
+
+
+# Denser than ``event_specs``: fewer customers and days, so that the scopes' events often
+# share a session (a visit, a cart) and a customer (a conversion, a retention base).
+dense_specs = event_specs_of("abc", [0, 4, 31, 33])  # a Thursday, the next week, month
+spend_specs = st.lists(
+    st.tuples(
+        st.sampled_from([0, 4, 31, 59]),  # days from 1 January, as the events'
+        st.sampled_from(["social", "web", "search"]),
+        st.integers(0, 20),
+        st.none() | st.integers(0, 50),
+    ),
+    max_size=3,
+)
+
+
+@pytest.mark.slow
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    specs=st.lists(dense_specs, min_size=1, max_size=24),
+    period=st.sampled_from([None, "week", "month"]),
+    spend=spend_specs,
+)
+def test_random_logs_a_map_of_one_touchpoint_per_channel_is_the_channels(
+    make_log: MakeLog, specs: list[Any], period: Any, spend: list[Any]
+) -> None:
+    log = make_log([random_row(spec) for spec in specs])
+    table = None
+    if spend:
+        table = pa.table(
+            {
+                "date": [(D(2026, 1, 1) + dt.timedelta(days=d)).isoformat() for d, *_ in spend],
+                "channel": [channel for _, channel, _, _ in spend],
+                "spend": pa.array([float(amount) for _, _, amount, _ in spend]),
+                "impressions": pa.array([shown for *_, shown in spend], pa.int64()),
+            }
+        )
+    channels = sorted({KINDS[spec[3]][1] for spec in specs} | {s[1] for s in spend})
+    assert_scopes_are_the_channels(log.table, channels, period=period, spend=table)
 
 
 # --- the demo --------------------------------------------------------------------------------
