@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pytest
 import typer
 import typer.main
@@ -26,6 +27,8 @@ from jornada.analytics.churn import (
     ChurnDefinition,
     ChurnError,
     PurchaseTarget,
+    _fit,
+    _Frame,
     churn,
     churn_triggers,
     propensity,
@@ -625,6 +628,30 @@ def test_permutation_importance_is_scikit_learns() -> None:
     assert [i.feature for i in found][:2] == ["a", "b"]
 
 
+def test_permutation_importance_without_the_trees_is_still_scikit_learns() -> None:
+    # A model whose internals are not gradient boosting's (no trees whose outputs could be
+    # kept): every column is predicted again in full, with scikit-learn's numbers still.
+    from sklearn.inspection import permutation_importance
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(700, 4))
+    x[:, 3] = 1.0
+    y = (x[:, 0] - 0.7 * x[:, 2] + rng.normal(size=700) > 0.8).astype(int)
+    names = ["a", "b", "c", "d"]
+    with model_.limited_threads():
+        fitted = LogisticRegression().fit(x, y)
+        found = model_.importances(fitted, x, y, names, {}, seed=2)
+        expected = permutation_importance(
+            fitted, x, y, scoring="roc_auc", n_repeats=model_.PERMUTATION_REPEATS, random_state=2
+        )
+    by_name = {i.feature: (i.importance, i.std) for i in found}
+    for k, name in enumerate(names):
+        assert by_name[name] == (expected.importances_mean[k], expected.importances_std[k])
+    assert [i.feature for i in found][:2] == ["a", "c"]
+    assert by_name["d"] == (0.0, 0.0)
+
+
 def test_partial_dependence_is_the_mean_risk_over_a_grid() -> None:
     rng = np.random.default_rng(1)
     x = rng.normal(size=(800, 3))
@@ -670,6 +697,47 @@ def test_the_fit_sample_is_seeded_keeps_the_rare_class_and_weighs_the_other() ->
     assert halves is not None
     assert int(balanced[halves[0]].sum()) == 500
     assert halves[1].sum() == pytest.approx(10_000)
+
+
+def test_the_risks_of_a_model_fitted_on_a_sample_stay_calibrated(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A rare outcome (about 2.5%) among 40,000 customers, fitted on 10,000: the sample
+    # keeps every positive customer (a tenth of it, four times their share) and weighs the
+    # others up to their number, so the mean predicted risk of everyone stays near the
+    # base rate (13% above it: the trees overfit the sparser negatives a little; 75% above
+    # on a sample of 3,000); unweighted, it is 3.4 times the base rate.
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(40_000, 3))
+    y = rng.random(40_000) < 1 / (1 + np.exp(4.6 - 1.2 * x[:, 0] + 0.8 * x[:, 1]))
+    base_rate = float(y.mean())
+    assert 0.02 < base_rate < 0.03
+    monkeypatch.setattr(model_, "MAX_FIT_ROWS", 10_000)
+    frame = _Frame(pa.chunked_array([range(len(y))]), np.asfortranarray(x), y, pa.table({}))
+    with model_.limited_threads():
+        fitted, fitted_on = _fit(frame, seed=0)
+        risk = model_.predict(fitted, x)
+    assert fitted_on == 10_000
+    assert float(risk.mean()) == pytest.approx(base_rate, rel=0.25)
+    assert model_.evaluate(risk, y).roc_auc > 0.8
+
+
+def test_a_column_without_any_value_is_ignored_by_the_fit() -> None:
+    # A rare column can have no value among the customers of a fit sample: the model is
+    # then the one without that column (scikit-learn alone refuses to bin it).
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(2_000, 3))
+    y = x[:, 0] + rng.normal(size=2_000) > 1
+    with_empty = np.asfortranarray(np.column_stack([x[:, :1], np.full(2_000, np.nan), x[:, 1:]]))
+    with model_.limited_threads():
+        expected = model_.predict(model_.fit(x, y, seed=0), x)
+        fitted = model_.fit(with_empty, y, seed=0, weights=np.full(2_000, 2.0))
+        assert np.isnan(with_empty[:, 1]).all()  # the caller's matrix is left as it was
+        unweighted = model_.fit(with_empty, y, seed=0)
+        assert np.array_equal(model_.predict(unweighted, with_empty), expected)
+        with_empty[:5, 1] = 7.0  # a value met later changes nothing
+        assert np.array_equal(model_.predict(unweighted, with_empty), expected)
+        assert model_.evaluate(model_.predict(fitted, with_empty), y).roc_auc > 0.8
 
 
 def test_the_model_says_how_many_customers_it_was_fitted_on(

@@ -199,14 +199,30 @@ def fit_rows(
     """
     if len(y) <= limit:
         return None
-    rng = np.random.default_rng(seed)
     y = y.astype(bool)
     positive, negative = np.flatnonzero(y), np.flatnonzero(~y)
     small, large = sorted((positive, negative), key=len)
-    keep_small = min(len(small), limit // 2)
+    return _draw(small, large, seed=seed, limit=limit)
+
+
+def _draw(
+    first: npt.NDArray[np.intp], second: npt.NDArray[np.intp], *, seed: int, limit: int
+) -> tuple[npt.NDArray[np.intp], Matrix]:
+    """At most ``limit`` of the rows ``first`` and ``second`` (two disjoint classes),
+    drawn with ``seed``, in their original order, with their weights: every row of
+    ``first`` up to half of ``limit``, then of ``second`` up to the rest, each row weighted
+    by its class's rows over its rows drawn.
+
+    >>> rows, weights = _draw(np.array([0, 5]), np.arange(1, 5), seed=0, limit=4)
+    >>> len(rows), {0, 5} <= set(rows.tolist()), sorted(weights.tolist())
+    (4, True, [1.0, 1.0, 2.0, 2.0])
+    """
+    rng = np.random.default_rng(seed)
+    keep_first = min(len(first), limit // 2)
+    keep_second = min(len(second), limit - keep_first)
     drawn = [
-        (rng.choice(small, keep_small, replace=False), len(small) / max(keep_small, 1)),
-        (rng.choice(large, limit - keep_small, replace=False), len(large) / (limit - keep_small)),
+        (rng.choice(rows, keep, replace=False), len(rows) / max(keep, 1))
+        for rows, keep in ((first, keep_first), (second, keep_second))
     ]
     rows = np.concatenate([chosen for chosen, _ in drawn])
     weights = np.concatenate([np.full(len(chosen), weight) for chosen, weight in drawn])
@@ -218,7 +234,20 @@ def fit(
     x: Matrix, y: Vector, *, seed: int, weights: Matrix | None = None
 ) -> HistGradientBoostingClassifier:
     """Gradient boosting, seeded and deterministic, on all of ``x`` (sample it first with
-    :func:`fit_rows`; ``weights`` per row)."""
+    :func:`fit_rows`; ``weights`` per row). A column without any value is ignored.
+
+    >>> x = np.array([[float(k % 7), np.nan] for k in range(60)])
+    >>> model = fit(x, np.arange(60) % 7 > 3, seed=0)
+    >>> bool(predict(model, x[:1])[0] < 0.5)
+    True
+    """
+    empty = np.isnan(x).all(axis=0)
+    if empty.any():
+        # scikit-learn cannot bin a column of nothing (1.9 fails with "window shape cannot
+        # be larger than input array shape"): a rare column may have no value in a fit
+        # sample. As a constant, no tree splits on it, and the model is the one without it.
+        x = x.copy(order="K")
+        x[:, empty] = 0.0
     model = HistGradientBoostingClassifier(
         max_iter=100,
         learning_rate=0.1,
@@ -286,18 +315,8 @@ def _sample(
     with ``seed``; in their original order."""
     if len(x) <= limit:
         return x, y
-    rng = np.random.default_rng(seed)
     positive, negative = np.flatnonzero(y), np.flatnonzero(~y.astype(bool))
-    keep_positive = min(len(positive), limit // 2)
-    keep_negative = min(len(negative), limit - keep_positive)
-    rows = np.sort(
-        np.concatenate(
-            [
-                rng.choice(positive, keep_positive, replace=False),
-                rng.choice(negative, keep_negative, replace=False),
-            ]
-        )
-    )
+    rows, _ = _draw(positive, negative, seed=seed, limit=limit)
     return x[rows], y[rows]
 
 
