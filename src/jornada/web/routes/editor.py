@@ -604,14 +604,19 @@ def living(request: Request, map_id: str, principal: Viewer) -> JSONResponse:
     # Measuring a whole map takes seconds (tens at 10M events): kept until the map or
     # the data changes, so toggling the overlay, or a colleague opening it, is instant.
     design = hashlib.sha256(journey.model_dump_json().encode("utf-8")).hexdigest()
-    key = cache_key("living", {"map": design}, version=known_data_version(request))
+    version = known_data_version(request)
+    key = cache_key("living", {"map": design}, version=version)
 
     def measure() -> LivingMap:
         with workspace.lock:
             return living_map(workspace.events(), journey, facts=True)
 
+    cache = _living_cache(request)
+    # A load makes the maps measured on older data unreachable: dropped now, not kept
+    # (each a whole map's measures) until sixteen newer ones push them out.
+    cache.forget_older(version)
     try:
-        measured, hit = _living_cache(request).get_or_compute(key, measure)
+        measured, hit = cache.get_or_compute(key, measure)
     except JornadaError as error:
         return _error(request, 422, "cannot_measure", str(error))
     frame = measured.to_frame()

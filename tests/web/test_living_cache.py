@@ -1,0 +1,115 @@
+"""The editor's living-map cache on a real server: one entry per map design and data
+version, and a load drops the entries of the older data (not left for the LRU bound)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from jornada.accounts import AppState
+from jornada.events.load import ColumnMapping
+from jornada.model import Journey
+from jornada.web import create_app
+from jornada.workspace import Workspace
+from tests.web.conftest import add_member, csrf_of, email_of, sign_in, small_journey
+
+HEADER = "user,ts,name,via\n"
+FIRST = """\
+u1,2026-01-01T10:00:00,view,web
+u1,2026-01-01T10:09:00,purchase,web
+u2,2026-01-02T09:00:00,view,app
+"""
+MORE = """\
+u3,2026-01-04T09:00:00,view,web
+u3,2026-01-04T09:02:00,purchase,web
+"""
+
+
+def bound_journey(map_id: str) -> Journey:
+    """The conftest's small map, its ads bound to views and its checkout to purchases."""
+    data = small_journey(map_id=map_id).model_dump()
+    data["stages"][0]["touchpoints"][0]["events"] = {"names": ["view"]}
+    data["stages"][1]["touchpoints"][0]["events"] = {"names": ["purchase"]}
+    return Journey.model_validate(data)
+
+
+@pytest.fixture
+def served(workspace: Workspace, state: AppState, tmp_path: Path) -> Iterator[tuple[str, FastAPI]]:
+    """The app on a real uvicorn server (as ``live_server``), with events loaded and two
+    bound maps; yields the base URL and the app (to look into its cache)."""
+    source = tmp_path / "first.csv"
+    source.write_text(HEADER + FIRST)
+    workspace.load(source, ColumnMapping(customer="user", time="ts", event="name", channel="via"))
+    workspace.save_map(bound_journey("shop"))
+    workspace.save_map(bound_journey("store"))
+    add_member(state, workspace, "editor")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    app = create_app(workspace, state=state)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", ws="none"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}", app
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+def load_through_the_app(http: httpx.Client, body: str) -> None:
+    """Upload ``body`` (CSV rows) as a load and wait for it to finish."""
+    response = http.post(
+        "/api/loads",
+        params={"filename": "more.csv", "customer": "user", "time": "ts", "event": "name"},
+        content=(HEADER + body).encode(),
+        headers={
+            "Content-Type": "application/octet-stream",
+            "X-CSRF-Token": csrf_of(http.get("/loads").text),
+        },
+    )
+    assert response.status_code == 202, response.text
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        job = http.get(response.json()["status_url"]).json()
+        if job["status"] in ("done", "failed"):
+            assert job["status"] == "done", job
+            return
+        time.sleep(0.05)
+    raise AssertionError("the load did not finish in 30 s")
+
+
+def test_a_load_drops_the_living_maps_of_older_data(served: tuple[str, FastAPI]) -> None:
+    url, app = served
+    with httpx.Client(base_url=url, timeout=60) as http:
+        assert sign_in(http, email_of("editor")).status_code == 303
+        shop = http.get("/api/maps/shop/living")
+        assert shop.headers["X-Jornada-Cache"] == "miss"
+        assert shop.json()["touchpoints"]["checkout"]["customers"] == 1
+        assert http.get("/api/maps/shop/living").headers["X-Jornada-Cache"] == "hit"
+        assert http.get("/api/maps/store/living").headers["X-Jornada-Cache"] == "miss"
+        cache = app.state.living_cache
+        assert len(cache) == 2  # one per map, of the first data version
+
+        load_through_the_app(http, MORE)
+        again = http.get("/api/maps/shop/living")
+        assert again.headers["X-Jornada-Cache"] == "miss"
+        assert again.json()["touchpoints"]["checkout"]["customers"] == 2
+        # Both maps' entries of the older data are gone, not only the one asked again.
+        assert len(cache) == 1
+        assert http.get("/api/maps/shop/living").headers["X-Jornada-Cache"] == "hit"
+        assert http.get("/api/maps/store/living").json() == again.json() | {"id": "store"}
+        assert len(cache) == 2
