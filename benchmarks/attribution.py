@@ -4,6 +4,7 @@
     python benchmarks/attribution.py                     # builds the store once, then times
     python benchmarks/attribution.py --events /tmp/1m/events.parquet --store /tmp/1m/store.duckdb
     python benchmarks/attribution.py --skip-peer --repeat 5
+    python benchmarks/attribution.py --only-events --repeat 5   # figure 1 alone
 
 Three figures (targets of issue 5 in brackets):
 
@@ -125,6 +126,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-peer", action="store_true", help="do not run ChannelAttribution")
+    parser.add_argument(
+        "--only-events",
+        action="store_true",
+        help="time only figure 1, attribution from raw events (quicker A/B runs)",
+    )
     args = parser.parse_args(argv)
 
     if not args.store.exists():
@@ -158,6 +164,10 @@ def main(argv: list[str] | None = None) -> int:
     for channel, markov in zip(result.channels, result.conversions["markov"], strict=True):
         print(f"    {channel:<12} markov {markov:>12,.1f}")
     print(f"  best         {wall:.3f} s ({cpu:.3f} s CPU), {count / wall:,.0f} events/s")
+    if args.only_events:
+        print(f"peak RSS     {_peak_rss_mb():,.0f} MiB")
+        engine.close()
+        return 0
 
     print("2. Shapley values for 12 channels (touch = event)")
     others = events.filter(events.event != args.conversion)

@@ -11,11 +11,14 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from jornada.analytics._attribution_models import heuristic, touch_shares
 from jornada.analytics.attribution import PathTable, build_path_table, conversion_paths
 from jornada.model import EventBinding, Journey, Stage, Touchpoint
 from tests.analytics.conftest import EventLog, minutes
+from tests.analytics.test_attribution import logs
 from tests.oracles import attribution as oracle
 
 MakeLog = Callable[..., EventLog]
@@ -164,3 +167,44 @@ def test_heuristics_give_the_numbers_of_the_touch_shares(seed: int) -> None:
             assert np.array_equal(got, want), (model, weights)
             assert worth is not None
             assert np.array_equal(worth, want_value), (model, weights)
+
+
+@settings(max_examples=15, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    rows=logs(),
+    lookback=st.sampled_from([None, 60.0, 86400.0]),
+    touch=st.sampled_from(["channel", "event"]),
+    positions=st.booleans(),
+)
+def test_customer_numbers_give_the_paths_of_customer_ids(
+    make_log: MakeLog, rows: list[Any], lookback: float | None, touch: str, positions: bool
+) -> None:
+    """Paths built per ``customer_no`` (the store's) or per ``customer_id`` (a table
+    without the numbers, or numbered in another order) are the same, time-decay credits
+    included; with or without the store's positions."""
+    log = make_log(rows)
+    table = log.table if positions else log.table.drop("idx")
+    tables = {
+        "numbers": table,
+        "reversed numbers": table.mutate(customer_no=1_000 - table.customer_no),
+        "ids": table.drop("customer_no"),
+    }
+    found = {
+        name: conversion_paths(
+            events,
+            conversion="purchase",
+            touch=touch,
+            lookback_seconds=lookback,
+            half_life_seconds=86400.0,
+            engine=log.engine,
+        )
+        for name, events in tables.items()
+    }
+    want = found["ids"]
+    assert want.decay is not None
+    for name, got in found.items():
+        assert got.paths() == want.paths(), name
+        assert as_dict(got) == as_dict(want), name
+        assert got.conversions_without_touches == want.conversions_without_touches, name
+        assert got.decay is not None
+        assert np.allclose(got.decay, want.decay, rtol=1e-12, atol=0.0), name

@@ -506,3 +506,50 @@ def test_cli_on_an_event_file(tmp_path: Path) -> None:
         app, ["funnel", str(events), *columns, "--steps", "view,buy", "--dropped-at", "2"]
     )
     assert alone.exit_code != 0
+
+
+# --- the store's customer numbers ---------------------------------------------------------
+
+
+@settings(max_examples=15, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    rows=logs(),
+    steps=st.lists(st.sampled_from(["A", "B", "C", _RULE]), min_size=2, max_size=4),
+    mode=st.sampled_from(["ordered", "strict", "unordered"]),
+    window=st.sampled_from([None, "1m", "5m"]),
+    exclude=st.lists(st.sampled_from(["X", "C"]), max_size=1),
+    by=st.sampled_from(["customer", "session"]),
+)
+def test_customer_numbers_give_the_funnel_of_customer_ids(
+    make_log: MakeLog,
+    rows: list[LogRow],
+    steps: list[str],
+    mode: str,
+    window: str | None,
+    exclude: list[str],
+    by: str,
+) -> None:
+    """Paths keyed by ``customer_no`` (the store's) or by ``customer_id`` (a table
+    without the numbers) give the same funnel, drop-off lists included; numbers in the
+    reverse order of the ids show the lists are sorted by id."""
+    log = make_log(rows, session_gap_seconds=180)
+    table = log.table
+    tables = {
+        "numbers": table,
+        "reversed numbers": table.mutate(customer_no=1_000 - table.customer_no),
+        "ids": table.drop("customer_no"),
+    }
+    options: dict[str, Any] = {"mode": mode, "window": window, "exclude": exclude, "by": by}
+    results = {
+        name: funnel(events, steps, breakdown="event", engine=log.engine, **options)
+        for name, events in tables.items()
+    }
+    want = results["ids"]
+    for name, result in results.items():
+        assert result.to_dict() == want.to_dict(), name
+        for k in range(2, len(steps) + 1):
+            got = result.dropped_at(k)
+            assert got.to_dict("list") == want.dropped_at(k).to_dict("list"), (name, k)
+            assert list(got.columns) == (
+                ["customer_id"] if by == "customer" else ["customer_id", "session_id"]
+            )

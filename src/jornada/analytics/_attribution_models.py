@@ -71,13 +71,11 @@ def touch_shares(
     if model == "linear":
         return np.asarray(1.0 / length, dtype=np.float64)
     if model == "position_based":
-        head, middle, tail = position_weights
-        ends = head + tail
-        pair_head = head / ends if ends > 0 else 0.5
-        inner = np.where(length > 2, middle / np.maximum(length - 2, 1), 0.0)
-        shares = np.where(first == 1, head, np.where(last == 1, tail, inner))
-        shares = np.where(length == 2, np.where(first == 1, pair_head, 1 - pair_head), shares)
-        return np.where(length == 1, 1.0, shares)
+        at_first, at_last, inner = _position_shares(table.lengths, position_weights)
+        parent = table.parent
+        return np.where(
+            first == 1, at_first[parent], np.where(last == 1, at_last[parent], inner[parent])
+        )
     if model == "time_decay":
         if table.decay is None:
             raise AttributionError(
@@ -145,16 +143,31 @@ def _credited(
         return _sums(table.codes, (1.0 / length * weights)[table.parent], n)
     if model != "position_based":
         raise AttributionError(f"unknown model {model!r}: choose from {', '.join(MODELS)}")
+    at_first, at_last, inner = _position_shares(table.lengths, position_weights)
+    spread = (inner * weights)[table.parent]
+    spread[last] = at_last * weights
+    spread[first] = at_first * weights  # after the last: a one-touch path's touch is first
+    return _sums(table.codes, spread, n)
+
+
+def _position_shares(
+    lengths: Ints, position_weights: tuple[float, float, float]
+) -> tuple[Floats, Floats, Floats]:
+    """Per path of ``lengths`` touches, the position-based share of its first touch, of
+    its last and of each touch between: a one-touch path gives its touch everything, a
+    two-touch path splits in the ratio ``first : last``.
+
+    >>> [s.tolist() for s in _position_shares(np.array([1, 2, 4]), (0.4, 0.2, 0.4))]
+    [[1.0, 0.5, 0.4], [0.0, 0.5, 0.4], [0.0, 0.0, 0.1]]
+    """
     head, middle, tail = position_weights
     ends = head + tail
     pair_head = head / ends if ends > 0 else 0.5
+    length = lengths.astype(np.float64)
     inner = np.where(length > 2, middle / np.maximum(length - 2, 1), 0.0)
-    at_first = np.where(length == 2, pair_head, head)
-    at_last = np.where(length == 2, 1 - pair_head, tail)
-    spread = (inner * weights)[table.parent]
-    spread[last] = at_last * weights
-    spread[first] = np.where(length == 1, 1.0, at_first) * weights
-    return _sums(table.codes, spread, n)
+    at_first = np.where(length == 1, 1.0, np.where(length == 2, pair_head, head))
+    at_last = np.where(length == 1, 0.0, np.where(length == 2, 1 - pair_head, tail))
+    return at_first, at_last, inner
 
 
 def _sums(codes: Ints, weights: Floats, n: int) -> Floats:

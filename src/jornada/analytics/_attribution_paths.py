@@ -290,20 +290,23 @@ def conversion_paths(
     touching = ~converting & label.notnull()
     if only is not None:
         touching = touching & resolve_step(only, events, journey).condition.fill_null(False)
+    # The store's small integer per customer when the table has it: grouping and joining
+    # on it is much cheaper than on long text ids (e-mails). Paths name no customer.
+    who = events.customer_no if "customer_no" in events.columns else events.customer_id
     numbered = "idx" in events.columns
     if numbered:
         position = events.idx.cast("int64")
     else:  # a table without the store's facts: number each customer's events
-        window = ibis.window(group_by=events.customer_id, order_by=[events.ts, events.seq])
+        window = ibis.window(group_by=who, order_by=[events.ts, events.seq])
         position = ibis.row_number().over(window).cast("int64")
     with_value = value is not False and "value" in events.columns
     columns = {
-        "customer_id": events.customer_id,
+        "who": who,
         "pos": position,
         "ts": events.ts,
         "touch": label.cast("string"),
-        "conv": converting & events.customer_id.notnull(),
-        "is_touch": touching & events.customer_id.notnull(),
+        "conv": converting & who.notnull(),
+        "is_touch": touching & who.notnull(),
         "cvalue": events.value.cast("float64") if with_value else ibis.null("float64"),
     }
     if numbered and touch is not Touch.touchpoint:
@@ -349,9 +352,9 @@ def _path_table(
 
     lookback_us = None if lookback_seconds is None else round(lookback_seconds * 1_000_000)
 
-    conversions = part("conv", "customer_id", "pos", "ts", "cvalue")
+    conversions = part("conv", "who", "pos", "ts", "cvalue")
     ends = conversions.select(
-        "customer_id",
+        "who",
         cpos=conversions.pos,
         cts=conversions.ts,
         cvalue=conversions.cvalue.fill_null(0.0),
@@ -362,18 +365,18 @@ def _path_table(
         # time of that touch, which takes their last touches like a real one. Only
         # those whose touches span more than the lookback need one (the others keep
         # every touch): far fewer rows for the join below.
-        spans = part("is_touch", "customer_id", "ts")
-        spans = spans.group_by("customer_id").aggregate(first=spans.ts.min(), last=spans.ts.max())
+        spans = part("is_touch", "who", "ts")
+        spans = spans.group_by("who").aggregate(first=spans.ts.min(), last=spans.ts.max())
         spans = spans.filter(spans.last.delta(spans.first, unit="microsecond") > lookback_us)
         ends = ends.union(
             spans.select(
-                "customer_id",
+                "who",
                 cpos=ibis.literal(_NEVER, type="int64"),
                 cts=spans.last,
                 cvalue=ibis.null("float64"),
             )
         )
-    previous = ibis.window(group_by=ends.customer_id, order_by=ends.cpos)
+    previous = ibis.window(group_by=ends.who, order_by=ends.cpos)
     ends = ends.mutate(ppos=ends.cpos.lag().over(previous).fill_null(-1))
 
     # Each touch belongs to the first (virtual) conversion after it, if after the one
@@ -382,12 +385,12 @@ def _path_table(
     # cheaper than strings, and a label may contain any character.
     labels = part("is_touch", "touch").distinct()
     labels = labels.mutate(code=ibis.row_number().over(order_by=labels.touch).cast("int64"))
-    touches = part("is_touch", "customer_id", "pos", "ts", "touch")
+    touches = part("is_touch", "who", "pos", "ts", "touch")
     touches = touches.join(labels, "touch").drop("touch")
     found = touches.left_join(
         ends,
         [
-            touches.customer_id == ends.customer_id,
+            touches.who == ends.who,
             touches.pos < ends.cpos,
             touches.pos > ends.ppos,
         ],
@@ -397,7 +400,7 @@ def _path_table(
             found.cpos.isnull() | (found.cts.delta(found.ts, unit="microsecond") <= lookback_us)
         )
     parts = found.select(
-        "customer_id",
+        "who",
         "pos",
         "code",
         "cvalue",
@@ -413,7 +416,7 @@ def _path_table(
     extra: dict[str, Any] = {}
     if half_life_seconds is not None:
         extra["seconds"] = parts.seconds.collect(where=parts.key < _NEVER).sort()
-    keyed = parts.group_by("customer_id", "key").aggregate(
+    keyed = parts.group_by("who", "key").aggregate(
         path=packed.map(lambda item: item % _CODES), cvalue=parts.cvalue.max(), **extra
     )
     keyed = keyed.mutate(converted=(keyed.key < _NEVER).cast("int64"))

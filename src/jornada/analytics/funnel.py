@@ -404,7 +404,11 @@ def funnel(
         frame: pd.DataFrame = expr.to_pandas()
         return frame
 
-    keys = ["customer_id"] if by == "customer" else ["customer_id", "session_id"]
+    # Paths are keyed by the store's small integer per customer when the table has one:
+    # grouping and joining on it is much cheaper than on long text ids (e-mails).
+    who = "customer_no" if "customer_no" in events.columns else "customer_id"
+    keys = [who] if by == "customer" else [who, "session_id"]
+    named = ["customer_id"] if by == "customer" else ["customer_id", "session_id"]
     window_us = None if window_seconds is None else round(window_seconds * _MICROS)
     m = len(resolved)
 
@@ -447,8 +451,10 @@ def funnel(
         breakdown_result = _breakdown(frame[~overall], breakdown, m)
 
     def dropped(k: int) -> pd.DataFrame:
-        rows = per_path.filter(per_path.depth == k - 1).select(*keys).order_by(keys)
-        return run(rows).reset_index(drop=True)
+        rows = per_path.filter(per_path.depth == k - 1).select(*keys)
+        if keys != named:  # the paths' customer ids, from their events
+            rows = events.semi_join(rows, keys).select(*named).distinct()
+        return run(rows.order_by(named)).reset_index(drop=True)
 
     return FunnelResult(
         steps=result_steps,
@@ -684,7 +690,9 @@ def _first_or_every(
         hard = hard | chain[unsure]
     easy = chain.filter(easy).select(*columns)
     hard = chain.filter(hard)
-    rows = table.join(hard.select(*keys), keys)
+    # A semi join: the engine then skips the other paths' events in the scan (DuckDB
+    # pushes a Bloom filter of the few keys into it; an inner join on integer keys does not).
+    rows = table.semi_join(hard.select(*keys), keys)
     return easy.union(every(rows, hard).select(*columns))
 
 
