@@ -43,12 +43,15 @@ class StatementClock:
     """Times each SQL statement (wall and CPU seconds, all threads): a statement runs
     until the next one is sent."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, echo: bool = False) -> None:
         self.spans: list[tuple[float, float, str]] = []
         self._last: tuple[float, float, str] | None = None
+        self._echo = echo
 
     def __call__(self, query: str) -> None:
         now, cpu = time.perf_counter(), time.process_time()
+        if self._echo and query:  # long runs: where it is, as it goes
+            print(f"{time.strftime('%H:%M:%S')} {' '.join(query.split())[:80]}", flush=True)
         if self._last is not None:
             self.spans.append((now - self._last[0], cpu - self._last[1], self._last[2]))
         self._last = (now, cpu, " ".join(query.split())[:100])
@@ -62,7 +65,12 @@ def data_file(events: int, seed: int, kind: str) -> Path:
     path = folder / f"events.{kind}"
     if not path.exists():
         print(f"generating {events:,} events ({kind}) in {folder} ...", flush=True)
-        generate_dataset(folder, customers=estimate_customers(events), seed=seed, format=kind)
+        generate_dataset(
+            folder,
+            customers=estimate_customers(events),
+            seed=seed,
+            format="csv" if kind == "csv" else "parquet",
+        )
     return path
 
 
@@ -74,9 +82,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="print the slowest statements")
     parser.add_argument("--memory-limit", help="the workspace's engine memory limit, e.g. 3GB")
     parser.add_argument("--keep", type=Path, help="load into this new folder and keep it")
+    parser.add_argument("--steps", action="store_true", help="print each statement as it starts")
+    parser.add_argument(
+        "--source", type=Path, help="load this file (the demo's columns) instead of generating one"
+    )
     args = parser.parse_args(argv)
 
-    source = data_file(args.events, args.seed, args.format)
+    source = args.source or data_file(args.events, args.seed, args.format)
     mapping = ColumnMapping(**LOAD_MAPPING)
     steps: list[tuple[str, float]] = []
     started = time.perf_counter()
@@ -84,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     def progress(step: str) -> None:
         steps.append((step, time.perf_counter()))
 
-    clock = StatementClock()
+    clock = StatementClock(echo=args.steps)
     with tempfile.TemporaryDirectory() as folder:
         workspace = Workspace.init(args.keep or Path(folder) / "ws")
         if args.memory_limit:
@@ -97,7 +109,15 @@ def main(argv: list[str] | None = None) -> int:
         clock.close()
         wall = time.perf_counter() - started
         cpu = time.process_time() - cpu_started
+        # What the store holds at rest: blocks in use (freed blocks stay in the file
+        # until a later write reuses them).
+        engine.sql("CHECKPOINT")
+        size = engine.sql("PRAGMA database_size").fetchone()
+        assert size is not None
+        block_size, used_blocks, free_blocks = int(size[2]), int(size[4]), int(size[5])
         workspace.close()
+        store = workspace.root / "jornada.duckdb"
+        store_mb = store.stat().st_size / 1e6
     rebuild_started = dict(steps).get("resolving identities", started + wall)
     load_wall = rebuild_started - started
     print(
@@ -108,7 +128,10 @@ def main(argv: list[str] | None = None) -> int:
         f"load {load_wall:.2f} s ({result.rows_read / load_wall:,.0f} events/s), "
         f"rebuild (identities, events, customers) {wall - load_wall:.2f} s, "
         f"total {wall:.2f} s ({result.rows_read / wall:,.0f} events/s), CPU {cpu:.2f} s, "
-        f"peak RSS {_peak_rss_mb():,.0f} MB, load average {os.getloadavg()[0]:.1f}"
+        f"peak RSS {_peak_rss_mb():,.0f} MB, store file {store_mb:,.0f} MB "
+        f"({used_blocks * block_size / 1e6:,.0f} MB in use, "
+        f"{free_blocks * block_size / 1e6:,.0f} MB free), "
+        f"load average {os.getloadavg()[0]:.1f}"
     )
     if args.profile:
         for seconds, cpu, query in sorted(clock.spans, key=lambda s: -s[1])[:15]:

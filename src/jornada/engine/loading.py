@@ -1,4 +1,4 @@
-"""Loading a source into the event store, in DuckDB: read, parse, quarantine, dedupe, insert.
+"""Loading a source into the event store, in DuckDB: check, quarantine, dedupe, insert.
 
 This module holds the DuckDB SQL of a load; :mod:`jornada.events.load` decides what to
 load and reports it. Column names from the user are checked against the source's
@@ -173,7 +173,12 @@ def run_load(
     source_columns: Sequence[tuple[str, str]],
     normalise: Mapping[str, str],
 ) -> LoadCounts:
-    """Parse the source into ``_parsed``, quarantine bad rows, insert new events.
+    """Check the source on narrow rows, quarantine bad rows, store the new events.
+
+    Two reads of the source (see docs/decisions/0004-narrow-loads.md): the first keeps
+    only the keys and each row's first problem in ``_checked``; the second writes the
+    payload of the rows kept straight into ``events_staged``. ``events_raw`` gets the
+    keys (its payload columns stay NULL); the rebuild moves the payload into ``events``.
 
     ``normalise`` maps identifier kinds (``customer`` and each identity kind) to a SQL
     expression with :data:`RAW` where the raw text goes (the events layer owns the rules).
@@ -216,11 +221,12 @@ def run_load(
         if plan.identities
         else "MAP {}::MAP(VARCHAR, VARCHAR)"
     )
-    # The raw identifier texts again as plain columns: cheaper to read than the map.
+    # The raw identifier texts as plain columns: the identifiers table is made of them.
     identity_columns = "".join(
         f", {_as_text(quote_identifier(col))} AS _identity_{i}"
         for i, col in enumerate(plan.identities.values())
     )
+    kept_identities = "".join(f", _identity_{i}" for i in range(len(plan.identities)))
     # The first problem of a row, in column order: missing fields, then unreadable values.
     problems = [
         ("_customer IS NULL", plan.columns["customer"], "missing customer"),
@@ -233,7 +239,11 @@ def run_load(
             problems.append(
                 (f"_{fld}_raw IS NOT NULL AND _{fld} IS NULL", plan.columns[fld], "not a number")
             )
-    raw_numbers = "".join(f"{raw(fld)} AS _{fld}_raw, " for fld in NUMERIC_FIELDS if fld in q)
+    checked_numbers = "".join(
+        f"{raw(fld)} AS _{fld}_raw, {numbers[fld]} AS _{fld}, "
+        for fld in NUMERIC_FIELDS
+        if fld in q
+    )
     problem_case = (
         "CASE "
         + " ".join(
@@ -248,28 +258,24 @@ def run_load(
     if plan.kind == "arrow":
         assert plan.arrow is not None
         engine.duck.register(plan.location, plan.arrow)
-    engine.sql("DROP TABLE IF EXISTS _parsed")
+    engine.sql("DROP TABLE IF EXISTS _checked")
+    # First read: narrow rows. ``_read_row`` numbers the rows the reader returns, ``_row``
+    # the source's data rows (they differ after a CSV row the reader refused).
     engine.sql(
         f"""
-        CREATE TEMP TABLE _parsed AS
-        SELECT *, {problem_case} AS _problem
+        CREATE TEMP TABLE _checked AS
+        SELECT _row, _row AS _read_row, _event_id, _customer, _ts, _event, _session,
+               {problem_case} AS _problem{kept_identities}
         FROM (
             SELECT
                 _row,
                 {event_id} AS _event_id,
                 {raw("customer")} AS _customer,
                 {raw("time")} AS _time_raw,
-                {raw_numbers}
+                {checked_numbers}
                 {parsed_time} AS _ts,
                 {raw("event")} AS _event,
-                {raw("channel")} AS _channel,
-                {raw("session")} AS _session,
-                {numbers["value"]} AS _value,
-                {numbers["cost"]} AS _cost,
-                {raw("text")} AS _text,
-                {numbers["score"]} AS _score,
-                {properties} AS _properties,
-                {identities} AS _identities{identity_columns}
+                {raw("session")} AS _session{identity_columns}
             FROM {reader} AS src
         )
         """,
@@ -285,18 +291,16 @@ def run_load(
                 f"FROM {quote_identifier(rejects)} ORDER BY line"
             ).fetchall()
         ]
+    # A good row's data row number from its number in the reader: shifted past the
+    # refused rows before it (refused row r_j leaves r_j - j good rows before it).
+    shift = "(SELECT count(*) FROM _refused WHERE r - j < {row})"
     if rejected:
-        # Good rows were numbered without the refused ones: shift each good row past
-        # the refused rows before it (refused row r_j leaves r_j - j good rows before it).
         engine.sql("CREATE OR REPLACE TEMP TABLE _refused (r BIGINT, j BIGINT)")
         engine.duck.executemany(
             "INSERT INTO _refused VALUES (?, ?)",
             [(line - 1, j) for j, (line, *_rest) in enumerate(rejected, start=1)],
         )
-        engine.sql(
-            "UPDATE _parsed SET _row = _row + "
-            "(SELECT count(*) FROM _refused WHERE r - j < _parsed._row)"
-        )
+        engine.sql(f"UPDATE _checked SET _row = _read_row + {shift.format(row='_read_row')}")
         engine.duck.executemany(
             "INSERT INTO quarantine VALUES (?, ?, ?, ?, ?, ?)",
             [
@@ -306,7 +310,7 @@ def run_load(
         )
 
     counts = engine.sql(
-        "SELECT count(*), count(*) FILTER (WHERE _problem IS NOT NULL) FROM _parsed"
+        "SELECT count(*), count(*) FILTER (WHERE _problem IS NOT NULL) FROM _checked"
     ).fetchone()
     assert counts is not None
     parsed_rows, bad_rows = int(counts[0]), int(counts[1])
@@ -314,36 +318,39 @@ def run_load(
         # The raw row, as read, for the people who fix the source: read again, only for
         # the rows in quarantine (clean files never pay for this).
         raw_reader, raw_params = _reader(plan, rejects + "_again")
-        row_number = "_row" if not rejected else "_row_in_reader"
-        if rejected:
-            engine.sql("ALTER TABLE _parsed ADD COLUMN _row_in_reader BIGINT")
-            engine.sql(
-                "UPDATE _parsed SET _row_in_reader = _row - "
-                "(SELECT count(*) FROM _refused WHERE r < _parsed._row)"
-            )
         engine.sql(
             f"""
             INSERT INTO quarantine
             SELECT ?, ?, p._row, split_part(p._problem, chr(30), 1),
                    split_part(p._problem, chr(30), 2), CAST(to_json(src) AS VARCHAR)
-            FROM _parsed AS p JOIN {raw_reader} AS src ON src._row = p.{row_number}
+            FROM _checked AS p JOIN {raw_reader} AS src ON src._row = p._read_row
             WHERE p._problem IS NOT NULL ORDER BY p._row
             """,
             [load_id, plan.source_name, *raw_params],
         )
 
-    # New events: good rows, first occurrence of each id, not already stored. The rows to
-    # skip are few (none on a first load), so they are listed and the good rows are
-    # inserted straight from ``_parsed`` rather than copied once more.
+    # Rows not to store: bad, already stored, or a repeat of an id earlier in the source
+    # (a row may be listed twice: the anti-joins below do not mind). They are few (none on
+    # a clean first load), so they are listed and the second read drops them with an
+    # anti-join rather than joining every row it keeps.
     engine.sql(
         """
         CREATE OR REPLACE TEMP TABLE _skip AS
-        SELECT p._row FROM _parsed AS p SEMI JOIN events_raw AS e ON e.event_id = p._event_id
+        SELECT _read_row FROM _checked WHERE _problem IS NOT NULL
+        UNION ALL
+        SELECT p._read_row FROM _checked AS p SEMI JOIN events_raw AS e
+            ON e.event_id = p._event_id
         WHERE p._problem IS NULL
-        UNION
-        SELECT p._row FROM _parsed AS p JOIN (
-            SELECT _event_id, min(_row) AS first_row FROM _parsed
-            WHERE _problem IS NULL GROUP BY _event_id HAVING count(*) > 1
+        UNION ALL
+        SELECT p._read_row FROM _checked AS p JOIN (
+            SELECT _event_id, min(_row) AS first_row FROM _checked
+            WHERE _problem IS NULL AND hash(_event_id) IN (
+                -- Repeated ids found on their 8-byte hashes first: grouping 100M long ids
+                -- by their text took gigabytes of memory, and few hashes repeat.
+                SELECT hash(_event_id) FROM _checked WHERE _problem IS NULL
+                GROUP BY 1 HAVING count(*) > 1
+            )
+            GROUP BY _event_id HAVING count(*) > 1
         ) AS d USING (_event_id)
         WHERE p._problem IS NULL AND p._row > d.first_row
         """
@@ -351,20 +358,32 @@ def run_load(
     engine.sql(
         """
         CREATE OR REPLACE TEMP VIEW _new AS
-        SELECT * FROM _parsed AS p
-        WHERE _problem IS NULL AND NOT EXISTS (SELECT 1 FROM _skip AS k WHERE k._row = p._row)
+        SELECT * FROM _checked AS p ANTI JOIN _skip AS k ON k._read_row = p._read_row
         """
     )
     loaded_row = engine.sql(  # an INSERT answers with the number of rows it inserted
         """
         INSERT INTO events_raw
-        SELECT _event_id, _customer, _ts, _event, _channel, _session, _value, _cost, _text,
-               _score, _properties, _identities, ?, ?, ? + _row
-        FROM _new ORDER BY _row
+        SELECT _event_id, _customer, _ts, _event, NULL, _session, NULL, NULL, NULL, NULL,
+               NULL, NULL, ?, ?, ? + _row
+        FROM _new
         """,
         [plan.source_name, load_id, first_seq],
     ).fetchone()
     loaded = int(loaded_row[0]) if loaded_row else 0
+
+    # Second read: the payload of the rows kept, straight into its staging table.
+    wide_reader, wide_params = _reader(plan, rejects + "_wide")
+    row = "src._row" + (" + " + shift.format(row="src._row") if rejected else "")
+    engine.sql(
+        f"""
+        INSERT INTO events_staged
+        SELECT ? + {row}, {raw("channel")}, {numbers["value"]}, {numbers["cost"]},
+               {raw("text")}, {numbers["score"]}, {properties}, {identities}
+        FROM {wide_reader} AS src ANTI JOIN _skip AS k ON k._read_row = src._row
+        """,
+        [first_seq, *wide_params],
+    )
 
     # Identifiers repeat (a customer key on every event of its customer): normalise each
     # distinct raw value once and join back; the phone rule alone is a dozen regexes.
@@ -395,10 +414,11 @@ def run_load(
     )
     engine.sql("DROP VIEW IF EXISTS _new")
     engine.sql("DROP TABLE IF EXISTS _skip")
-    engine.sql("DROP TABLE IF EXISTS _parsed")
+    engine.sql("DROP TABLE IF EXISTS _checked")
     if plan.kind == "csv":
-        for table in (rejects, rejects + "_scan", rejects + "_again", rejects + "_again_scan"):
-            engine.sql(f"DROP TABLE IF EXISTS {quote_identifier(table)}")
+        for suffix in ("", "_again", "_wide"):
+            for table in (rejects + suffix, rejects + suffix + "_scan"):
+                engine.sql(f"DROP TABLE IF EXISTS {quote_identifier(table)}")
     engine.sql("DROP TABLE IF EXISTS _refused")
     if plan.kind == "arrow":
         engine.duck.unregister(plan.location)
@@ -494,6 +514,6 @@ def check_time_zone(engine: Engine, zone: str) -> bool:
 def drop_temporary(engine: Engine) -> None:
     with contextlib.suppress(EngineError):
         engine.sql("DROP VIEW IF EXISTS _new")
-    for table in ("_parsed", "_skip", "_refused"):
+    for table in ("_checked", "_skip", "_refused"):
         with contextlib.suppress(EngineError):
             engine.sql(f"DROP TABLE IF EXISTS {table}")

@@ -13,6 +13,10 @@ grouping and joining on it is cheaper than on long text ids such as e-mails. It 
 internal key, renumbered by every rebuild; results name customers by ``customer_id``.
 :data:`FACTS` lists them all; a store built before a fact existed is rebuilt when its
 workspace opens (:func:`store_outdated`).
+
+Each event's payload (channel, value, cost, text, score, properties, identifiers) is held
+once at rest, in ``events``: a load writes the keys into ``events_raw`` and the payload
+into ``events_staged``, and the rebuild moves it over (docs/decisions/0004-narrow-loads.md).
 """
 
 from __future__ import annotations
@@ -65,6 +69,18 @@ _TABLES = (
         source VARCHAR NOT NULL,
         load_id BIGINT NOT NULL,
         seq BIGINT NOT NULL
+    )""",
+    # The payload of loaded events until the rebuild moves it into ``events`` (a load
+    # writes ``events_raw``'s payload columns as NULL; see docs/decisions/0004).
+    """CREATE TABLE IF NOT EXISTS events_staged (
+        seq BIGINT NOT NULL,
+        channel VARCHAR,
+        value DOUBLE,
+        cost DOUBLE,
+        text VARCHAR,
+        score DOUBLE,
+        properties MAP(VARCHAR, VARCHAR),
+        identifiers MAP(VARCHAR, VARCHAR)
     )""",
     """CREATE TABLE IF NOT EXISTS identifiers (
         event_id VARCHAR NOT NULL,
@@ -125,10 +141,22 @@ def ensure_store(engine: Engine) -> None:
 
 
 def store_outdated(engine: Engine) -> bool:
-    """True when ``events`` lacks a fact of :data:`FACTS` (a store of an older version):
-    :func:`rebuild_derived` brings it up to date, the raw rows being all it needs."""
+    """True when the store is of an older version than :data:`STORE_VERSION` (its
+    ``store_version`` row says so, or, in a store without that row, ``events`` lacks a
+    fact of :data:`FACTS`): :func:`rebuild_derived` brings it up to date, the raw rows
+    being all it needs.
+
+    >>> engine = Engine.duckdb(); ensure_store(engine); store_outdated(engine)
+    False
+    >>> _ = engine.sql("UPDATE store_meta SET value = '2' WHERE key = 'store_version'")
+    >>> store_outdated(engine)
+    True
+    """
     if not engine.has_table("events"):
         return False
+    row = engine.sql("SELECT value FROM store_meta WHERE key = 'store_version'").fetchone()
+    if row is not None and str(row[0]).isdigit():
+        return int(row[0]) < STORE_VERSION
     return not set(FACTS) <= set(engine.table("events").columns)
 
 
@@ -160,6 +188,14 @@ def rebuild_derived(
     with engine.transaction():
         materialise_events(engine, session_gap_seconds=session_gap_seconds)
         materialise_customers(engine)
+        # The staged payload now lives in ``events``: drop it from staging and remember
+        # which loads ``events`` holds the payload of (the next rebuild reads it there).
+        engine.sql("DELETE FROM events_staged")
+        engine.sql(
+            "INSERT OR REPLACE INTO store_meta "
+            "SELECT 'absorbed_load', CAST(max(load_id) AS VARCHAR) FROM events_raw "
+            "HAVING count(*) > 0"
+        )
         engine.sql("DELETE FROM store_meta WHERE key = 'rebuild_pending'")
         engine.sql(
             "INSERT OR REPLACE INTO store_meta VALUES ('store_version', ?)", [str(STORE_VERSION)]
@@ -172,8 +208,20 @@ def data_version(engine: Engine) -> int:
     return int(row[0]) if row else 0
 
 
+def _absorbed_load(engine: Engine) -> int:
+    """The last load whose events' payload lives in ``events`` (0: none)."""
+    row = engine.sql("SELECT value FROM store_meta WHERE key = 'absorbed_load'").fetchone()
+    return int(row[0]) if row is not None and engine.has_table("events") else 0
+
+
 def materialise_events(engine: Engine, *, session_gap_seconds: int) -> None:
     """Rebuild ``events`` from ``events_raw``: resolved customer, session, facts, sorted.
+
+    The keys of every event are in ``events_raw``; its payload (channel, value, cost,
+    text, score, properties, identifiers) is in ``events_staged`` (loaded, not yet
+    rebuilt), in the current ``events`` (loads up to the ``absorbed_load`` mark) or else
+    in ``events_raw``'s own columns (rows inserted there whole): each row takes it from
+    the one place that holds it (see docs/decisions/0004-narrow-loads.md).
 
     A session is the source's own session id when it has one; otherwise a new session
     starts at a customer's first event and after every gap longer than
@@ -190,6 +238,15 @@ def materialise_events(engine: Engine, *, session_gap_seconds: int) -> None:
     [('a', 'b', 0, False, True), ('b', 'a', 1, False, True), ('a', 'b', 2, False, False),
      ('b', 'b', 3, True, True), ('b', None, 0, True, False)]
     """
+    payload = "seq, channel, value, cost, text, score, properties, identifiers"
+    held = [f"SELECT {payload} FROM events_staged"]
+    absorbed = _absorbed_load(engine)
+    if absorbed:
+        held.append(f"SELECT {payload} FROM events WHERE load_id <= {absorbed}")
+    carried = {
+        column: f"CASE WHEN p.seq IS NULL THEN r.{column} ELSE p.{column} END AS {column}"
+        for column in ("channel", "value", "cost", "text", "score", "properties", "identifiers")
+    }
     has_resolution = engine.has_table("event_customers")
     customer = "coalesce(c.customer_id, r.customer_key)" if has_resolution else "r.customer_key"
     join = "LEFT JOIN event_customers AS c USING (event_id)" if has_resolution else ""
@@ -239,15 +296,17 @@ def materialise_events(engine: Engine, *, session_gap_seconds: int) -> None:
             FROM (SELECT DISTINCT customer_id FROM keys)
         )
         SELECT
-            r.event_id, f.customer_id, r.ts, r.event, r.channel,
+            r.event_id, f.customer_id, r.ts, r.event, {carried["channel"]},
             coalesce(r.source_session, f.customer_id || '#' || f.session_no::VARCHAR)
                 AS session_id,
-            r.value, r.cost, r.text, r.score, r.properties, r.source, r.load_id, r.seq,
-            r.customer_key, r.identifiers,
+            {carried["value"]}, {carried["cost"]}, {carried["text"]}, {carried["score"]},
+            {carried["properties"]}, r.source, r.load_id, r.seq,
+            r.customer_key, {carried["identifiers"]},
             f.idx, f.next_event, f.next_ts, f.session_idx, f.session_last, f.first_pair,
             n.customer_no
         FROM events_raw AS r JOIN facts AS f ON f.raw_row = r.rowid
         JOIN numbers AS n ON n.customer_id = f.customer_id
+        LEFT JOIN ({" UNION ALL ".join(held)}) AS p ON p.seq = r.seq
         ORDER BY f.customer_id, f.idx
         """
     )
