@@ -95,6 +95,7 @@ __all__ = [
     "StalledCustomers",
     "analyse_stages",
     "current_stages",
+    "customer_column",
     "event_labels",
     "find_stalled",
     "milestone_progress",
@@ -165,11 +166,12 @@ class _Pipeline:
     stages: tuple[Stage, ...]
     touchpoints: tuple[str, ...]  # the ids of the touchpoint numbers
     events: ir.Table  # up to as_of, with idx
-    labelled: ir.Table  # customer_id, ts, idx, [event, session_id], stage_index,
+    labelled: ir.Table  # key, ts, idx, [event, session_id], stage_index,
     # touchpoint, milestone flags: every event up to as_of, of a stage or not
     latest: ir.Table  # one row: as_of, the last event's time (used when moment is None)
     moment: dt.datetime | None  # as_of when given
     facts: bool  # the events' next_ts is the next event of the customer in these events
+    key: str = "customer_id"  # the column naming customers in labelled, entries, milestones
 
     def with_as_of(self, table: ir.Table) -> ir.Table:
         """``table`` with an ``as_of`` column: the given time, else the last event's."""
@@ -273,13 +275,38 @@ _CARRIED = ("event", "session_id", "session_last", "next_ts", "score")
 """The columns of the events the labelled events keep, when present (see ``_prepare``)."""
 
 
+def customer_column(events: ir.Table) -> str:
+    """The column to group and join ``events`` by customer on: the store's ``customer_no``
+    (a small integer, one per customer) when the table has it, else ``customer_id``.
+
+    Grouping, joining and sorting on an integer costs less than on long text ids (e-mail
+    addresses); both name the same customers one to one, so every count is the same.
+
+    >>> import ibis
+    >>> customer_column(ibis.table({"customer_id": "string", "customer_no": "int32"}))
+    'customer_no'
+    >>> customer_column(ibis.table({"customer_id": "string"}))
+    'customer_id'
+    """
+    return "customer_no" if "customer_no" in events.columns else "customer_id"
+
+
 def _prepare(
-    events: ir.Table, journey: Journey, as_of: dt.datetime | None, *, facts: bool = False
+    events: ir.Table,
+    journey: Journey,
+    as_of: dt.datetime | None,
+    *,
+    facts: bool = False,
+    numbered: bool = False,
 ) -> _Pipeline:
     """Events up to ``as_of`` reduced to what every later step reads (narrow rows: keys,
     times, the stage, the touchpoint's number and one flag per measured milestone). Not
     filtered to the events of a stage or milestone: each step filters what it reads, and
-    a filter here would evaluate the rules twice (once to filter, once to label)."""
+    a filter here would evaluate the rules twice (once to filter, once to label).
+
+    ``numbered``: customers are keyed by :func:`customer_column` (``customer_no`` when the
+    events have it) in the labelled events, entries and milestones, instead of
+    ``customer_id``; the current stages carry both."""
     events = with_positions(events)
     moment = _utc(as_of) if as_of is not None else None
     if moment is not None:
@@ -299,23 +326,23 @@ def _prepare(
     # touchpoint measures, which reuse this table (StageTables.labelled) rather than
     # labelling the events again.
     kept = [c for c in _CARRIED if c in tagged.columns]
-    labelled = tagged.select(
-        "customer_id", "ts", "idx", *kept, "stage_index", "touchpoint", **flags
-    )
+    key = customer_column(events) if numbered else "customer_id"
+    labelled = tagged.select(key, "ts", "idx", *kept, "stage_index", "touchpoint", **flags)
     facts = facts and "next_ts" in events.columns
-    return _Pipeline(journey, stages, touchpoints, events, labelled, latest, moment, facts)
+    return _Pipeline(journey, stages, touchpoints, events, labelled, latest, moment, facts, key)
 
 
 def _entries(p: _Pipeline) -> ir.Table:
+    key = p.key
     staged = p.labelled.filter(p.labelled["stage_index"].notnull())
-    firsts = staged.group_by(["customer_id", "stage_index"]).aggregate(
+    firsts = staged.group_by([key, "stage_index"]).aggregate(
         entry_idx=staged["idx"].min(), entered_at=staged["ts"].min()
     )
     # Moving on: the first event of a later stage after entering, found by joining each
     # entry with the customer's events of later stages (at most one row per event and
     # stage reached, fewer with the conditions): no sort of the events.
     later_events = staged.select(
-        c_customer=staged["customer_id"],
+        c_customer=staged[key],
         c_index=staged["stage_index"],
         c_idx=staged["idx"],
         c_ts=staged["ts"],
@@ -323,24 +350,24 @@ def _entries(p: _Pipeline) -> ir.Table:
     later = firsts.join(
         later_events,
         [
-            firsts["customer_id"] == later_events["c_customer"],
+            firsts[key] == later_events["c_customer"],
             later_events["c_index"] > firsts["stage_index"],
             later_events["c_idx"] > firsts["entry_idx"],
         ],
     )
-    moved = later.group_by(["customer_id", "stage_index"]).aggregate(moved_at=later["c_ts"].min())
+    moved = later.group_by([key, "stage_index"]).aggregate(moved_at=later["c_ts"].min())
     moved = moved.select(
-        m_customer=moved["customer_id"], m_index=moved["stage_index"], moved_at=moved["moved_at"]
+        m_customer=moved[key], m_index=moved["stage_index"], moved_at=moved["moved_at"]
     )
     joined = firsts.left_join(
         moved,
         [
-            firsts["customer_id"] == moved["m_customer"],
+            firsts[key] == moved["m_customer"],
             firsts["stage_index"] == moved["m_index"],
         ],
     )
     return joined.select(
-        customer_id=joined["customer_id"],
+        joined[key],
         stage_id=p.stage_id_of(joined["stage_index"]),
         stage_index=joined["stage_index"],
         entered_at=joined["entered_at"],
@@ -351,17 +378,18 @@ def _entries(p: _Pipeline) -> ir.Table:
 
 
 def _current(p: _Pipeline, entries: ir.Table) -> ir.Table:
-    furthest = entries.group_by("customer_id").aggregate(stage_index=entries["stage_index"].max())
-    current = furthest.join(entries, ["customer_id", "stage_index"]).select(
-        "customer_id", "stage_index", "entered_at"
-    )
+    key = p.key
+    furthest = entries.group_by(key).aggregate(stage_index=entries["stage_index"].max())
+    current = furthest.join(entries, [key, "stage_index"]).select(key, "stage_index", "entered_at")
     touched = p.labelled.filter(p.labelled["touchpoint"].notnull())
-    last_touch = touched.group_by("customer_id").aggregate(
+    last_touch = touched.group_by(key).aggregate(
         last_touchpoint=touched["touchpoint"].argmax(touched["idx"])
     )
-    last_touch = last_touch.rename(t_customer="customer_id")
+    last_touch = last_touch.rename(t_customer=key)
     events = p.events
     has_key = "customer_key" in events.columns
+    # The customer's id comes with their last event when customers are numbered.
+    ids = ("customer_id",) if key != "customer_id" else ()
     if p.facts:
         # A customer's last event up to as_of is the one whose next event is later (or
         # none): a filter instead of grouping every event again. (ts orders the events,
@@ -370,28 +398,35 @@ def _current(p: _Pipeline, entries: ir.Table) -> ir.Table:
         last = next_ts.isnull() | (next_ts > p.moment) if p.moment is not None else next_ts.isnull()
         rows = events.filter(last)
         last_event = rows.select(
-            e_customer=rows["customer_id"],
+            e_customer=rows[key],
             last_event_at=rows["ts"],
             customer_key=rows["customer_key"] if has_key else ibis.null("string"),
+            **{name: rows[name] for name in ids},
         )
     else:
-        key = events["customer_key"].argmax(events["idx"]) if has_key else ibis.null("string")
-        last_event = events.group_by("customer_id").aggregate(
-            last_event_at=events["ts"].max(), customer_key=key
+        latest_key = (
+            events["customer_key"].argmax(events["idx"]) if has_key else ibis.null("string")
         )
-        last_event = last_event.rename(e_customer="customer_id")
-    touched_current = current.left_join(
-        last_touch, current["customer_id"] == last_touch["t_customer"]
-    ).drop("t_customer")
+        last_event = events.group_by(key).aggregate(
+            last_event_at=events["ts"].max(),
+            customer_key=latest_key,
+            **{name: events[name].min() for name in ids},
+        )
+        last_event = last_event.rename(e_customer=key)
+    touched_current = current.left_join(last_touch, current[key] == last_touch["t_customer"]).drop(
+        "t_customer"
+    )
     joined = p.with_as_of(
         touched_current.left_join(
-            last_event, touched_current["customer_id"] == last_event["e_customer"]
+            last_event, touched_current[key] == last_event["e_customer"]
         ).drop("e_customer")
     )
     names = {tp.id: tp.name for _, tp in p.journey.iter_touchpoints()}
     by_number = {k: names[tp] for k, tp in enumerate(p.touchpoints)}
+    numbered = {key: joined[key]} if key != "customer_id" else {}
     return joined.select(
         customer_id=joined["customer_id"],
+        **numbered,
         stage_id=p.stage_id_of(joined["stage_index"]),
         stage_name=p.stage_name_of(joined["stage_index"]),
         stage_index=joined["stage_index"],
@@ -406,34 +441,29 @@ def _current(p: _Pipeline, entries: ir.Table) -> ir.Table:
 
 
 def _milestones(p: _Pipeline, entries: ir.Table) -> ir.Table:
+    key = p.key
     parts: list[ir.Table] = []
     for i, (k, stage, milestone) in enumerate(_measured(p.stages)):
-        entered = entries.filter(entries["stage_index"] == k).select(
-            "customer_id", "entry_idx", "entered_at"
-        )
+        entered = entries.filter(entries["stage_index"] == k).select(key, "entry_idx", "entered_at")
         flagged = p.labelled.filter(p.labelled[f"_m{i}"])
-        hits = flagged.select(
-            h_customer=flagged["customer_id"], h_idx=flagged["idx"], h_ts=flagged["ts"]
-        )
+        hits = flagged.select(h_customer=flagged[key], h_idx=flagged["idx"], h_ts=flagged["ts"])
         window = within_seconds(milestone.within) if milestone.within else None
         predicates = [
-            entered["customer_id"] == hits["h_customer"],
+            entered[key] == hits["h_customer"],
             hits["h_idx"] >= entered["entry_idx"],
         ]
         if window is not None:
             predicates.append(_seconds(hits["h_ts"]) - _seconds(entered["entered_at"]) <= window)
         matched = entered.join(hits, predicates)
-        first = matched.group_by("customer_id").aggregate(reached_at=matched["h_ts"].min())
-        first = first.rename(r_customer="customer_id")
-        joined = p.with_as_of(
-            entered.left_join(first, entered["customer_id"] == first["r_customer"])
-        )
+        first = matched.group_by(key).aggregate(reached_at=matched["h_ts"].min())
+        first = first.rename(r_customer=key)
+        joined = p.with_as_of(entered.left_join(first, entered[key] == first["r_customer"]))
         reached = joined["reached_at"].notnull()
         elapsed = _seconds(joined["as_of"]) - _seconds(joined["entered_at"])
         missed = ~reached & (elapsed > window) if window is not None else ibis.literal(False)
         parts.append(
             joined.select(
-                customer_id=joined["customer_id"],
+                joined[key],
                 stage_id=ibis.literal(stage.id, type="string"),
                 milestone_id=ibis.literal(milestone.id, type="string"),
                 entered_at=joined["entered_at"],
@@ -444,7 +474,7 @@ def _milestones(p: _Pipeline, entries: ir.Table) -> ir.Table:
         )
     if not parts:
         return entries.select(
-            customer_id=entries["customer_id"],
+            entries[key],
             stage_id=entries["stage_id"],
             milestone_id=ibis.null("string"),
             entered_at=entries["entered_at"],
@@ -496,13 +526,13 @@ def _stalled(
     ]
     flags: dict[str, ir.BooleanValue] = {}
     if timed:
-        here = current.select(c_customer="customer_id", c_stage="stage_id")
+        key = p.key
+        here = current.select(c_customer=key, c_stage="stage_id")
         missed = progress.filter(progress["missed"])
         missed = missed.join(
-            here,
-            [missed["customer_id"] == here["c_customer"], missed["stage_id"] == here["c_stage"]],
+            here, [missed[key] == here["c_customer"], missed["stage_id"] == here["c_stage"]]
         )
-        per_customer = missed.group_by("customer_id").aggregate(
+        per_customer = missed.group_by(key).aggregate(
             **{
                 f"_missed{i}": (
                     (missed["stage_id"] == stage.id) & (missed["milestone_id"] == milestone.id)
@@ -510,8 +540,8 @@ def _stalled(
                 for i, (stage, milestone) in enumerate(timed)
             }
         )
-        per_customer = per_customer.rename(f_customer="customer_id")
-        base = base.left_join(per_customer, base["customer_id"] == per_customer["f_customer"]).drop(
+        per_customer = per_customer.rename(f_customer=key)
+        base = base.left_join(per_customer, base[key] == per_customer["f_customer"]).drop(
             "f_customer"
         )
         for i, (_, milestone) in enumerate(timed):
@@ -1124,10 +1154,10 @@ def _count(condition: ir.BooleanValue) -> ir.IntegerScalar:
     return condition.cast("int64").sum()
 
 
-def _reached_flags(entries: ir.Table, n: int, **more: ir.Scalar) -> ir.Table:
-    """One row per customer who entered a stage: ``r0`` .. ``r{n-1}``, whether they
-    reached each stage (and the aggregates in ``more``)."""
-    return entries.group_by("customer_id").aggregate(
+def _reached_flags(entries: ir.Table, n: int, key: str, **more: ir.Scalar) -> ir.Table:
+    """One row per customer who entered a stage (``key``): ``r0`` .. ``r{n-1}``, whether
+    they reached each stage (and the aggregates in ``more``)."""
+    return entries.group_by(key).aggregate(
         **more, **{f"r{k}": (entries["stage_index"] == k).any() for k in range(n)}
     )
 
@@ -1140,9 +1170,12 @@ class StageTables:
     (on small data compiling the whole plan costs more than running it).
 
     ``entries``, ``current`` and ``milestones`` are the tables of :func:`stage_entries`,
-    :func:`current_stages` and :func:`milestone_progress`; ``as_of`` is the time used (the
+    :func:`current_stages` and :func:`milestone_progress`. Inside, customers are keyed by
+    :attr:`key` (the store's integer ``customer_no`` when the events have it: cheaper to
+    group and join on than text ids), and named by ``customer_id`` in what leaves;
+    ``as_of`` is the time used (the
     last event's when not given; None for an empty log). ``labelled`` is every event up to
-    ``as_of``, of a stage or not, labelled once: ``customer_id``, ``ts``, ``idx``,
+    ``as_of``, of a stage or not, labelled once: :attr:`key`, ``ts``, ``idx``,
     ``event``, ``session_id``, ``session_last``, ``next_ts`` and ``score`` (those the
     events have), ``stage_index`` (null outside the map), ``touchpoint`` (the touchpoint's
     number in :attr:`touchpoints`, null for none) and one flag per measured milestone;
@@ -1184,11 +1217,11 @@ class StageTables:
         self.as_of: dt.datetime | None = _utc(as_of) if as_of is not None else None
         self._stack = contextlib.ExitStack()
         try:
-            p = _prepare(events, journey, self.as_of, facts=facts)
+            p = _prepare(events, journey, self.as_of, facts=facts, numbered=True)
             self._p = replace(p, labelled=self._keep(p.labelled))
-            self.entries = self._keep(_entries(self._p))
-            self.current = self._keep(_current(self._p, self.entries))
-            self.milestones = self._keep(_milestones(self._p, self.entries))
+            self._entries = self._keep(_entries(self._p))
+            self._current = self._keep(_current(self._p, self._entries))
+            self._milestones = self._keep(_milestones(self._p, self._entries))
         except BaseException:
             self._stack.close()
             raise
@@ -1197,6 +1230,41 @@ class StageTables:
     def labelled(self) -> ir.Table:
         """Every event up to ``as_of`` with its labels (see the class), cached."""
         return self._p.labelled
+
+    @property
+    def entries(self) -> ir.Table:
+        """The stage entries (:func:`stage_entries`), cached."""
+        return self._named(self._entries)
+
+    @property
+    def current(self) -> ir.Table:
+        """The current stages (:func:`current_stages`), cached."""
+        if self._p.key == "customer_id":
+            return self._current
+        return self._current.drop(self._p.key)
+
+    @property
+    def milestones(self) -> ir.Table:
+        """The milestones of the stages entered (:func:`milestone_progress`), cached."""
+        return self._named(self._milestones)
+
+    def _named(self, table: ir.Table) -> ir.Table:
+        """``table`` (customers in its first column, :attr:`key`) with ``customer_id``
+        there instead: from the current stages, which every customer who entered a stage
+        has."""
+        key = self._p.key
+        if key == "customer_id":
+            return table
+        names = self._current.select(_n_key=key, _n_id="customer_id")
+        joined = table.join(names, table[key] == names["_n_key"])
+        rest = [c for c in table.columns if c != key]
+        return joined.select(customer_id=joined["_n_id"], **{c: joined[c] for c in rest})
+
+    @property
+    def key(self) -> str:
+        """The column naming customers in ``labelled``, ``entries`` and ``milestones``
+        (``current`` has it beside ``customer_id``): :func:`customer_column` of the events."""
+        return self._p.key
 
     @property
     def touchpoints(self) -> tuple[str, ...]:
@@ -1220,14 +1288,14 @@ class StageTables:
     def stalled_table(self, percentile: float = DEFAULT_PERCENTILE) -> ir.Table:
         """The stalled customers as an Ibis table (see :func:`stalled_customers`)."""
         _fraction(percentile)
-        return _stalled(self._p, self.entries, self.current, self.milestones, percentile)
+        return _stalled(self._p, self._entries, self._current, self._milestones, percentile)
 
     def analysis(self, percentile: float = DEFAULT_PERCENTILE) -> StageAnalysis:
         """The per-stage result (see :func:`analyse_stages`)."""
-        p, entries, progress = self._p, self.entries, self.milestones
+        p, entries, progress = self._p, self._entries, self._milestones
         stalled = self.stalled_table(percentile)
         n = len(p.stages)
-        per_customer = _reached_flags(entries, n, current=entries["stage_index"].max())
+        per_customer = _reached_flags(entries, n, p.key, current=entries["stage_index"].max())
         metrics: dict[str, ir.Scalar] = {"customers": per_customer.count()}
         for k in range(n):
             reached = per_customer[f"r{k}"]
@@ -1237,7 +1305,7 @@ class StageTables:
             if k + 1 < n:
                 metrics[f"next{k}"] = _count(reached & per_customer[f"r{k + 1}"])
         [totals] = _rows(per_customer.aggregate(**metrics))
-        [everyone] = _rows(p.events.aggregate(n=p.events["customer_id"].nunique()))
+        [everyone] = _rows(p.events.aggregate(n=p.events[p.key].nunique()))
         dwell = {row["stage_index"]: row for row in _rows(_dwell(entries, percentile))}
         milestones = {
             (row["stage_id"], row["milestone_id"]): row
@@ -1331,8 +1399,16 @@ class StageTables:
             g_customer=groups["customer_id"], g_group=groups[column].cast("string")
         )
         members = members.filter(members["g_group"].notnull()).distinct()
-        per_customer = _reached_flags(self.entries, n)
-        joined = per_customer.join(members, per_customer["customer_id"] == members["g_customer"])
+        per_customer = _reached_flags(self._entries, n, p.key)
+        if p.key != "customer_id":
+            # Customers who entered a stage have a current stage: its row names them both.
+            named = self._current.select(n_customer="customer_id", n_key=p.key)
+            per_customer = per_customer.join(named, per_customer[p.key] == named["n_key"])
+            joined = per_customer.join(members, per_customer["n_customer"] == members["g_customer"])
+        else:
+            joined = per_customer.join(
+                members, per_customer["customer_id"] == members["g_customer"]
+            )
         metrics: dict[str, ir.Scalar] = {"customers": joined.count()}
         for k in range(n):
             metrics[f"reached{k}"] = _count(joined[f"r{k}"])
@@ -1369,7 +1445,7 @@ class StageTables:
         table = self.stalled_table(percentile)
         thresholds = {
             row["stage_index"]: row["threshold_seconds"]
-            for row in _rows(_dwell(self.entries, percentile))
+            for row in _rows(_dwell(self._entries, percentile))
         }
         customers = tuple(
             StalledCustomer(

@@ -52,7 +52,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from jornada.analytics.results import AnalysisResult, json_ready, wilson_interval
-from jornada.analytics.stages import StageTables
+from jornada.analytics.stages import StageTables, customer_column
 from jornada.analytics.steps import resolve_step
 from jornada.analytics.timing import seconds_between
 from jornada.events.binding import label_events
@@ -178,9 +178,11 @@ class TouchpointMeasures(AnalysisResult):
 
 def _touched(
     events: ir.Table, journey: Journey, stage_tables: StageTables | None
-) -> tuple[ir.Table, Callable[[Any], str]]:
+) -> tuple[ir.Table, Callable[[Any], str], str]:
     """The events of a touchpoint, with ``tp`` (the touchpoint) and the columns of the
-    events, and the touchpoint id of a ``tp`` value.
+    events, the touchpoint id of a ``tp`` value, and the column naming the customer
+    (:func:`~jornada.analytics.stages.customer_column`: the integer ``customer_no`` when
+    the events have it, cheaper to group and join on than text ids).
 
     From ``stage_tables`` (the map's :class:`~jornada.analytics.stages.StageTables` of
     ``events``, built without ``as_of``), their cached labelled events, whose touchpoint
@@ -190,7 +192,7 @@ def _touched(
     if stage_tables is None:
         labelled = label_events(journey, events)
         touched = labelled.filter(labelled.touchpoint_id.notnull())
-        return touched.mutate(tp=touched.touchpoint_id), str
+        return touched.mutate(tp=touched.touchpoint_id), str, customer_column(events)
     if not stage_tables.complete:
         raise ValueError("stage_tables built with as_of leave later events out: build them without")
     if stage_tables.journey != journey:
@@ -198,7 +200,7 @@ def _touched(
     labelled = stage_tables.labelled
     ids = stage_tables.touchpoints
     touched = labelled.filter(labelled.touchpoint.notnull())
-    return touched.mutate(tp=touched.touchpoint), lambda number: ids[number]
+    return touched.mutate(tp=touched.touchpoint), lambda number: ids[number], stage_tables.key
 
 
 def touchpoint_measures(
@@ -233,14 +235,14 @@ def touchpoint_measures(
     >>> shared.touchpoint("cart").converted
     1
     """
-    touched, touchpoint_id = _touched(events, journey, stage_tables)
+    touched, touchpoint_id, key = _touched(events, journey, stage_tables)
     with contextlib.ExitStack() as stack:
         if stage_tables is None and conversion is not None:
             # Three queries read the touchpoints' events: labelled once (evaluating the
             # binding rules), kept narrow, and released at the end.
-            narrow = touched.select("tp", "customer_id", "ts", "idx", "next_ts", "score")
+            narrow = touched.select("tp", key, "ts", "idx", "next_ts", "score")
             touched = stack.enter_context(narrow.cache())
-        return _measures(events, journey, conversion, touched, touchpoint_id)
+        return _measures(events, journey, conversion, touched, touchpoint_id, key)
 
 
 def _measures(
@@ -249,16 +251,18 @@ def _measures(
     conversion: str | None,
     touched: ir.Table,
     touchpoint_id: Callable[[Any], str],
+    key: str,
 ) -> TouchpointMeasures:
-    """The measures from the touchpoints' events (``tp`` and the events' columns)."""
-    total = int(events.customer_id.nunique().execute())
+    """The measures from the touchpoints' events (``tp``, the customer ``key`` and the
+    events' columns)."""
+    total = int(events[key].nunique().execute())
     to_next = seconds_between(touched.next_ts, touched.ts)
     metrics: dict[str, ir.Value] = {
         "events": touched.count(),
-        "customers": touched.customer_id.nunique(),
+        "customers": touched[key].nunique(),
         "median_next": to_next.quantile(0.5),
         "p90_next": to_next.quantile(0.9),
-        "exits": touched.customer_id.nunique(where=touched.next_ts.isnull()),
+        "exits": touched[key].nunique(where=touched.next_ts.isnull()),
         "score_sum": touched.score.sum(),
         "scores": touched.score.count(),
     }
@@ -271,12 +275,10 @@ def _measures(
     if conversion is not None:
         step = resolve_step(conversion, events, journey)
         last_conversion = (
-            events.filter(step.condition)
-            .group_by("customer_id")
-            .aggregate(last_idx=ibis._.idx.max())
+            events.filter(step.condition).group_by(key).aggregate(last_idx=ibis._.idx.max())
         )
-        firsts = touched.group_by(["tp", "customer_id"]).aggregate(first_idx=ibis._.idx.min())
-        joined = firsts.join(last_conversion, "customer_id")
+        firsts = touched.group_by(["tp", key]).aggregate(first_idx=ibis._.idx.min())
+        joined = firsts.join(last_conversion, key)
         counts = (
             joined.filter(joined.last_idx > joined.first_idx)
             .group_by("tp")
@@ -287,8 +289,8 @@ def _measures(
             for row in counts.to_pyarrow().to_pylist()
         }
         ends = touched.filter(touched.next_ts.isnull())
-        never = ends.anti_join(last_conversion, "customer_id")
-        lost_counts = never.group_by("tp").aggregate(lost=never.customer_id.nunique())
+        never = ends.anti_join(last_conversion, key)
+        lost_counts = never.group_by("tp").aggregate(lost=never[key].nunique())
         lost = {
             touchpoint_id(row["tp"]): int(row["lost"])
             for row in lost_counts.to_pyarrow().to_pylist()
@@ -431,23 +433,23 @@ def touchpoint_trend(
     """
     if period not in _UNITS:
         raise ValueError(f"period must be one of {', '.join(_UNITS)}, not {period!r}")
-    touched, touchpoint_id = _touched(events, journey, stage_tables)
-    firsts = touched.group_by(
-        ["tp", "customer_id", touched.ts.truncate(_UNITS[period]).name("p")]
-    ).aggregate(first_idx=ibis._.idx.min(), first_ts=ibis._.ts.min())
+    touched, touchpoint_id, key = _touched(events, journey, stage_tables)
+    firsts = touched.group_by(["tp", key, touched.ts.truncate(_UNITS[period]).name("p")]).aggregate(
+        first_idx=ibis._.idx.min(), first_ts=ibis._.ts.min()
+    )
     step = resolve_step(conversion, events, journey)
     conversions = events.filter(step.condition).select(
-        conv_customer="customer_id", conv_idx="idx", conv_ts="ts"
+        conv_customer=key, conv_idx="idx", conv_ts="ts"
     )
     predicates = [
-        firsts.customer_id == conversions.conv_customer,
+        firsts[key] == conversions.conv_customer,
         conversions.conv_idx > firsts.first_idx,
     ]
     if within_seconds is not None:
         # whole microseconds: an interval literal means the same on DuckDB and Spark
         limit = ibis.interval(round(within_seconds * 1_000_000), unit="us")
         predicates.append(conversions.conv_ts <= firsts.first_ts + limit)
-    pairs = firsts.join(conversions, predicates).select("tp", "p", "customer_id")
+    pairs = firsts.join(conversions, predicates).select("tp", "p", key)
     converted = pairs.distinct().group_by(["tp", "p"]).aggregate(converted=ibis._.count())
     reached = firsts.group_by(["tp", "p"]).aggregate(customers=ibis._.count())
     counts = reached.left_join(converted, ["tp", "p"]).select(

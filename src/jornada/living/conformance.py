@@ -61,7 +61,7 @@ import plotly.graph_objects as go
 
 from jornada.analytics.results import AnalysisResult, json_ready, wilson_interval
 from jornada.analytics.segments import with_positions
-from jornada.analytics.stages import StageTables, event_labels
+from jornada.analytics.stages import StageTables, customer_column, event_labels
 from jornada.errors import JornadaError
 from jornada.events.filters import EventScope, scope_events
 from jornada.model import Journey
@@ -97,25 +97,29 @@ _FACTS: Final = ("next_ts", "session_last")
 
 
 def _labelled(events: ir.Table, journey: Journey) -> ir.Table:
-    """Every event reduced to what :func:`_visits` and :func:`_outside` read:
-    ``customer_id``, ``idx``, ``ts``, ``event``, ``stage_index`` (null outside the map),
-    and ``session_id``, ``next_ts``, ``session_last`` when the events have them.
+    """Every event reduced to what :func:`_visits` and :func:`_outside` read: the
+    customer (:func:`~jornada.analytics.stages.customer_column`: the integer
+    ``customer_no`` when the events have it), ``idx``, ``ts``, ``event``, ``stage_index``
+    (null outside the map), and ``session_id``, ``next_ts``, ``session_last`` when the
+    events have them.
 
     The stage is labelled first, so anything sorting these rows carries narrow rows (keys,
     times, the session, a stage number) rather than the properties and the rules' inputs.
     """
     labelled, _ = event_labels(journey, with_positions(events))
     carried = [c for c in ("session_id", *_FACTS) if c in labelled.columns]
-    return labelled.select("customer_id", "idx", "ts", "event", "stage_index", *carried)
+    key = customer_column(labelled)
+    return labelled.select(key, "idx", "ts", "event", "stage_index", *carried)
 
 
-def _with_gaps(labelled: ir.Table) -> ir.Table:
-    """``labelled`` (every event with ``customer_id``, ``idx``, ``ts``, ``stage_index``
-    and ``session_id`` when there are sessions) with ``gap_seconds``: the time to the
-    customer's next event when it is in the same session, found by sorting the events."""
+def _with_gaps(labelled: ir.Table, key: str) -> ir.Table:
+    """``labelled`` (every event with the customer ``key``, ``idx``, ``ts``,
+    ``stage_index`` and ``session_id`` when there are sessions) with ``gap_seconds``: the
+    time to the customer's next event when it is in the same session, found by sorting
+    the events."""
     session = ["session_id"] if "session_id" in labelled.columns else []
-    narrow = labelled.select("customer_id", "idx", "ts", "stage_index", *session)
-    window = ibis.window(group_by=narrow["customer_id"], order_by=narrow["idx"])
+    narrow = labelled.select(key, "idx", "ts", "stage_index", *session)
+    window = ibis.window(group_by=narrow[key], order_by=narrow["idx"])
     next_ts = narrow["ts"].lead().over(window)
     same_session: ir.BooleanValue
     if session:
@@ -127,7 +131,7 @@ def _with_gaps(labelled: ir.Table) -> ir.Table:
         (next_ts.notnull() & same_session, _seconds(next_ts) - _seconds(narrow["ts"])),
         else_=ibis.literal(0, type="int64"),
     )
-    return narrow.select("customer_id", "stage_index", gap_seconds=gap)
+    return narrow.select(key, "stage_index", gap_seconds=gap)
 
 
 def _with_stored_gaps(labelled: ir.Table) -> ir.Table:
@@ -148,17 +152,17 @@ def _with_stored_gaps(labelled: ir.Table) -> ir.Table:
     return labelled.select("stage_index", gap_seconds=gap)
 
 
-def _outside(labelled: ir.Table, facts: bool) -> dict[str, Any]:
+def _outside(labelled: ir.Table, key: str, facts: bool) -> dict[str, Any]:
     """Customers and events in all, events outside the map, and the time to the next
     event in the same session, in all and after events outside the map (see the module),
     read from the stored facts when ``facts`` (:func:`_with_stored_gaps`)."""
     outside_map = labelled["stage_index"].isnull()
     counts = labelled.aggregate(
-        total_customers=labelled["customer_id"].nunique(),
+        total_customers=labelled[key].nunique(),
         events=labelled.count(),
         unmapped_events=outside_map.cast("int64").sum(),
     )
-    gapped = _with_stored_gaps(labelled) if facts else _with_gaps(labelled)
+    gapped = _with_stored_gaps(labelled) if facts else _with_gaps(labelled, key)
     unmapped = gapped["stage_index"].isnull()
     seconds = gapped.aggregate(
         seconds=gapped["gap_seconds"].sum(),
@@ -170,19 +174,17 @@ def _outside(labelled: ir.Table, facts: bool) -> dict[str, Any]:
     return row
 
 
-def _visits(labelled: ir.Table) -> ir.Table:
-    """The collapsed stage paths: one row per visit (a run of events of one stage):
-    ``customer_id``, ``idx`` (its first event), ``stage_index``, ``previous`` (the stage
-    of the visit before, null for the first)."""
+def _visits(labelled: ir.Table, key: str = "customer_id") -> ir.Table:
+    """The collapsed stage paths: one row per visit (a run of events of one stage): the
+    customer (column ``key``), ``idx`` (its first event), ``stage_index``, ``previous``
+    (the stage of the visit before, null for the first)."""
     staged = labelled.filter(labelled["stage_index"].notnull())
-    window = ibis.window(group_by=staged["customer_id"], order_by=staged["idx"])
-    runs = staged.select(
-        "customer_id", "idx", "stage_index", before=staged["stage_index"].lag().over(window)
-    )
+    window = ibis.window(group_by=staged[key], order_by=staged["idx"])
+    runs = staged.select(key, "idx", "stage_index", before=staged["stage_index"].lag().over(window))
     starts = runs.filter(runs["before"].isnull() | (runs["before"] != runs["stage_index"]))
-    visits_window = ibis.window(group_by=starts["customer_id"], order_by=starts["idx"])
+    visits_window = ibis.window(group_by=starts[key], order_by=starts["idx"])
     return starts.select(
-        "customer_id",
+        key,
         "idx",
         "stage_index",
         previous=starts["stage_index"].lag().over(visits_window),
@@ -485,7 +487,7 @@ def _rows(expr: ir.Table) -> list[dict[str, Any]]:
     return rows
 
 
-def _per_customer(visits: ir.Table, n: int) -> ir.Table:
+def _per_customer(visits: ir.Table, n: int, key: str) -> ir.Table:
     """One row per customer in the map: whether they conform, go back, loop; the last
     stage reached; visits per stage."""
     previous = visits["previous"]
@@ -504,7 +506,7 @@ def _per_customer(visits: ir.Table, n: int) -> ir.Table:
     }
     for k in range(n):
         aggregates[f"_v{k}"] = (stage == k).cast("int64").sum()
-    return visits.group_by("customer_id").aggregate(**aggregates)
+    return visits.group_by(key).aggregate(**aggregates)
 
 
 def _summary(per_customer: ir.Table, n: int) -> dict[str, Any]:
@@ -611,28 +613,38 @@ def conformance(
             raise ValueError(f"stage_tables are not of map {journey.id!r}")
         # The stage tables' labelled events are cached already: visits are derived
         # from them directly, and the gaps (one sort) are read by one query only.
-        shared = stage_tables.labelled
+        shared, key = stage_tables.labelled, stage_tables.key
         stored = facts and all(c in shared.columns for c in _FACTS)
-        with _visits(shared).cache() as visits:
-            return _measure(shared, visits, journey, n, top, facts=stored)
+        with _visits(shared, key).cache() as visits:
+            return _measure(shared, visits, journey, n, top, key=key, facts=stored)
     scope = scope if scope is not None else EventScope()
     labelled = _labelled(scope_events(events, scope), journey)
+    key = customer_column(labelled)
     stored = facts and all(c in labelled.columns for c in _FACTS)
     # Each intermediate table is read by several queries: computed once (a temporary
     # table on DuckDB, a cached DataFrame on Spark) and released at the end.
-    with labelled.cache() as cached, _visits(cached).cache() as visits:
-        return replace(_measure(cached, visits, journey, n, top, facts=stored), scope=scope)
+    with labelled.cache() as cached, _visits(cached, key).cache() as visits:
+        measured = _measure(cached, visits, journey, n, top, key=key, facts=stored)
+        return replace(measured, scope=scope)
 
 
 def _measure(
-    labelled: ir.Table, visits: ir.Table, journey: Journey, n: int, top: int, *, facts: bool
+    labelled: ir.Table,
+    visits: ir.Table,
+    journey: Journey,
+    n: int,
+    top: int,
+    *,
+    key: str,
+    facts: bool,
 ) -> Conformance:
-    """The result from every event labelled (``customer_id``, ``idx``, ``ts``, ``event``,
-    ``stage_index``, the session and the stored facts as :func:`_labelled` keeps them)
-    and the visits; ``facts``: whether the stored facts give the time in sessions."""
+    """The result from every event labelled (the customer ``key``, ``idx``, ``ts``,
+    ``event``, ``stage_index``, the session and the stored facts as :func:`_labelled`
+    keeps them) and the visits; ``facts``: whether the stored facts give the time in
+    sessions."""
     stages = journey.ordered_stages()
     ids = [stage.id for stage in stages]
-    outside = _outside(labelled, facts)
+    outside = _outside(labelled, key, facts)
     in_map = labelled["stage_index"].notnull()
     unmapped_names = (
         labelled.filter(~in_map)
@@ -643,14 +655,14 @@ def _measure(
     )
     unmapped = tuple((row["event"], _int(row["events"])) for row in _rows(unmapped_names))
 
-    per_customer = _per_customer(visits, n)
+    per_customer = _per_customer(visits, n, key)
     summary = _summary(per_customer, n)
 
     moves = visits.filter(
         visits["previous"].notnull() & (visits["stage_index"] < visits["previous"])
     )
     pairs = moves.group_by(["previous", "stage_index"]).aggregate(
-        moves=moves.count(), customers=moves["customer_id"].nunique()
+        moves=moves.count(), customers=moves[key].nunique()
     )
     backward_rows = _rows(
         pairs.order_by([ibis.desc("moves"), ibis.asc("previous"), ibis.asc("stage_index")])
@@ -672,9 +684,9 @@ def _measure(
 
     # Path keys: the stage numbers, zero-padded so the text order is the sequence order.
     conforms = (per_customer["_first"] == 0) & (per_customer["_other_moves"] == 0)
-    deviating_customers = per_customer.filter(~conforms).select(d_customer="customer_id")
+    deviating_customers = per_customer.filter(~conforms).select(d_customer=key)
     deviating_visits = visits.join(
-        deviating_customers, visits["customer_id"] == deviating_customers["d_customer"]
+        deviating_customers, visits[key] == deviating_customers["d_customer"]
     )
     ordered = (
         ibis.struct(
@@ -686,7 +698,7 @@ def _measure(
         .collect()
         .sort()
     )
-    keys = deviating_visits.group_by("customer_id").aggregate(
+    keys = deviating_visits.group_by(key).aggregate(
         _key=ordered.map(lambda item: item.stage).join(_SEPARATOR)
     )
     counted = keys.group_by("_key").aggregate(customers=keys.count())
