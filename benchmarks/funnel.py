@@ -41,6 +41,18 @@ def _peak_rss_mb() -> float:
     return peak / 1024**2 if sys.platform == "darwin" else peak / 1024  # bytes vs KiB
 
 
+INSERT_RAW = """
+INSERT INTO events_raw
+SELECT event_id, customer_key, "timestamp"::TIMESTAMP, event, channel,
+       session_id, value, cost, text, score,
+       MAP {'page': page, 'device': device, 'city': city},
+       MAP {'customer': customer_key},
+       'events.parquet', 1, row_number() OVER () - 1
+FROM read_parquet(?)
+"""
+"""The generator's Parquet file (one parameter: its path) as raw rows of the store."""
+
+
 def build_store(parquet: Path, store: Path) -> None:
     """The ``events`` table of ``parquet`` (generator columns) in a new DuckDB file."""
     started = time.perf_counter()
@@ -51,15 +63,7 @@ def build_store(parquet: Path, store: Path) -> None:
     try:
         ensure_store(engine)
         engine.sql(
-            """
-            INSERT INTO events_raw
-            SELECT event_id, customer_key, "timestamp"::TIMESTAMP, event, channel,
-                   session_id, value, cost, text, score,
-                   MAP {'page': page, 'device': device, 'city': city},
-                   MAP {'customer': customer_key},
-                   'events.parquet', 1, row_number() OVER () - 1
-            FROM read_parquet(?)
-            """,
+            INSERT_RAW,
             [str(parquet)],
         )
         materialise_events(engine, session_gap_seconds=1800)

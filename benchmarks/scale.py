@@ -97,6 +97,9 @@ def build(args: argparse.Namespace) -> int:
     from jornada.engine import Engine
     from jornada.engine.store import ensure_store, materialise_events
 
+    sys.path.insert(0, str(HERE))
+    from funnel import INSERT_RAW  # the sibling benchmark's raw rows of the generator file
+
     store: Path = args.store
     partial = store.with_name(store.name + ".partial")
     resume = args.resume and partial.exists()
@@ -111,18 +114,7 @@ def build(args: argparse.Namespace) -> int:
             print(f"resuming     {partial}: events_raw as an earlier build left it", flush=True)
         else:
             with _Step("insert events_raw"):
-                engine.sql(
-                    """
-                    INSERT INTO events_raw
-                    SELECT event_id, customer_key, "timestamp"::TIMESTAMP, event, channel,
-                           session_id, value, cost, text, score,
-                           MAP {'page': page, 'device': device, 'city': city},
-                           MAP {'customer': customer_key},
-                           'events.parquet', 1, row_number() OVER () - 1
-                    FROM read_parquet(?)
-                    """,
-                    [str(args.source)],
-                )
+                engine.sql(INSERT_RAW, [str(args.source)])
             with _Step("checkpoint"):
                 engine.sql("CHECKPOINT")
         print(f"file         {partial.stat().st_size / 1024**3:.2f} GiB", flush=True)

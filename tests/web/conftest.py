@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from jornada.accounts import AppState, state_url, workspace_key
@@ -200,15 +201,13 @@ def anonymous(client_as: Callable[[str], TestClient]) -> TestClient:
     return client_as("anonymous")
 
 
-@pytest.fixture
-def live_server(workspace: Workspace, state: AppState) -> Iterator[str]:
-    """A real uvicorn server on a free loopback port, in a thread; yields its base URL.
-    ``editor@example.com`` (password :data:`PASSWORD`) is an editor of its workspace."""
-    add_member(state, workspace, "editor")
+@contextmanager
+def serving(app: FastAPI) -> Iterator[str]:
+    """``app`` on a real uvicorn server on a free loopback port, in a thread; yields
+    its base URL and stops the server on exit."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    app = create_app(workspace, state=state)
     config = uvicorn.Config(app, log_level="warning", lifespan="off", ws="none")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -224,3 +223,12 @@ def live_server(workspace: Workspace, state: AppState) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+@pytest.fixture
+def live_server(workspace: Workspace, state: AppState) -> Iterator[str]:
+    """A real uvicorn server (:func:`serving`); yields its base URL.
+    ``editor@example.com`` (password :data:`PASSWORD`) is an editor of its workspace."""
+    add_member(state, workspace, "editor")
+    with serving(create_app(workspace, state=state)) as url:
+        yield url

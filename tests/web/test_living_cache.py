@@ -3,15 +3,12 @@ version, and a load drops the entries of the older data (not left for the LRU bo
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from jornada.accounts import AppState
@@ -19,7 +16,14 @@ from jornada.events.load import ColumnMapping
 from jornada.model import Journey
 from jornada.web import create_app
 from jornada.workspace import Workspace
-from tests.web.conftest import add_member, csrf_of, email_of, sign_in, small_journey
+from tests.web.conftest import (
+    add_member,
+    csrf_of,
+    email_of,
+    serving,
+    sign_in,
+    small_journey,
+)
 
 HEADER = "user,ts,name,via\n"
 FIRST = """\
@@ -51,23 +55,9 @@ def served(workspace: Workspace, state: AppState, tmp_path: Path) -> Iterator[tu
     workspace.save_map(bound_journey("shop"))
     workspace.save_map(bound_journey("store"))
     add_member(state, workspace, "editor")
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
     app = create_app(workspace, state=state)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", ws="none"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}", app
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with serving(app) as url:
+        yield url, app
 
 
 def load_through_the_app(http: httpx.Client, body: str) -> None:
