@@ -136,3 +136,22 @@ def test_events_built_in_ranges_of_customers_are_the_same_rows(
     assert not {"_rebuild_events", "_rebuild_keys", "_rebuild_numbers"} & set(
         engine.duck.sql("SELECT table_name FROM duckdb_tables()").fetchnumpy()["table_name"]
     )
+
+
+def test_a_store_without_a_version_row_and_facts_is_rebuilt(tmp_path: Path) -> None:
+    """A store older than the version row: opening it must not stamp it current."""
+    source = tmp_path / "events.csv"
+    source.write_text("user,ts,name\nu1,2026-01-01T10:00:00Z,a\nu1,2026-01-01T10:05:00Z,b\n")
+    workspace = Workspace.init(tmp_path / "ws")
+    workspace.load(source, ColumnMapping(customer="user", time="ts", event="name"))
+    workspace.engine.sql(
+        "CREATE OR REPLACE TABLE events AS "
+        "SELECT * EXCLUDE (session_last, first_pair, customer_no) FROM events"
+    )
+    workspace.engine.sql("DELETE FROM store_meta WHERE key = 'store_version'")
+    workspace.close()
+    reopened = Workspace.open(tmp_path / "ws")
+    try:
+        assert set(FACTS) <= set(reopened.events().columns)
+    finally:
+        reopened.close()

@@ -132,12 +132,14 @@ def ensure_store(engine: Engine) -> None:
         engine.sql(statement)
     if not engine.has_table("events"):
         materialise_events(engine, session_gap_seconds=1800)
+        # Only a store made here is of this version: stamping an existing store that has
+        # no version row would hide its missing facts from store_outdated.
+        engine.sql(
+            "INSERT INTO store_meta VALUES ('store_version', ?) ON CONFLICT DO NOTHING",
+            [str(STORE_VERSION)],
+        )
     if not engine.has_table("customers"):
         materialise_customers(engine)
-    engine.sql(
-        "INSERT INTO store_meta VALUES ('store_version', ?) ON CONFLICT DO NOTHING",
-        [str(STORE_VERSION)],
-    )
 
 
 def store_outdated(engine: Engine) -> bool:
