@@ -60,6 +60,7 @@ from jornada.analytics.steps import resolve_step
 from jornada.engine import Engine
 from jornada.errors import JornadaError
 from jornada.events.binding import label_events
+from jornada.events.filters import customer_column
 from jornada.model import Journey
 
 __all__ = [
@@ -292,7 +293,7 @@ def conversion_paths(
         touching = touching & resolve_step(only, events, journey).condition.fill_null(False)
     # The store's small integer per customer when the table has it: grouping and joining
     # on it is much cheaper than on long text ids (e-mails). Paths name no customer.
-    who = events.customer_no if "customer_no" in events.columns else events.customer_id
+    who = events[customer_column(events)]
     numbered = "idx" in events.columns
     if numbered:
         position = events.idx.cast("int64")

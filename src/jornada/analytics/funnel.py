@@ -88,6 +88,7 @@ from jornada.analytics.results import AnalysisResult, json_ready, wilson_interva
 from jornada.analytics.steps import Step, resolve_step
 from jornada.engine import Engine
 from jornada.errors import JornadaError
+from jornada.events.filters import customer_column
 from jornada.model import Journey
 
 __all__ = [
@@ -406,7 +407,7 @@ def funnel(
 
     # Paths are keyed by the store's small integer per customer when the table has one:
     # grouping and joining on it is much cheaper than on long text ids (e-mails).
-    who = "customer_no" if "customer_no" in events.columns else "customer_id"
+    who = customer_column(events)
     keys = [who] if by == "customer" else [who, "session_id"]
     named = ["customer_id"] if by == "customer" else ["customer_id", "session_id"]
     window_us = None if window_seconds is None else round(window_seconds * _MICROS)

@@ -81,6 +81,7 @@ import plotly.graph_objects as go
 from jornada.analytics.results import AnalysisResult, json_ready, wilson_interval
 from jornada.analytics.segments import with_positions
 from jornada.events.binding import binding_filter, touchpoint_filters
+from jornada.events.filters import customer_column
 from jornada.model import Journey, Milestone, Stage
 
 __all__ = [
@@ -95,7 +96,6 @@ __all__ = [
     "StalledCustomers",
     "analyse_stages",
     "current_stages",
-    "customer_column",
     "event_labels",
     "find_stalled",
     "milestone_progress",
@@ -273,22 +273,6 @@ def _measured(stages: tuple[Stage, ...]) -> list[tuple[int, Stage, Milestone]]:
 
 _CARRIED = ("event", "session_id", "session_last", "next_ts", "score")
 """The columns of the events the labelled events keep, when present (see ``_prepare``)."""
-
-
-def customer_column(events: ir.Table) -> str:
-    """The column to group and join ``events`` by customer on: the store's ``customer_no``
-    (a small integer, one per customer) when the table has it, else ``customer_id``.
-
-    Grouping, joining and sorting on an integer costs less than on long text ids (e-mail
-    addresses); both name the same customers one to one, so every count is the same.
-
-    >>> import ibis
-    >>> customer_column(ibis.table({"customer_id": "string", "customer_no": "int32"}))
-    'customer_no'
-    >>> customer_column(ibis.table({"customer_id": "string"}))
-    'customer_id'
-    """
-    return "customer_no" if "customer_no" in events.columns else "customer_id"
 
 
 def _prepare(

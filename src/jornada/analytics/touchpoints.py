@@ -52,10 +52,11 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from jornada.analytics.results import AnalysisResult, json_ready, wilson_interval
-from jornada.analytics.stages import StageTables, customer_column
+from jornada.analytics.stages import StageTables
 from jornada.analytics.steps import resolve_step
 from jornada.analytics.timing import seconds_between
 from jornada.events.binding import label_events
+from jornada.events.filters import customer_column
 from jornada.model import Journey
 
 __all__ = [
@@ -181,7 +182,7 @@ def _touched(
 ) -> tuple[ir.Table, Callable[[Any], str], str]:
     """The events of a touchpoint, with ``tp`` (the touchpoint) and the columns of the
     events, the touchpoint id of a ``tp`` value, and the column naming the customer
-    (:func:`~jornada.analytics.stages.customer_column`: the integer ``customer_no`` when
+    (:func:`~jornada.events.filters.customer_column`: the integer ``customer_no`` when
     the events have it, cheaper to group and join on than text ids).
 
     From ``stage_tables`` (the map's :class:`~jornada.analytics.stages.StageTables` of

@@ -61,9 +61,9 @@ import plotly.graph_objects as go
 
 from jornada.analytics.results import AnalysisResult, json_ready, wilson_interval
 from jornada.analytics.segments import with_positions
-from jornada.analytics.stages import StageTables, customer_column, event_labels
+from jornada.analytics.stages import StageTables, event_labels
 from jornada.errors import JornadaError
-from jornada.events.filters import EventScope, scope_events
+from jornada.events.filters import EventScope, customer_column, scope_events
 from jornada.model import Journey
 
 __all__ = [
@@ -98,7 +98,7 @@ _FACTS: Final = ("next_ts", "session_last")
 
 def _labelled(events: ir.Table, journey: Journey) -> ir.Table:
     """Every event reduced to what :func:`_visits` and :func:`_outside` read: the
-    customer (:func:`~jornada.analytics.stages.customer_column`: the integer
+    customer (:func:`~jornada.events.filters.customer_column`: the integer
     ``customer_no`` when the events have it), ``idx``, ``ts``, ``event``, ``stage_index``
     (null outside the map), and ``session_id``, ``next_ts``, ``session_last`` when the
     events have them.
@@ -141,7 +141,7 @@ def _with_stored_gaps(labelled: ir.Table) -> ir.Table:
     The store's ``session_last`` says the customer's next event, if any, starts another
     session (or another stretch of a reused session id): the others take ``next_ts``, one
     column over the events, no sort and no join. (A scope that drops events from paths
-    computes ``session_last`` over the whole session id: not for those.)
+    recomputes ``session_last`` per stretch, as the store does: the same meaning.)
     """
     next_ts = labelled["next_ts"]
     # session_last is true on a customer's last event: next_ts is never null below.
