@@ -21,10 +21,12 @@ spill directory settings.
 
 Found on 2026-11-24 (2 cores shared, load average 8-14): at 100M events the product's
 one-statement ``materialise_events`` fails under a 6GB limit after 839 s (383 CPU-s),
-its spill past 23.2 GiB ("failed to offload data block"). ``--chunks 8`` runs it on eight
-ranges of customer keys in turn (the same table: identical rows and ``customer_no`` at
-1M) with at most 2.3 GiB of spill and 6.2 GB RSS per chunk, 115-153 CPU-s each;
-``--resume`` reuses the raw rows an interrupted build left in the ``.partial`` file.
+its spill past 23.2 GiB ("failed to offload data block"). Built in eight ranges of
+customers (then by a first version of this script; the product now does the same past
+``RANGE_ROWS`` events), at most 2.3 GiB of spill and 6.3 GB RSS per range, 1723 s in all
+on a quiet machine. ``--chunks N`` sets the number of ranges (default: the product's
+``RANGE_ROWS``); ``--resume`` reuses the raw rows an interrupted build left in the
+``.partial`` file.
 
 >>> _count("100M"), _count("2.5k")
 (100000000, 2500)
@@ -33,7 +35,6 @@ ranges of customer keys in turn (the same table: identical rows and ``customer_n
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import resource
 import shutil
@@ -118,11 +119,14 @@ def build(args: argparse.Namespace) -> int:
             with _Step("checkpoint"):
                 engine.sql("CHECKPOINT")
         print(f"file         {partial.stat().st_size / 1024**3:.2f} GiB", flush=True)
-        with _Step(f"materialise_events ({args.chunks} chunk(s) of customers)"):
-            if args.chunks > 1:
-                _materialise_in_chunks(engine, args.chunks, materialise_events)
-            else:
+        with _Step("materialise_events (in ranges of customers past RANGE_ROWS events)"):
+            if args.chunks is None:
                 materialise_events(engine, session_gap_seconds=1800)
+            else:  # ranges sized to give --chunks of them
+                row = engine.sql("SELECT count(*) FROM events_raw").fetchone()
+                assert row is not None
+                range_rows = max(1, -(-int(row[0]) // args.chunks))
+                materialise_events(engine, session_gap_seconds=1800, range_rows=range_rows)
         with _Step("checkpoint"):
             engine.sql("CHECKPOINT")
         print(f"file         {partial.stat().st_size / 1024**3:.2f} GiB", flush=True)
@@ -145,58 +149,6 @@ def build(args: argparse.Namespace) -> int:
         flush=True,
     )
     return 0
-
-
-def _materialise_in_chunks(engine: Any, chunks: int, materialise: Callable[..., None]) -> None:
-    """The product's ``materialise_events`` run on ``chunks`` ranges of customer keys in
-    turn, appended in key order: the same table, with 1/``chunks`` of its spill each.
-
-    Every fact is computed within one customer's path, so a chunk holding whole customers
-    gets the same facts; only ``customer_no`` (numbered within the chunk) is shifted by
-    the customers of the earlier chunks. An experiment, not the product's build: the
-    one-statement build spills more than 23 GiB at 100M events (see the module).
-    """
-    # Boundaries from a sample of the keys (no identity resolution here: the key is the
-    # customer); a chunk is [lower, upper).
-    sample = sorted(
-        row[0]
-        for row in engine.sql(
-            "SELECT customer_key FROM events_raw USING SAMPLE reservoir(200000 ROWS)"
-        ).fetchall()
-    )
-    bounds: list[str | None] = [None]
-    bounds += [sample[len(sample) * i // chunks] for i in range(1, chunks)]
-    bounds.append(None)
-    engine.sql("ALTER TABLE events_raw RENAME TO events_raw_all")
-    engine.sql("DROP TABLE IF EXISTS events")
-    offset = 0
-    for i, (lower, upper) in enumerate(itertools.pairwise(bounds)):
-        with _Step(f"  chunk {i + 1}/{chunks}"):
-            engine.sql(
-                "CREATE OR REPLACE TABLE events_raw AS SELECT * FROM events_raw_all"
-                " WHERE ($1::VARCHAR IS NULL OR customer_key >= $1)"
-                " AND ($2::VARCHAR IS NULL OR customer_key < $2)",
-                [lower, upper],
-            )
-            materialise(engine, session_gap_seconds=1800)
-            row = engine.sql("SELECT coalesce(max(customer_no), 0) FROM events").fetchone()
-            assert row is not None
-            if i == 0:
-                engine.sql("ALTER TABLE events RENAME TO events_all")
-            else:
-                # Appended as stored (already sorted by customer and position).
-                engine.sql("SET preserve_insertion_order = true")
-                engine.sql(
-                    "INSERT INTO events_all SELECT * REPLACE"
-                    " (customer_no + $1::INTEGER AS customer_no) FROM events",
-                    [offset],
-                )
-                engine.sql("SET preserve_insertion_order = false")
-                engine.sql("DROP TABLE events")
-            offset += int(row[0])
-    engine.sql("DROP TABLE events_raw")
-    engine.sql("ALTER TABLE events_all RENAME TO events")
-    engine.sql("ALTER TABLE events_raw_all RENAME TO events_raw")
 
 
 def _analyses(engine: Any) -> dict[str, Callable[[Any], object]]:
@@ -299,9 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--ordered", action="store_true", help="keep preserve_insertion_order (default: off)"
     )
-    parser.add_argument(
-        "--chunks", type=int, default=1, help="materialise this many key ranges in turn"
-    )
+    parser.add_argument("--chunks", type=int, help="build events in this many ranges of customers")
     parser.add_argument("--resume", action="store_true", help="reuse the loaded .partial")
     parser.add_argument("--keep-raw", action="store_true", help="keep events_raw's rows")
     parser.add_argument("--repeat", type=int, default=2)
