@@ -309,6 +309,7 @@ class _Flags:
         """True for the events of any of ``scopes`` (indexes of used scopes): their atoms
         ORed, each once."""
         names = dict.fromkeys(name for i in scopes for name in self.of[i] or ())
+        assert names, f"scopes {scopes} are unused: callers flag used scopes only"
         return functools.reduce(operator.or_, [table[name] for name in names])
 
 
