@@ -95,10 +95,12 @@ def test_a_load_drops_the_living_maps_of_older_data(served: tuple[str, FastAPI])
         assert len(cache) == 2  # one per map, of the first data version
 
         load_through_the_app(http, MORE)
+        # The load itself dropped both maps' entries of the older data (the editor's
+        # cache, not only the dashboards' that the load route owns).
+        assert len(cache) == 0
         again = http.get("/api/maps/shop/living")
         assert again.headers["X-Jornada-Cache"] == "miss"
         assert again.json()["touchpoints"]["checkout"]["customers"] == 2
-        # Both maps' entries of the older data are gone, not only the one asked again.
         assert len(cache) == 1
         assert http.get("/api/maps/shop/living").headers["X-Jornada-Cache"] == "hit"
         assert http.get("/api/maps/store/living").json() == again.json() | {"id": "store"}

@@ -40,6 +40,7 @@ __all__ = [
     "app_cache",
     "cache_key",
     "engine_lock",
+    "forget_older_everywhere",
     "normalise_params",
 ]
 
@@ -207,4 +208,30 @@ def app_cache(state: Any, name: str, max_entries: int = DEFAULT_MAX_ENTRIES) -> 
         if cache is None:
             cache = ResultCache[Any](max_entries)
             setattr(state, name, cache)
+            names = getattr(state, _CACHE_NAMES, None)
+            if names is None:
+                names = set()
+                setattr(state, _CACHE_NAMES, names)
+            names.add(name)
         return cast(ResultCache[Any], cache)
+
+
+_CACHE_NAMES = "result_cache_names"
+"""The attribute of an app's state listing the names of its caches (made by app_cache)."""
+
+
+def forget_older_everywhere(state: Any, version: int) -> int:
+    """Drop the entries of data versions before ``version`` from every cache of an app's
+    ``state`` (after a load: each route's cache, not only the one the load route knows);
+    returns how many were dropped.
+
+    >>> from types import SimpleNamespace
+    >>> state = SimpleNamespace()
+    >>> app_cache(state, "a").put(CacheKey("x", "{}", 1), 1)
+    >>> app_cache(state, "b").put(CacheKey("y", "{}", 1), 2)
+    >>> forget_older_everywhere(state, 2), len(app_cache(state, "a")), len(app_cache(state, "b"))
+    (2, 0, 0)
+    """
+    with _APP_CACHES:
+        names = sorted(getattr(state, _CACHE_NAMES, set()))
+    return sum(app_cache(state, name).forget_older(version) for name in names)

@@ -49,10 +49,9 @@ from jornada.analytics.results import json_ready
 from jornada.errors import JornadaError
 from jornada.events.load import ColumnMapping
 from jornada.web.auth import Access, WebError, guard
-from jornada.web.cache import engine_lock
+from jornada.web.cache import engine_lock, forget_older_everywhere
 from jornada.web.pages import render_page, workspace_of
 from jornada.web.routes import READ
-from jornada.web.routes.dashboards import analysis_cache
 from jornada.web.security import MAX_ID
 from jornada.workspace import Workspace
 
@@ -147,8 +146,9 @@ def _jobs(request: Request) -> OrderedDict[str, LoadJob]:
 
 
 def _run_job(request: Request, job: LoadJob, path: Path, mapping: ColumnMapping) -> None:
-    """The body of a load thread: load, then drop the cached results of older data."""
-    state, workspace, cache = request.app.state, workspace_of(request), analysis_cache(request)
+    """The body of a load thread: load, then drop the cached results of older data (the
+    dashboards' analyses, the editor's living maps: every cache of the app)."""
+    state, workspace = request.app.state, workspace_of(request)
     try:
         with engine_lock(workspace):
             job.status = "running"
@@ -157,7 +157,7 @@ def _run_job(request: Request, job: LoadJob, path: Path, mapping: ColumnMapping)
             )
             version = workspace.data_version
         state.known_data_version, state.known_data_version_at = version, time.monotonic()
-        cache.forget_older(version)
+        forget_older_everywhere(state, version)
         job.result = result.to_dict()
         job.status = "done"
     except JornadaError as error:
