@@ -33,6 +33,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from jornada.analytics.timing import seconds_between
+from jornada.events.filters import customer_column
 
 __all__ = [
     "BASE_MEASURES",
@@ -161,7 +162,7 @@ _REPEAT_PART: Final = ("purchasers", "repeat_purchasers")
 _CARTS_PART: Final = ("carts", "converted_carts")
 _TABLE_PART: Final = ("spend_table", "impressions_table", "clicks_table")
 _CART_WINDOW_SECONDS: Final = 24 * 3600
-_REACHED: Final = ("customer_id", "p", "idx")  # what the reached customers are made of
+_REACHED: Final = ("customer", "p", "idx")  # what the reached customers are made of
 
 _EPOCH: Final = dt.date(1970, 1, 1)
 _EPOCH_MONDAY: Final = dt.date(1970, 1, 5)  # week 0 starts here (epoch day 4)
@@ -296,21 +297,82 @@ def _pack(
     )
 
 
+_BITS: Final = 62  # flags packed per int64 column (below the sign bit)
+
+
+@dataclass(frozen=True)
+class _Packed:
+    """Where each flag of the kept events lives: bit ``bit`` of the integer column
+    ``column``. Flags kept as a few integers, not one boolean column each, made the kept
+    table about half as costly to build at 10M events (three dozen boolean columns,
+    most taken through the join of the pairs, cost more than every other column)."""
+
+    bits: Mapping[str, tuple[str, int]]
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(column for column, _ in self.bits.values()))
+
+    def sums(self, flags: Mapping[str, Any]) -> dict[str, Any]:
+        """The integer columns of ``flags`` (name -> condition), each flag a bit."""
+        found: dict[str, Any] = {}
+        for name, flag in flags.items():
+            column, bit = self.bits[name]
+            term = ibis.cases((flag, ibis.literal(1 << bit, type="int64")), else_=0)
+            found[column] = term if column not in found else found[column] + term
+        return found
+
+
+def _pack_bits(names: Iterable[str], *, prefix: str = "f") -> _Packed:
+    """Bit after bit, column after column, one per flag of ``names``.
+
+    >>> _pack_bits(f"a{k}" for k in range(64)).bits["a63"]
+    ('f1', 1)
+    """
+    return _Packed({name: (f"{prefix}{k // _BITS}", k % _BITS) for k, name in enumerate(names)})
+
+
 @dataclass(frozen=True)
 class _Flags:
-    """The fixed scopes as flags on the kept events: each scope's condition is an OR of
-    *atoms* (the distinct disjuncts of every condition), each kept once as a column, so
-    a stage (its touchpoints' conditions ORed) costs no evaluation of its own."""
+    """The roles and fixed scopes as flags on the kept events: each scope's condition is
+    an OR of *atoms* (the distinct disjuncts of every condition), each kept once as a bit
+    (see :class:`_Packed`), so a stage (its touchpoints' conditions ORed) costs no
+    evaluation of its own: a test of the bits of its atoms.
 
-    atoms: tuple[str, ...]  # every atom column
+    Each part tests the bits where it reads a flag: a view of the kept events with the
+    flags unpacked as boolean columns, shared by the parts, became a CTE that DuckDB
+    materialised once more (the whole query twice as costly)."""
+
     of: tuple[tuple[str, ...] | None, ...]  # each scope's atoms (None: scope unused)
+    packed: _Packed
+
+    def test(self, table: ir.Table, names: Iterable[str]) -> ir.BooleanValue:
+        """True where any of the flags ``names`` is set (one test per integer column)."""
+        masks: dict[str, int] = {}
+        for name in names:
+            column, bit = self.packed.bits[name]
+            masks[column] = masks.get(column, 0) | (1 << bit)
+        assert masks, "no flags to test"
+        tests = [(table[c] & ibis.literal(m, type="int64")) != 0 for c, m in masks.items()]
+        return functools.reduce(operator.or_, tests)
+
+    def role(self, table: ir.Table, role: str) -> ir.BooleanValue:
+        """True for the events that count as ``role`` (a name of :data:`ROLES`)."""
+        return self.test(table, [f"r_{role}"])
 
     def flag(self, table: ir.Table, *scopes: int) -> ir.BooleanValue:
         """True for the events of any of ``scopes`` (indexes of used scopes): their atoms
         ORed, each once."""
-        names = dict.fromkeys(name for i in scopes for name in self.of[i] or ())
+        names = list(dict.fromkeys(name for i in scopes for name in self.of[i] or ()))
         assert names, f"scopes {scopes} are unused: callers flag used scopes only"
-        return functools.reduce(operator.or_, [table[name] for name in names])
+        return self.test(table, names)
+
+    def columns(self, *scopes: int) -> list[str]:
+        """The integer columns holding the atoms of ``scopes`` (all columns: none given)."""
+        if not scopes:
+            return list(self.packed.columns)
+        names = [name for i in scopes for name in self.of[i] or ()]
+        return list(dict.fromkeys(self.packed.bits[name][0] for name in names))
 
 
 def _disjuncts(condition: Any) -> list[Any]:
@@ -351,8 +413,10 @@ def _short_circuit(condition: Any) -> Any:
     )
 
 
-def _atoms(fixed: Sequence[FixedScope], used: Sequence[bool]) -> tuple[dict[str, Any], _Flags]:
-    """The atom columns (name -> condition) of the used fixed scopes, and their flags."""
+def _atoms(
+    fixed: Sequence[FixedScope], used: Sequence[bool]
+) -> tuple[dict[str, Any], tuple[tuple[str, ...] | None, ...]]:
+    """The atoms (name -> condition) of the used fixed scopes, and each scope's atoms."""
     columns: dict[str, Any] = {}
     names: dict[Any, str] = {}
     of: list[tuple[str, ...] | None] = []
@@ -365,32 +429,35 @@ def _atoms(fixed: Sequence[FixedScope], used: Sequence[bool]) -> tuple[dict[str,
             name = names.get(term.op())
             if name is None:
                 name = names[term.op()] = f"a{len(names)}"
-                columns[name] = _short_circuit(term)
+                columns[name] = term
             mine.append(name)
         of.append(tuple(dict.fromkeys(mine)))
-    return columns, _Flags(tuple(columns), tuple(of))
+    return columns, tuple(of)
 
 
 def _count(condition: ir.BooleanValue, where: Any = None) -> ir.IntegerScalar:
     return condition.cast("int64").sum(where=where)
 
 
-def _event_metrics(s: ir.Table, where: Any = None) -> dict[str, Any]:
-    null_text = ibis.null("string")
+def _event_metrics(s: ir.Table, flags: _Flags, where: Any = None) -> dict[str, Any]:
+    null_customer = ibis.null(s.customer.type())
     null_number = ibis.null("float64")
-    csat = s.r_csat & s.score.between(1, 5)
-    nps = s.r_nps & s.score.between(0, 10)
-    ces = s.r_ces & s.score.between(1, 7)
+    impression, purchase = flags.role(s, "impression"), flags.role(s, "purchase")
+    csat = flags.role(s, "csat") & s.score.between(1, 5)
+    nps = flags.role(s, "nps") & s.score.between(0, 10)
+    ces = flags.role(s, "ces") & s.score.between(1, 7)
     return {
-        "impression_events": _count(s.r_impression, where),
-        "reach": ibis.cases((s.r_impression, s.customer_id), else_=null_text).nunique(where=where),
-        "clicks_events": _count(s.r_click, where),
-        "interactions": _count(s.r_engagement, where),
+        "impression_events": _count(impression, where),
+        "reach": ibis.cases((impression, s.customer), else_=null_customer).nunique(where=where),
+        "clicks_events": _count(flags.role(s, "click"), where),
+        "interactions": _count(flags.role(s, "engagement"), where),
         "spend_events": s.cost.sum(where=where),
-        "purchases": _count(s.r_purchase, where),
-        "purchase_revenue": ibis.cases((s.r_purchase, s.value), else_=null_number).sum(where=where),
-        "refunds": ibis.cases((s.r_refund, s.value.abs()), else_=null_number).sum(where=where),
-        "customers": s.customer_id.nunique(where=where),
+        "purchases": _count(purchase, where),
+        "purchase_revenue": ibis.cases((purchase, s.value), else_=null_number).sum(where=where),
+        "refunds": ibis.cases((flags.role(s, "refund"), s.value.abs()), else_=null_number).sum(
+            where=where
+        ),
+        "customers": s.customer.nunique(where=where),
         "csat_responses": _count(csat, where),
         "csat_points": ibis.cases((csat, s.score), else_=null_number).sum(where=where),
         "csat_satisfied": _count(csat & (s.score >= 4), where),
@@ -400,12 +467,12 @@ def _event_metrics(s: ir.Table, where: Any = None) -> dict[str, Any]:
         .sum(where=where),
         "ces_responses": _count(ces, where),
         "ces_points": ibis.cases((ces, s.score), else_=null_number).sum(where=where),
-        "feedback": _count(s.r_feedback, where),
+        "feedback": _count(flags.role(s, "feedback"), where),
     }
 
 
-def _events_part(scoped: ir.Table, names: Sequence[str]) -> _Part:
-    metrics = _event_metrics(scoped)
+def _events_part(scoped: ir.Table, flags: _Flags, names: Sequence[str]) -> _Part:
+    metrics = _event_metrics(scoped, flags)
     totals = scoped.group_by(["scope", "p"]).aggregate(**{name: metrics[name] for name in names})
     return _pack(totals, names)
 
@@ -416,7 +483,7 @@ _DISTINCT: Final = frozenset({"reach", "customers"})  # measures that do not add
 
 def _wide(
     table: ir.Table,
-    metrics: Any,  # (where) -> the part's metrics, each filtered by ``where``
+    metrics: Any,  # (table, where) -> the part's metrics on table, filtered by ``where``
     flags: _Flags,
     scopes: Sequence[tuple[str, int, Sequence[str]]],  # (key, scope index, measures)
 ) -> list[_Part]:
@@ -425,15 +492,17 @@ def _wide(
 
     The sums are taken once per period and combination of the scopes' atoms (a few
     groups), then each scope adds up the groups its flag holds; a distinct count is
-    filtered by the flag."""
+    filtered by the flag. Only the events of the scopes are read (a period without any
+    then has no row: its measures are those of nothing, as the filters would give)."""
     parts: list[_Part] = []
     additive = [(key, i, [n for n in names if n not in _DISTINCT]) for key, i, names in scopes]
     additive = [scope for scope in additive if scope[2]]
     if additive:
-        atoms = list(dict.fromkeys(a for _, i, _ in additive for a in flags.of[i] or ()))
-        plain = metrics(None)
+        columns = flags.columns(*(i for _, i, _ in additive))
         names = list(dict.fromkeys(n for _, _, mine in additive for n in mine))
-        grouped = table.group_by(["p", *atoms]).aggregate(**{n: plain[n] for n in names})
+        mine = table.filter(flags.flag(table, *(i for _, i, _ in additive)))
+        plain = metrics(mine, None)
+        grouped = mine.group_by(["p", *columns]).aggregate(**{n: plain[n] for n in names})
         parts.append(
             _filtered(
                 grouped,
@@ -444,14 +513,13 @@ def _wide(
                 ],
             )
         )
-    distinct = [
-        (key, name, metrics(flags.flag(table, i))[name])
-        for key, i, names in scopes
-        for name in names
-        if name in _DISTINCT
-    ]
-    if distinct:
-        parts.append(_filtered(table, distinct))
+    counted = [(key, i, name) for key, i, names in scopes for name in names if name in _DISTINCT]
+    if counted:
+        mine = table.filter(flags.flag(table, *(i for _, i, _ in counted)))
+        distinct = [
+            (key, name, metrics(mine, flags.flag(mine, i))[name]) for key, i, name in counted
+        ]
+        parts.append(_filtered(mine, distinct))
     return parts
 
 
@@ -462,11 +530,11 @@ def _filtered(table: ir.Table, measures: Sequence[tuple[str, str, Any]]) -> _Par
     return _pack(table.group_by("p").aggregate(**aggregates), list(aggregates), labels)
 
 
-def _sessions(base: ir.Table) -> ir.Table:
+def _sessions(base: ir.Table, flags: _Flags) -> ir.Table:
     """One row per session with a page view (``sid``): its page views ``pv``, the position
     of the first one ``landing``, its first and last event's times ``start`` and ``end``;
     without the fact ``session_last``, every session, with its size ``n``."""
-    page = base.r_page_view
+    page = flags.role(base, "page_view")
     if "session_last" not in base.columns:
         sessions = base.group_by("session_id").aggregate(
             n=base.count(),
@@ -526,9 +594,9 @@ def _last(table: ir.Table) -> list[str]:
     return ["session_last"] if "session_last" in table.columns else []
 
 
-def _visits_part(base: ir.Table, scoped: ir.Table) -> _Part:
-    sessions = _sessions(base)
-    views = scoped.filter(scoped.r_page_view).select(
+def _visits_part(base: ir.Table, scoped: ir.Table, flags: _Flags) -> _Part:
+    sessions = _sessions(base, flags)
+    views = scoped.filter(flags.role(scoped, "page_view")).select(
         "scope", "p", "session_id", "session_idx", "ts", "next_ts", *_last(scoped)
     )
     joined = views.join(sessions, views.session_id == sessions.sid)
@@ -541,50 +609,49 @@ def _visits_wide(
 ) -> list[_Part]:
     """The visits part of fixed scopes: the page views of any of them, once, joined with
     their session; each scope's measures filtered by its flag."""
-    sessions = _sessions(base)
+    sessions = _sessions(base, flags)
     chosen = [i for _, i, _ in scopes]
-    atoms = list(dict.fromkeys(name for i in chosen for name in flags.of[i] or ()))
-    views = base.filter(base.r_page_view & flags.flag(base, *chosen)).select(
-        "p", "session_id", "session_idx", "ts", "next_ts", *_last(base), *atoms
+    views = base.filter(flags.role(base, "page_view") & flags.flag(base, *chosen)).select(
+        "p", "session_id", "session_idx", "ts", "next_ts", *_last(base), *flags.columns(*chosen)
     )
     joined = views.join(sessions, views.session_id == sessions.sid)
-    return _wide(joined, lambda where: _visit_metrics(joined, where), flags, scopes)
+    return _wide(joined, _visit_metrics, flags, scopes)
 
 
-def _outcomes(base: ir.Table) -> ir.Table:
+def _outcomes(base: ir.Table, flags: _Flags) -> ir.Table:
     """Conversion, purchase and refund events with their net amount (refunds negative)."""
-    kept = base.filter(base.r_conversion | base.r_purchase | base.r_refund)
+    kept = base.filter(flags.test(base, ["r_conversion", "r_purchase", "r_refund"]))
     amount = ibis.cases(
-        (kept.r_purchase, kept.value.fill_null(0.0)),
-        (kept.r_refund, -kept.value.abs().fill_null(0.0)),
+        (flags.role(kept, "purchase"), kept.value.fill_null(0.0)),
+        (flags.role(kept, "refund"), -kept.value.abs().fill_null(0.0)),
         else_=ibis.literal(0.0, type="float64"),
     )
     return kept.select(
-        o_customer=kept.customer_id,
+        o_customer=kept.customer,
         o_period=kept.p,
         o_idx=kept.idx,
-        conv=kept.r_conversion,
-        buy=kept.r_purchase,
+        conv=flags.role(kept, "conversion"),
+        buy=flags.role(kept, "purchase"),
         amount=amount,
     )
 
 
 def _reached(scoped: ir.Table) -> ir.Table:
-    return scoped.group_by(["scope", "customer_id", "p"]).aggregate(first_idx=scoped.idx.min())
+    return scoped.group_by(["scope", "customer", "p"]).aggregate(first_idx=scoped.idx.min())
 
 
 def _conversions_part(reached: ir.Table, outcomes: ir.Table) -> ir.Table:
     joined = reached.join(
         outcomes,
         [
-            reached.customer_id == outcomes.o_customer,
+            reached.customer == outcomes.o_customer,
             reached.p == outcomes.o_period,
             outcomes.o_idx >= reached.first_idx,
         ],
     )
     return joined.group_by(["scope", "p"]).aggregate(
         converters=ibis.cases(
-            (joined.conv, joined.customer_id), else_=ibis.null("string")
+            (joined.conv, joined.customer), else_=ibis.null(joined.customer.type())
         ).nunique(),
         conversions=_count(joined.conv),
         converted_revenue=joined.amount.sum(),
@@ -592,26 +659,26 @@ def _conversions_part(reached: ir.Table, outcomes: ir.Table) -> ir.Table:
 
 
 def _clv_part(reached: ir.Table, outcomes: ir.Table) -> ir.Table:
-    lifetime = reached.select("scope", "customer_id", "p").distinct()
+    lifetime = reached.select("scope", "customer", "p").distinct()
     joined = lifetime.join(
-        outcomes, [lifetime.customer_id == outcomes.o_customer, outcomes.o_period <= lifetime.p]
+        outcomes, [lifetime.customer == outcomes.o_customer, outcomes.o_period <= lifetime.p]
     )
     return joined.group_by(["scope", "p"]).aggregate(
         clv_revenue=joined.amount.sum(),
         clv_customers=ibis.cases(
-            (joined.buy, joined.customer_id), else_=ibis.null("string")
+            (joined.buy, joined.customer), else_=ibis.null(joined.customer.type())
         ).nunique(),
     )
 
 
-def _retention_part(base: ir.Table, scoped: ir.Table) -> ir.Table:
+def _retention_part(base: ir.Table, scoped: ir.Table, flags: _Flags) -> ir.Table:
     """Per scope and period ``q``: customers with a scope event in ``q - 1`` and those of
     them active in ``q`` without a churn event (``rp`` numbers the retention periods)."""
-    before = scoped.select("scope", "customer_id", "rp").distinct()
-    activity = base.group_by(["customer_id", "rp"]).aggregate(churn=base.r_churn.any())
-    activity = activity.rename(ac="customer_id", arp="rp")
+    before = scoped.select("scope", "customer", "rp").distinct()
+    activity = base.group_by(["customer", "rp"]).aggregate(churn=flags.role(base, "churn").any())
+    activity = activity.rename(ac="customer", arp="rp")
     joined = before.left_join(
-        activity, [before.customer_id == activity.ac, activity.arp == before.rp + 1]
+        activity, [before.customer == activity.ac, activity.arp == before.rp + 1]
     )
     kept = joined.ac.notnull() & ~joined.churn.fill_null(False)
     return joined.group_by(["scope", (joined.rp + 1).name("p")]).aggregate(
@@ -622,38 +689,38 @@ def _retention_part(base: ir.Table, scoped: ir.Table) -> ir.Table:
 def _repeat_part(reached: ir.Table, outcomes: ir.Table) -> ir.Table:
     bought = outcomes.filter(outcomes.buy)
     joined = reached.join(
-        bought, [reached.customer_id == bought.o_customer, reached.p == bought.o_period]
+        bought, [reached.customer == bought.o_customer, reached.p == bought.o_period]
     )
-    per_customer = joined.group_by(["scope", "p", "customer_id"]).aggregate(n=joined.count())
+    per_customer = joined.group_by(["scope", "p", "customer"]).aggregate(n=joined.count())
     return per_customer.group_by(["scope", "p"]).aggregate(
         purchasers=per_customer.count(), repeat_purchasers=_count(per_customer.n >= 2)
     )
 
 
-def _referrals_part(scoped: ir.Table) -> ir.Table:
-    referred = scoped.filter(scoped.r_referral)
-    firsts = referred.group_by(["scope", "customer_id"]).aggregate(p=referred.p.min())
+def _referrals_part(scoped: ir.Table, flags: _Flags) -> ir.Table:
+    referred = scoped.filter(flags.role(scoped, "referral"))
+    firsts = referred.group_by(["scope", "customer"]).aggregate(p=referred.p.min())
     return firsts.group_by(["scope", "p"]).aggregate(referrals=firsts.count())
 
 
-def _carts_parts(base: ir.Table, scoped: ir.Table) -> list[_Part]:
-    added = scoped.filter(scoped.r_cart)
+def _carts_parts(base: ir.Table, scoped: ir.Table, flags: _Flags) -> list[_Part]:
+    added = scoped.filter(flags.role(scoped, "cart"))
     # Periods are non-decreasing in time, so the least period is the first cart event's.
-    carts = added.group_by(["scope", "session_id", "customer_id"]).aggregate(
+    carts = added.group_by(["scope", "session_id", "customer"]).aggregate(
         cts=added.ts.min(), p=added.p.min()
     )
-    buys = base.filter(base.r_purchase)
-    buys = buys.select(bc=buys.customer_id, bts=buys.ts)
+    buys = base.filter(flags.role(base, "purchase"))
+    buys = buys.select(bc=buys.customer, bts=buys.ts)
     converted = (
         carts.join(
             buys,
             [
-                carts.customer_id == buys.bc,
+                carts.customer == buys.bc,
                 buys.bts >= carts.cts,
                 seconds_between(buys.bts, carts.cts) <= _CART_WINDOW_SECONDS,
             ],
         )
-        .select("scope", "session_id", "customer_id", "p")
+        .select("scope", "session_id", "customer", "p")
         .distinct()
     )
     counted = carts.group_by(["scope", "p"]).aggregate(carts=carts.count())
@@ -748,18 +815,54 @@ def _rebind(condition: Any, events: ir.Table, table: ir.Table) -> Any:
     return condition.op().replace({events.op(): table.op()}).to_expr()
 
 
+def _gate(condition: Any, events: ir.Table, keys: Sequence[str]) -> Any | None:
+    """A condition on the ``keys`` columns only that holds wherever ``condition`` holds
+    (None when there is none): the keyed conjuncts of a conjunction, the gates of every
+    branch of a disjunction ORed.
+
+    >>> import ibis
+    >>> t = ibis.memtable({"event": ["a", "a", "b", "c"], "text": [None, "x", None, "y"]})
+    >>> condition = ((t.event == "a") & t.text.notnull()) | (t.event == "b")
+    >>> gate = _gate(condition, t, ["event"])
+    >>> t.select(c=condition, g=gate).to_pyarrow().to_pydict()
+    {'c': [False, True, True, False], 'g': [True, True, True, False]}
+    >>> _gate(t.text.notnull(), t, ["event"]) is None
+    True
+    """
+    if _on_keys(condition, events, keys):
+        return condition
+    op = condition.op()
+    if isinstance(op, ops.Coalesce) and len(op.arg) == 2:
+        inner, fallback = op.arg
+        if isinstance(fallback, ops.Literal) and fallback.value is False:
+            return _gate(inner.to_expr(), events, keys)
+    if isinstance(op, ops.Or):
+        left = _gate(op.left.to_expr(), events, keys)
+        right = _gate(op.right.to_expr(), events, keys)
+        return None if left is None or right is None else left | right
+    if isinstance(op, ops.And):
+        found = [_gate(part, events, keys) for part in _conjuncts(condition)]
+        known = [gate for gate in found if gate is not None]
+        return functools.reduce(operator.and_, known) if known else None
+    return None
+
+
 def _base(
     events: ir.Table,
     *,
     kind: ScopeKind,
     atoms: Mapping[str, Any],
+    packed: _Packed,
     period: KpiPeriod | None,
     roles: Mapping[str, Any],
     retention: bool,
 ) -> ir.Table:
-    """Every event with its period, role flags and scope (or the fixed scopes' atoms)."""
+    """Every event with its period, role flags and scope (or the fixed scopes' atoms),
+    the flags packed in bits (see :class:`_Packed`)."""
     columns: dict[str, Any] = {
-        "customer_id": events.customer_id,
+        # The store's integer customer number when the events have it: grouping and
+        # joining on it cost less than on the text ids, with the same customers.
+        "customer": events[customer_column(events)],
         "ts": events.ts,
         "idx": events.idx,
         "session_id": events.session_id,
@@ -774,27 +877,58 @@ def _base(
         columns["session_last"] = events.session_last
     if retention:
         columns["rp"] = period_number(events.ts, period or "month")
-    flags = {f"r_{role}": _short_circuit(roles[role]) for role in ROLES}
+    flags = {f"r_{role}": roles[role] for role in ROLES}
     if kind not in ("all", "channel", "campaign"):
         flags.update(atoms)
     keys = [name for name in _KEYS if name in events.columns]
     keyed = {name: flag for name, flag in flags.items() if _on_keys(flag, events, keys)}
+    rest = {name: _short_circuit(flag) for name, flag in flags.items() if name not in keyed}
+    gates = {name: _gate(flags[name], events, keys) for name in rest}
+    gated = {name: gate for name, gate in gates.items() if gate is not None}
+    own = packed.sums({name: flag for name, flag in rest.items() if name not in gated})
     source = events
-    if keyed:
+    if keyed or gated:
         # The flags on the event name and channel only are taken once per distinct pair
         # (a few dozen) and joined back: comparing the texts of every event was a third
-        # of the narrow table's cost at 10M events.
+        # of the narrow table's cost at 10M events. A flag that also reads other columns
+        # (a rule on properties) is evaluated only for the events of the pairs its part
+        # on the name and channel lets through (its *gate*, a bit of the pair).
         pairs = events.select(*keys).distinct()
+        on_pairs = packed.sums({name: _rebind(flag, events, pairs) for name, flag in keyed.items()})
+        gate_bits = _pack_bits(gated, prefix="g")
         table = pairs.select(
             **{f"k_{key}": pairs[key] for key in keys},
-            **{name: _rebind(flag, events, pairs) for name, flag in keyed.items()},
+            **{f"k_{column}": value for column, value in on_pairs.items()},
+            **{
+                f"k_{column}": value
+                for column, value in gate_bits.sums(
+                    {name: _rebind(gate, events, pairs) for name, gate in gated.items()}
+                ).items()
+            },
         )
         source = events.join(
             table,
             [events[key].identical_to(table[f"k_{key}"]) for key in keys],
         )
-        flags.update({name: table[name] for name in keyed})
-    columns.update(flags)
+        for column in on_pairs:
+            mine = table[f"k_{column}"]
+            own[column] = mine if column not in own else own[column] + mine
+        terms: dict[str, list[Any]] = {}
+        for name in gated:
+            gate_column, gate_bit = gate_bits.bits[name]
+            column, bit = packed.bits[name]
+            opened = (table[f"k_{gate_column}"] & ibis.literal(1 << gate_bit, type="int64")) != 0
+            terms.setdefault(column, []).append(
+                ibis.cases((opened & rest[name], ibis.literal(1 << bit, type="int64")), else_=0)
+            )
+        # Most events open no gate: one test skips all their gated flags.
+        shut = functools.reduce(
+            operator.and_, [table[f"k_{column}"] == 0 for column in gate_bits.columns]
+        )
+        for column, found in terms.items():
+            term = ibis.cases((shut, ibis.literal(0, type="int64")), else_=sum(found[1:], found[0]))
+            own[column] = term if column not in own else own[column] + term
+    columns.update({column: own[column] for column in packed.columns})
     if kind == "all":
         columns["scope"] = ibis.literal("all", type="string")
     elif kind == "channel":
@@ -849,11 +983,20 @@ def compute_measures(
     retention = bool(wanted & set(_RETENTION_PART))
     uses = [None if scope.needed is None else _engine_measures(scope.needed) for scope in fixed]
     fixed_kind = kind in ("stage", "touchpoint")
-    atoms, flags = _atoms(fixed, [fixed_kind and (used is None or bool(used)) for used in uses])
+    atoms, of = _atoms(fixed, [fixed_kind and (used is None or bool(used)) for used in uses])
+    flags = _Flags(of, _pack_bits([*(f"r_{role}" for role in ROLES), *atoms]))
     # The narrow flagged events are computed once and kept: every part below reads
     # them, and each scope's copy reads them again (evaluating the bindings and roles on
     # the events for each copy made the whole board 4x slower).
-    narrow = _base(events, kind=kind, atoms=atoms, period=period, roles=roles, retention=retention)
+    narrow = _base(
+        events,
+        kind=kind,
+        atoms=atoms,
+        packed=flags.packed,
+        period=period,
+        roles=roles,
+        retention=retention,
+    )
     with narrow.cache() as cached:
         parts = _parts(cached, kind, fixed, flags, uses, period, wanted, retention, spend, blended)
         rows = _unpack(parts)
@@ -898,17 +1041,18 @@ def _parts(
     if in_events and fixed_kind:
         # Each scope's own measures, filtered by its flag: no copy of its events.
         mine = [(fixed[i].key, i, names) for i, names in chosen(in_events)]
-        parts += _wide(cached, lambda where: _event_metrics(cached, where), flags, mine)
+        metrics = functools.partial(_event_metrics, flags=flags)
+        parts += _wide(cached, lambda t, where: metrics(t, where=where), flags, mine)
     elif in_events:
-        parts.append(_events_part(cached, in_events))
+        parts.append(_events_part(cached, flags, in_events))
     if wanted & set(_VISITS_PART) and fixed_kind:
         visiting = [(fixed[i].key, i, names) for i, names in chosen(_VISITS_PART)]
         if visiting:
             parts += _visits_wide(cached, flags, visiting)
     elif wanted & set(_VISITS_PART):
-        parts.append(_visits_part(base, cached))
+        parts.append(_visits_part(base, cached, flags))
     if wanted & set(_CONVERSIONS_PART + _CLV_PART + _REPEAT_PART):
-        outcomes = _outcomes(base)
+        outcomes = _outcomes(base, flags)
         if wanted & set(_CONVERSIONS_PART):
             reached = _reached(scoped(_CONVERSIONS_PART, _REACHED))
             parts.append(_pack(_conversions_part(reached, outcomes), _CONVERSIONS_PART))
@@ -922,21 +1066,20 @@ def _parts(
     if retention:
         parts.append(
             _pack(
-                _retention_part(base, scoped(_RETENTION_PART, ["customer_id", "rp"])),
+                _retention_part(base, scoped(_RETENTION_PART, ["customer", "rp"]), flags),
                 _RETENTION_PART,
             )
         )
     if "referrals" in wanted:
         parts.append(
             _pack(
-                _referrals_part(scoped(["referrals"], ["customer_id", "p", "r_referral"])),
+                _referrals_part(scoped(["referrals"], ["customer", "p", *flags.columns()]), flags),
                 ["referrals"],
             )
         )
     if wanted & set(_CARTS_PART):
-        parts += _carts_parts(
-            base, scoped(_CARTS_PART, ["session_id", "customer_id", "ts", "p", "r_cart"])
-        )
+        columns = ["session_id", "customer", "ts", "p", *flags.columns()]
+        parts += _carts_parts(base, scoped(_CARTS_PART, columns), flags)
     spend_table = None if spend is None else ibis.memtable(spend)
     if spend_table is not None and wanted & set(_TABLE_PART):
         parts += _spend_parts(spend_table, kind, fixed, period)
