@@ -4,6 +4,7 @@
     python benchmarks/funnel.py                          # builds the store once, then times
     python benchmarks/funnel.py --mode strict --repeat 5
     python benchmarks/funnel.py --workspace my-ws --steps view,cart,purchase
+    python benchmarks/funnel.py --store /tmp/me/funnel-store.duckdb --memory-limit 2GB
 
 The events store is built once from ``events.parquet`` into ``--store`` with the
 product's own fact computation (``materialise_events``: positions, next event,
@@ -101,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--by", choices=("customer", "session"), default="customer")
     parser.add_argument("--breakdown")
     parser.add_argument("--threads", type=int)
+    parser.add_argument("--memory-limit", help="DuckDB's memory limit, such as 2GB")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
 
@@ -113,7 +115,9 @@ def main(argv: list[str] | None = None) -> int:
             build_store(args.events, args.store)
         upgrade_store(args.store)
         database = args.store
-    engine = Engine.duckdb(database, read_only=True, threads=args.threads)
+    engine = Engine.duckdb(
+        database, read_only=True, threads=args.threads, memory_limit=args.memory_limit
+    )
     events = engine.table("events")
     print(f"events       {engine.execute(events.count()):,}")
     steps = args.steps.split(",")

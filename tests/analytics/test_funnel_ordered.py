@@ -51,3 +51,23 @@ def test_tangled_path_is_retried(make_log: MakeLog) -> None:
     log = make_log(rows)
     for window in (None, "1h"):
         compare(log, ["A", "B", "C"], mode="ordered", window=window)
+
+
+def test_retried_paths_keep_their_first_anchor_without_an_attempt(make_log: MakeLog) -> None:
+    # c0 is tangled (its first B is before its A) and no A is followed by a B: the retry
+    # has no attempt for it, and it keeps depth 1 from its A. c1's first attempt is
+    # stopped by the window, and its second A reaches B and C in time. c2 is easy.
+    rows: list[LogRow] = [
+        ("c0", "2026-01-01T00:00:00Z", "B"),
+        ("c0", "2026-01-01T00:01:00Z", "A"),
+        ("c1", "2026-01-01T00:00:00Z", "A"),
+        ("c1", "2026-01-01T00:20:00Z", "A"),
+        ("c1", "2026-01-01T00:25:00Z", "B"),
+        ("c1", "2026-01-01T00:26:00Z", "C"),
+        ("c2", "2026-01-01T00:00:00Z", "A"),
+        ("c2", "2026-01-01T00:01:00Z", "B"),
+    ]
+    log = make_log(rows)
+    for window in ("10m", "1h"):
+        for exclude in ([], ["X"]):
+            compare(log, ["A", "B", "C"], mode="ordered", window=window, exclude=exclude)

@@ -413,7 +413,7 @@ def funnel(
     window_us = None if window_seconds is None else round(window_seconds * _MICROS)
     m = len(resolved)
 
-    def paths_of(table: Any) -> Any:
+    def paths_of(table: Any, step_firsts: Callable[[int], Any]) -> Any:
         """One row per path reaching step 1: ``depth``, ``d2..dm`` and the group ``g``."""
         if mode == "unordered":
             sets = _hall_sets(table, resolved, run)
@@ -424,10 +424,31 @@ def funnel(
             return first.select(*keys, *_group(first), depth=ibis.literal(1, type="int64"))
         if mode == "strict":
             return _strict_paths(table, keys, m, window_us)
-        return _ordered_paths(table, keys, m, window_us, excluding=bool(exclusions))
+        return _ordered_paths(
+            table, keys, m, window_us, excluding=bool(exclusions), step_firsts=step_firsts
+        )
 
     table = _filtered(events, resolved, exclusions, keys, by, group)
-    if any(step.kind != "event" for step in [*resolved, *exclusions]):
+    shared = any(step.kind != "event" for step in [*resolved, *exclusions])
+
+    def step_firsts(k: int) -> Any:
+        """Per path with events of step ``k``: the first one's position ``f{k}`` and time
+        ``ts{k}`` (its earliest: paths are in time order), and for step 1 its breakdown
+        value ``g``. An event name's events are read by that name alone: through
+        ``table``, DuckDB would test the list of all names again after the scan."""
+        if shared:
+            rows = table.filter(table[f"s{k}"])
+            position, value = rows.pos, rows.g if group is not None else None
+        else:
+            rows = events.filter(resolved[k - 1].condition)
+            position = (rows.idx if by == "customer" else rows.session_idx).cast("int64")
+            value = _group_value(group).get("g")
+        first = {"g": value.argmin(position)} if k == 1 and value is not None else {}
+        return rows.group_by(keys).aggregate(
+            **{f"f{k}": position.min(), f"ts{k}": rows.ts.min()}, **first
+        )
+
+    if shared:
         # Rules, touchpoints and stages can be costly to evaluate (property lookups), and
         # the filtered events feed many subqueries: ``limit(None)`` (no limit at all)
         # keeps Ibis from fusing each consumer's filter into its own scan, so they share
@@ -435,15 +456,12 @@ def funnel(
         # cheaper to scan again, each consumer pushing its own ``event = ...`` into the
         # scan, than to materialise (measured at 10M events: 0.85 s of CPU against 1.0 s).
         table = table.limit(None)
-    per_path = paths_of(table)
+    per_path = paths_of(table, step_firsts)
     frame = run(_summary(per_path, m))
     overall = frame.g.isna() if "g" in frame.columns else frame.index == frame.index
     summary = frame[overall].iloc[0]
     reached = [int(_or_zero(summary[f"n{k}"])) for k in range(1, m + 1)]
-    quantiles = [
-        (None, None) if k == 1 else (_optional(summary[f"q50_{k}"]), _optional(summary[f"q90_{k}"]))
-        for k in range(1, m + 1)
-    ]
+    quantiles = [(None, None)] + [_median_p90(summary[f"q_{k}"]) for k in range(2, m + 1)]
     result_steps = tuple(
         _step_stats(step.label, k, reached, quantiles[k]) for k, step in enumerate(resolved)
     )
@@ -490,7 +508,8 @@ def _filtered(
     group: Any,
 ) -> Any:
     """The events matching a step or an exclusion, with one flag per step (``s1``...),
-    ``x`` (matches an exclusion), the position ``pos`` and the time ``t`` in microseconds."""
+    ``x`` (matches an exclusion), the position ``pos``, the time ``ts`` and the same in
+    microseconds ``t``."""
 
     def flag(step: Step) -> Any:
         # A rule on a missing property is null, not false: null flags would drop out of
@@ -509,21 +528,30 @@ def _filtered(
         if step.kind != "event":
             wanted = wanted | flag(step)
     position = events.idx if by == "customer" else events.session_idx
-    # Integer microseconds since the epoch: exact window comparisons and differences on
-    # every backend (DATE_DIFF on DuckDB, DATEDIFF(MICROSECOND, ...) on Spark).
-    epoch = ibis.timestamp("1970-01-01 00:00:00")
     columns: dict[str, Any] = {
         **{key: events[key] for key in keys},
         "pos": position.cast("int64"),
-        "t": events.ts.delta(epoch, unit="microsecond").cast("int64"),
+        "ts": events.ts,
+        "t": _micros(events.ts),
         **flags,
         "x": excluded,
     }
-    if group is not None:
-        # arg_max skips null arguments on DuckDB but not on Spark, so the breakdown value
-        # is never null: "1" + value, or "0" when missing (decoded after the query).
-        columns["g"] = group.isnull().ifelse(ibis.literal("0"), ibis.literal("1") + group)
-    return events.filter(wanted).select(**columns)
+    return events.filter(wanted).select(**columns, **_group_value(group))
+
+
+def _group_value(group: Any) -> dict[str, Any]:
+    """The breakdown column ``g`` of ``group`` (a value of the events) when there is one."""
+    if group is None:
+        return {}
+    # arg_max skips null arguments on DuckDB but not on Spark, so the breakdown value
+    # is never null: "1" + value, or "0" when missing (decoded after the query).
+    return {"g": group.isnull().ifelse(ibis.literal("0"), ibis.literal("1") + group)}
+
+
+def _micros(ts: Any) -> Any:
+    """Integer microseconds since the epoch: exact window comparisons and differences on
+    every backend (DATE_DIFF on DuckDB, DATEDIFF(MICROSECOND, ...) on Spark)."""
+    return ts.delta(ibis.timestamp("1970-01-01 00:00:00"), unit="microsecond").cast("int64")
 
 
 def _group(table: Any) -> list[str]:
@@ -550,28 +578,47 @@ def _with_fallback(first: Any, best: Any, keys: list[str], m: int) -> Any:
     depth 1 from their first step-1 event."""
     joined = first.left_join(best, [first[key] == best[key] for key in keys])
     group = [ibis.coalesce(best.g, first.g).name("g")] if "g" in first.columns else []
+    depth = best.depth.fill_null(1)
     return joined.select(
         *(first[key] for key in keys),
         *group,
-        depth=best.depth.fill_null(1),
-        **{f"d{k}": best[f"d{k}"] for k in range(2, m + 1)},
+        depth=depth,
+        **_seconds(depth, [best[f"e{k}"] for k in range(2, m + 1)]),
     )
 
 
-def _durations(attempts: Any, m: int) -> dict[str, Any]:
-    """Seconds from the completion of step k-1 to that of step k, up to the depth."""
+def _gaps(times: list[Any]) -> dict[str, Any]:
+    """``e2..em``: microseconds from the completion of step k-1 to that of step k."""
+    return {f"e{k}": times[k - 1] - times[k - 2] for k in range(2, len(times) + 1)}
+
+
+def _seconds(depth: Any, gaps: list[Any]) -> dict[str, Any]:
+    """``d2..dm``: the gaps ``e2..em`` in seconds, for the steps up to the depth."""
     return {
-        f"d{k}": (attempts.depth >= k).ifelse(
-            # cast before dividing: Spark would otherwise round decimal arithmetic.
-            (attempts[f"t{k}"] - attempts[f"t{k - 1}"]).cast("float64") / _MICROS,
-            ibis.null(),
-        )
-        for k in range(2, m + 1)
+        # cast before dividing: Spark would otherwise round decimal arithmetic.
+        f"d{k}": (depth >= k).ifelse(gap.cast("float64") / _MICROS, ibis.null())
+        for k, gap in enumerate(gaps, start=2)
     }
 
 
+def _per_path(paths: Any, keys: list[str], m: int) -> Any:
+    """Paths with ``depth`` and gaps ``e2..em``, as the summary takes them (``d2..dm``)."""
+    return paths.select(
+        *keys,
+        *_group(paths),
+        "depth",
+        **_seconds(paths.depth, [paths[f"e{k}"] for k in range(2, m + 1)]),
+    )
+
+
 def _ordered_paths(
-    table: Any, keys: list[str], m: int, window_us: int | None, *, excluding: bool
+    table: Any,
+    keys: list[str],
+    m: int,
+    window_us: int | None,
+    *,
+    excluding: bool,
+    step_firsts: Callable[[int], Any],
 ) -> Any:
     """Per path, the depth and times of its best attempt in ordered mode.
 
@@ -585,9 +632,9 @@ def _ordered_paths(
     event at all, they are that attempt; the few other paths ("tangled": a step's first
     event at or before the previous step's) join the retried ones.
     """
-    first = _first_attempts(table, keys)
-    chain = first
     if window_us is None and not excluding:
+        first = _first_attempts(table, keys)
+        chain = first
         reached = first.select(*keys, _after=first.a)
         for k in range(2, m + 1):
             # The next step-k event after the step-(k-1) one, for the paths that got that far.
@@ -600,35 +647,40 @@ def _ordered_paths(
             reached = found.select(*keys, _after=found[f"p{k}"])
         return _first_or_every(table, chain, keys, m, window_us, excluding=False, start="t1")
 
+    # Each step's events are scanned on their own (the scan tests one event name), and
+    # times become microseconds once per path rather than once per event. One chain of
+    # joins and one select: every extra projection costs Ibis compile time.
+    first = step_firsts(1)
+    joined = first
+    firsts: list[Any] = [first.f1]
+    times: list[Any] = [_micros(first.ts1)]
     for k in range(2, m + 1):
-        # Each step's events are scanned on their own (the scan tests one event name).
-        found = table.filter(table[f"s{k}"])
-        found = found.group_by(keys).aggregate(**{f"f{k}": found.pos.min(), f"t{k}": found.t.min()})
-        chain = _add(chain, found, keys)
+        found = step_firsts(k)
+        joined = joined.left_join(found, [first[key] == found[key] for key in keys])
+        firsts.append(found[f"f{k}"])
+        times.append(_micros(found[f"ts{k}"]))
     rising: Any = ibis.literal(True)
     tangled: Any = ibis.literal(False)
     steps: dict[str, Any] = {}
     for k in range(2, m + 1):
-        before = chain.a if k == 2 else chain[f"f{k - 1}"]
-        tangled = tangled | (rising & (chain[f"f{k}"] <= before))
-        rising = rising & (chain[f"f{k}"] > before)
-        steps[f"p{k}"] = rising.ifelse(chain[f"f{k}"], ibis.null())
-        steps[f"t{k}"] = rising.ifelse(chain[f"t{k}"], ibis.null())
-    chain = chain.select(
-        *keys,
-        *_group(chain),
-        "a",
-        "p1",
-        "t1",
+        after = firsts[k - 1] > firsts[k - 2]
+        tangled = tangled | (rising & ~after)
+        rising = rising & after
+        steps[f"p{k}"] = rising.ifelse(firsts[k - 1], ibis.null())
+        steps[f"t{k}"] = rising.ifelse(times[k - 1], ibis.null())
+    chain = joined.select(
+        *(first[key] for key in keys),
+        *(first[c] for c in _group(first)),
+        a=first.f1,
+        p1=first.f1,
+        t1=times[0],
         _tangled=tangled.fill_null(False),
         **steps,
     )
 
-    def every(rows: Any, paths: Any) -> Any:
-        attempts = _ordered_attempts(rows, keys, m, window_us)
-        return _with_fallback(
-            paths, _best_attempts(attempts.filter(attempts.depth >= 2), keys, m), keys, m
-        )
+    def every(rows: Any) -> Any:
+        attempts = _ordered_attempts(rows, keys, m, window_us, excluding=excluding)
+        return _best_attempts(attempts, keys, m)
 
     return _first_or_every(
         table,
@@ -652,7 +704,7 @@ def _first_or_every(
     *,
     excluding: bool,
     start: str,
-    every: Callable[[Any, Any], Any] | None = None,
+    every: Callable[[Any], Any] | None = None,
     unsure: str | None = None,
 ) -> Any:
     """Per path, its best attempt, given ``chain``: per path, the attempt from its first
@@ -661,40 +713,61 @@ def _first_or_every(
     Attempts starting later complete each step no earlier, so none goes deeper than the
     first one does without window and exclusions: when it reaches that depth with them,
     it is the best attempt (also the earliest). Only the other paths ("hard": a window
-    or an exclusion stopped their first attempt) get ``every(rows, paths)``: every
-    anchor tried, with window functions sorting their events, the costly part. So do the
-    paths flagged in the ``unsure`` column, whose ``chain`` may be cut short. Without
-    ``every``, the caller knows nothing stops the first attempt (no window, no exclusion).
+    or an exclusion stopped their first attempt) get ``every(rows)``: every anchor tried,
+    with window functions sorting their events, the costly part; it gives one row per
+    path that has an attempt (``depth``, gaps ``e2..em``, ``g``), and a hard path without one
+    keeps depth 1 from its first anchor. So do the paths flagged in the ``unsure``
+    column, whose ``chain`` may be cut short. Without ``every``, the caller knows nothing
+    stops the first attempt (no window, no exclusion).
     """
+    joined, nx = chain, None
     if excluding:
         stops = table.filter(table.x).join(chain.select(*keys, _after=chain.a), keys)
         stops = stops.filter(stops.pos > stops._after)
-        chain = _add(chain, stops.group_by(keys).aggregate(nx=stops.pos.min()), keys)
-    else:
-        chain = chain.mutate(nx=ibis.null().cast("int64"))
-    chain = _with_reach(chain, m, window_us, start=start)
-    chain = chain.mutate(**_durations(chain, m))
-    columns = [*keys, *_group(chain), "depth", *(f"d{k}" for k in range(2, m + 1))]
+        stops = stops.group_by(keys).aggregate(nx=stops.pos.min())
+        joined = chain.left_join(stops, [chain[key] == stops[key] for key in keys])
+        nx = stops.nx
+    positions = [chain[f"p{k}"] for k in range(1, m + 1)]
+    times = [chain[f"t{k}"] for k in range(1, m + 1)]
+    depth = _reach(positions, times, chain[start], nx, window_us)
+    columns = {
+        **{key: chain[key] for key in keys},
+        **{c: chain[c] for c in _group(chain)},
+        "depth": depth,
+        **_gaps(times),
+    }
     if every is None or (window_us is None and not excluding and unsure is None):
         # Nothing can stop the first attempt: it is every path's best.
-        return chain.filter(chain.depth >= 1).select(*columns)
+        paths = joined.select(**columns)
+        return _per_path(paths.filter(paths.depth >= 1), keys, m)
 
     free = ibis.cases(
-        *((chain[f"p{k}"].isnull(), ibis.literal(k - 1, type="int64")) for k in range(1, m + 1)),
+        *((p.isnull(), ibis.literal(k, type="int64")) for k, p in enumerate(positions)),
         else_=ibis.literal(m, type="int64"),
     )
-    chain = chain.mutate(_free=free)
-    easy = (chain.depth == chain._free) & (chain.depth >= 1)
-    hard = chain.depth < chain._free
+    hard = depth < free
     if unsure is not None:
-        easy = easy & ~chain[unsure]
         hard = hard | chain[unsure]
-    easy = chain.filter(easy).select(*columns)
-    hard = chain.filter(hard)
+    paths = joined.select(**columns, _hard=hard)
     # A semi join: the engine then skips the other paths' events in the scan (DuckDB
     # pushes a Bloom filter of the few keys into it; an inner join on integer keys does not).
-    rows = table.semi_join(hard.select(*keys), keys)
-    return easy.union(every(rows, hard).select(*columns))
+    rows = table.semi_join(paths.filter(paths._hard).select(*keys), keys)
+    best = every(rows)
+    # The hard paths take their best attempt, the others keep the first one: a join on a
+    # few rows, rather than a union that Ibis compiles as two more subqueries.
+    merged = paths.left_join(best, [paths[key] == best[key] for key in keys])
+    hard_path = paths._hard
+    group = (
+        {"g": hard_path.ifelse(ibis.coalesce(best.g, paths.g), paths.g)}
+        if "g" in paths.columns
+        else {}
+    )
+    depth = hard_path.ifelse(best.depth.fill_null(1), paths.depth)
+    gaps = [hard_path.ifelse(best[f"e{k}"], paths[f"e{k}"]) for k in range(2, m + 1)]
+    result = merged.select(
+        *(paths[key] for key in keys), **group, depth=depth, **_seconds(depth, gaps)
+    )
+    return result.filter(result.depth >= 1)
 
 
 def _add(table: Any, extra: Any, keys: list[str]) -> Any:
@@ -705,52 +778,49 @@ def _add(table: Any, extra: Any, keys: list[str]) -> Any:
     )
 
 
-def _ordered_attempts(rows: Any, keys: list[str], m: int, window_us: int | None) -> Any:
+def _ordered_attempts(
+    rows: Any, keys: list[str], m: int, window_us: int | None, *, excluding: bool
+) -> Any:
     """One row per step-1 anchor followed by a step-2 event, with the greedy earliest
-    chain of step events after it (positions ``p1..pm``, times ``t1..tm``).
+    chain of step events after it: its depth, the gaps ``e2..em`` between its steps and
+    the best-attempt key ``_key``.
 
-    A window over the rows after each row finds the next step-2 event of an anchor and
-    the next exclusion. The rest of the chain does not depend on the anchor: from each
-    step-k event, the next step-(k+1) event comes from a window over just those two
-    steps' events, and chains are linked by equi-joins on (path, position).
+    One window over the rows after each row gives its next event of every step and the
+    next exclusion; the chain from an anchor follows them: step ``k + 1`` is the next
+    step-(k+1) event after the row of step ``k``, an equi-join on (path, position).
     """
     after = _window(keys, (1, None))
-    near = rows.filter(rows.s1 | rows.s2 | rows.x)
-    near = near.mutate(
-        np=near.pos.min(where=near.s2).over(after), nx=near.pos.min(where=near.x).over(after)
-    )
-    anchors = near.filter(near.s1 & near.np.notnull())
-
-    chain = rows.filter(rows[f"s{m}"]).select(*keys, **{f"p{m}": rows.pos, f"t{m}": rows.t})
-    for k in range(m - 1, 1, -1):
-        pair = rows.filter(rows[f"s{k}"] | rows[f"s{k + 1}"])
-        pair = pair.mutate(np=pair.pos.min(where=pair[f"s{k + 1}"]).over(after))
-        here = pair.filter(pair[f"s{k}"]).select(
-            *keys, np=pair.np, **{f"p{k}": pair.pos, f"t{k}": pair.t}
+    nexts = {f"n{k}": rows.pos.min(where=rows[f"s{k}"]).over(after) for k in range(2, m + 1)}
+    if excluding:
+        nexts["nx"] = rows.pos.min(where=rows.x).over(after)
+    # Only what the chain needs: the joins below carry every column of each copy.
+    marked = rows.select(*keys, *_group(rows), "pos", "t", "s1", **nexts)
+    anchors = marked.filter(marked.s1 & marked.n2.notnull())
+    joined = anchors
+    columns: dict[str, Any] = {"p1": anchors.pos, "t1": anchors.t, "p2": anchors.n2}
+    for k in range(2, m + 1):
+        # The row of step k, found at the position its predecessor's row points to.
+        row = marked.view()
+        joined = joined.left_join(
+            row, [anchors[key] == row[key] for key in keys] + [row.pos == columns[f"p{k}"]]
         )
-        chain = _link(here, chain, keys, f"p{k + 1}")
-    starts = anchors.select(
+        columns[f"t{k}"] = row.t
+        if k < m:
+            columns[f"p{k + 1}"] = row[f"n{k + 1}"]
+    chains = joined.select(
+        *(anchors[c] for c in [*keys, *_group(anchors)]),
+        **({"nx": anchors.nx} if excluding else {}),
+        **columns,
+    )
+    positions = [chains[f"p{k}"] for k in range(1, m + 1)]
+    times = [chains[f"t{k}"] for k in range(1, m + 1)]
+    depth = _reach(positions, times, chains.t1, chains.nx if excluding else None, window_us)
+    return chains.select(
         *keys,
-        *_group(anchors),
-        a=anchors.pos,
-        p1=anchors.pos,
-        t1=anchors.t,
-        nx=anchors.nx,
-        np=anchors.np,
-    )
-    return _with_reach(_link(starts, chain, keys, "p2"), m, window_us)
-
-
-def _link(here: Any, chain: Any, keys: list[str], position: str) -> Any:
-    """``here`` rows (with ``np``, the position of their next step event) extended with
-    the chain starting at that event (a left join on path and position)."""
-    joined = here.left_join(
-        chain, [here[key] == chain[key] for key in keys] + [here.np == chain[position]]
-    )
-    return joined.select(
-        *(here[c] for c in here.columns if c != "np"),
-        **{c: joined[c] for c in chain.columns if c not in keys and c != position},
-        **{position: here.np},
+        *_group(chains),
+        depth=depth,
+        _key=depth * _DEPTH_WEIGHT - chains.p1,
+        **_gaps(times),
     )
 
 
@@ -855,7 +925,7 @@ def _unordered_paths(
     """
     if not sets.simple:
         attempts = _unordered_attempts(table, keys, sets, m, window_us)
-        return _best_attempts(attempts.filter(attempts.depth >= 1), keys, m)
+        return _per_path(_best_attempts(attempts.filter(attempts.depth >= 1), keys, m), keys, m)
     any_step: Any = ibis.literal(False)
     for k in range(1, m + 1):
         any_step = any_step | table[f"s{k}"]
@@ -873,7 +943,7 @@ def _unordered_paths(
         **{f"t{k}": _latest([chain[f"ft{j}"] for j in range(1, k + 1)]) for k in range(1, m + 1)},
     )
 
-    def every(rows: Any, paths: Any) -> Any:
+    def every(rows: Any) -> Any:
         attempts = _unordered_attempts(rows, keys, sets, m, window_us)
         return _best_attempts(attempts.filter(attempts.depth >= 1), keys, m)
 
@@ -992,53 +1062,66 @@ def _connected_subsets(nodes: list[int], edges: set[frozenset[int]]) -> list[fro
 def _with_reach(attempts: Any, m: int, window_us: int | None, start: str = "t1") -> Any:
     """Add ``depth``: how many steps the attempt reaches (positions ``p1..pm``, times
     ``t1..tm``, start time ``start``, first exclusion after the start ``nx``)."""
+    positions = [attempts[f"p{k}"] for k in range(1, m + 1)]
+    times = [attempts[f"t{k}"] for k in range(1, m + 1)]
+    return attempts.mutate(depth=_reach(positions, times, attempts[start], attempts.nx, window_us))
+
+
+def _reach(
+    positions: list[Any], times: list[Any], start: Any, nx: Any | None, window_us: int | None
+) -> Any:
+    """How many steps an attempt reaches, from the positions and times of its steps, its
+    start time and its first exclusion after the start (``None``: no exclusions)."""
     stops = []
-    for k in range(1, m + 1):
-        position = attempts[f"p{k}"]
+    for k, (position, time) in enumerate(zip(positions, times, strict=True)):
         ok = position.notnull()
         if window_us is not None:
-            ok = ok & (attempts[f"t{k}"] - attempts[start] <= window_us)
-        # No exclusion strictly between the start and the event completing step k.
-        ok = ok & (attempts.nx.isnull() | (attempts.nx >= position))
-        stops.append((~ok.fill_null(False), ibis.literal(k - 1, type="int64")))
+            ok = ok & (time - start <= window_us)
+        if nx is not None:
+            # No exclusion strictly between the start and the event completing step k.
+            ok = ok & (nx.isnull() | (nx >= position))
+        stops.append((~ok.fill_null(False), ibis.literal(k, type="int64")))
     # Reaching step k needs reaching every step before it: the depth is the number of
     # steps before the first one not reached (one expression, one select for Ibis to
     # compile).
-    return attempts.mutate(depth=ibis.cases(*stops, else_=ibis.literal(m, type="int64")))
+    return ibis.cases(*stops, else_=ibis.literal(len(positions), type="int64"))
 
 
 def _best_attempts(attempts: Any, keys: list[str], m: int) -> Any:
-    """One row per path: its depth, the seconds between consecutive step completions of
-    its best attempt (``d2..dm``), and its breakdown group ``g``."""
-    scored = attempts.mutate(
-        _key=attempts.depth * _DEPTH_WEIGHT - attempts.a, **_durations(attempts, m)
-    )
-    # Every attempt of a path has a null d_k for k beyond the path's depth, and the best
-    # one has a value for all k up to it, so arg_max's null handling cannot matter.
-    group = {"g": scored.g.argmax(scored._key)} if "g" in scored.columns else {}
-    return scored.group_by(keys).aggregate(
-        depth=scored.depth.max(),
+    """One row per path: its depth, the gaps between consecutive step completions of its
+    best attempt (``e2..em``, microseconds), and its breakdown group ``g``.
+    ``attempts`` has ``depth`` and ``a`` (start) with times ``t1..tm``, or the key
+    ``_key`` and the gaps already."""
+    if "_key" not in attempts.columns:
+        attempts = attempts.mutate(
+            _key=attempts.depth * _DEPTH_WEIGHT - attempts.a,
+            **_gaps([attempts[f"t{k}"] for k in range(1, m + 1)]),
+        )
+    # The best attempt's gap e_k has a value whenever it reached step k; when it did not,
+    # the path's depth is below k and the gap is dropped afterwards (``_seconds``), so
+    # arg_max's null handling (DuckDB skips null arguments, Spark does not) cannot matter.
+    group = {"g": attempts.g.argmax(attempts._key)} if "g" in attempts.columns else {}
+    return attempts.group_by(keys).aggregate(
+        depth=attempts.depth.max(),
         **group,
-        **{f"d{k}": scored[f"d{k}"].argmax(scored._key) for k in range(2, m + 1)},
+        **{f"e{k}": attempts[f"e{k}"].argmax(attempts._key) for k in range(2, m + 1)},
     )
 
 
 def _summary(per_path: Any, m: int) -> Any:
-    """Paths reaching each step (``n1..nm``) and the quantiles of the times from the
-    previous step (``q50_k``, ``q90_k``): one row, or with a breakdown one row per group
-    (``g``) plus the overall row (``g`` null), in one query so the paths are computed once.
+    """Paths reaching each step (``n1..nm``) and the median and p90 of the times from the
+    previous step (``q_k``, a list of the two): one row, or with a breakdown one row per
+    group (``g``) plus the overall row (``g`` null), in one query so the paths are
+    computed once.
     """
     counts = {f"n{k}": (per_path.depth >= k).cast("int64").sum() for k in range(1, m + 1)}
-    quantiles = {
-        f"q{round(q * 100)}_{k}": per_path[f"d{k}"].quantile(q)
-        for k in range(2, m + 1)
-        for q in (0.5, 0.9)
-    }
+    # Both quantiles of a step in one aggregate: the engine sorts the values once.
+    quantiles = {f"q_{k}": per_path[f"d{k}"].quantile([0.5, 0.9]) for k in range(2, m + 1)}
     overall = per_path.aggregate(**counts, **quantiles)
     if "g" not in per_path.columns:
         return overall
     groups = per_path.group_by("g").aggregate(
-        **counts, **{name: ibis.null().cast("float64") for name in quantiles}
+        **counts, **{name: ibis.null().cast("array<float64>") for name in quantiles}
     )
     overall = overall.select(
         g=ibis.null().cast("string"), **{c: overall[c] for c in overall.columns}
@@ -1075,6 +1158,19 @@ def _optional(value: Any) -> float | None:
     if value is None or pd.isna(value):
         return None
     return float(value)
+
+
+def _median_p90(values: Any) -> tuple[float | None, float | None]:
+    """The (median, p90) pair of a ``q_k`` list; ``None`` for both when no path had a
+    time (a missing list, or missing values in it).
+
+    >>> _median_p90([12.0, 30.5]), _median_p90(None)
+    ((12.0, 30.5), (None, None))
+    """
+    if values is None or (isinstance(values, float) and math.isnan(values)):
+        return None, None
+    median, p90 = values
+    return _optional(median), _optional(p90)
 
 
 def _ratio(part: int, whole: int) -> float:
