@@ -120,6 +120,20 @@ def test_rfm_by_hand(make_log: MakeLog) -> None:
     assert everything.chart().data[0].y == (2, 0, 0, 0, 1)
 
 
+def test_amounts_are_summed_exactly_whatever_the_order(make_log: MakeLog) -> None:
+    # 0.1 + 0.2 + 0.3 is 0.6000000000000001 or 0.6 in floats depending on the order of
+    # addition, which parallel threads do not fix: the day's amount must be 0.6 in any
+    # order of the rows (the summary is summed as exact decimals).
+    for values in (("0.1", "0.2", "0.3"), ("0.3", "0.2", "0.1"), ("0.2", "0.3", "0.1")):
+        rows = [("a", at("2026-01-01T09:00:00"), "purchase", {"value": "1"})]
+        rows += [
+            ("a", at(f"2026-01-02T0{k}:00:00"), "purchase", {"value": v})
+            for k, v in enumerate(values)
+        ]
+        summary = rfm_summary(make_log(rows).table, "purchase", unit="day")
+        assert summary.monetary_value.tolist() == [0.6], values
+
+
 def test_value_from_a_property_and_purchase_as_a_rule(make_log: MakeLog) -> None:
     events = hand_log(make_log).table
     summary = rfm_summary(

@@ -180,7 +180,12 @@ def _summary_query(
     day = (events.ts.truncate("D").epoch_seconds().cast("int64") // 86400).name("day")
     # The source's customer key (when the store has one) names customers for people.
     key = events.customer_key if "customer_key" in events.columns else ibis.null("string")
-    bought = events.filter(condition).select("customer_id", day=day, amount=value, key=key)
+    # Amounts are summed as exact decimals (nanounit precision), then read as floats: a
+    # float sum's last bits depend on the order parallel threads add in, and a nearly
+    # degenerate Gamma-Gamma fit turned those bits into different parameters, and a
+    # "did not settle" note that came and went, from one run to the next.
+    exact = value.cast("decimal(38, 9)")
+    bought = events.filter(condition).select("customer_id", day=day, amount=exact, key=key)
     pairs = bought.group_by(["customer_id", "day"]).aggregate(
         amount=bought.amount.sum(), key=bought.key.min()
     )
@@ -193,9 +198,9 @@ def _summary_query(
         last=pairs.day.max(where=calibration),
         days=pairs.day.count(where=calibration),
         valued=pairs.amount.count(where=repeat),
-        amount=pairs.amount.sum(where=repeat),
+        amount=pairs.amount.sum(where=repeat).cast("float64"),
         held=pairs.day.count(where=~calibration),
-        held_amount=pairs.amount.sum(where=~calibration),
+        held_amount=pairs.amount.sum(where=~calibration).cast("float64"),
     )
     cohort = pairs.day > pairs.first
     if until is not None:
