@@ -162,7 +162,8 @@ def _auc(events: Any, definition: ChurnDefinition, journey: Journey | None) -> N
 
 # The steps of churn() (function names in jornada.analytics and scikit-learn).
 STEPS = {
-    "features and labels, 3 cutoffs": ("churn.py", "_frames"),
+    "features and labels, 3 cutoffs": ("churn.py", "_sampled_frames"),
+    "  the sampled customers' features": ("churn.py", "_features_of"),
     "model fits (train, final)": ("_churn_model.py", "fit"),
     "predictions (held out, current)": ("_churn_model.py", "predict"),
     "permutation importance": ("_churn_model.py", "importances"),

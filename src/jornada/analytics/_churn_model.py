@@ -31,8 +31,10 @@ of the 207k training customers), and a proportional sample of 100k lost 0.01 of 
 ROC AUC (0.939-0.942) and a quarter of the PR AUC (0.008), while this one kept both (ROC
 AUC 0.950-0.952, PR AUC 0.0106-0.0108; on all of them 0.951-0.952 and 0.0102-0.0106; two
 seeds each, ``benchmarks/churn.py --auc``). Weighted fits are a third slower per row, and
-100k customers still take half of 200k's time. Everyone is still scored and evaluated,
-and the result says how many customers each model was fitted on.
+100k customers still take half of 200k's time. Everyone is still scored, and the result
+says how many customers each model was fitted on. Beyond the limit, :func:`evaluate` takes
+the final fit's sample with its weights (each row counts as that many customers): the
+held-out figures are then estimates (decision 0005).
 
 Drivers are measured on a sample of at most :data:`MAX_DRIVER_ROWS` held-out customers:
 every positive one up to half of it, the rest drawn from the negatives (seeded); ROC AUC
@@ -82,6 +84,7 @@ __all__ = [
     "medians",
     "predict",
     "reasons",
+    "sample_rows",
 ]
 
 Matrix = npt.NDArray[np.float64]
@@ -279,44 +282,85 @@ def _sigmoid(z: Matrix) -> Matrix:
     return result
 
 
-def evaluate(risk: Matrix, y: Vector) -> Metrics:
+def evaluate(risk: Matrix, y: Vector, weights: Matrix | None = None) -> Metrics:
     """ROC AUC, PR AUC, Brier score and reliability bins (NaN where undefined: a held-out
-    period with one class only has no AUC)."""
+    period with one class only has no AUC). With ``weights`` (a weighted sample of the
+    held-out customers, :func:`fit_rows`), each row counts as that many customers: the
+    figures estimate those of the whole period, and the bins count weighted customers.
+
+    >>> risk, y = np.array([0.1, 0.8, 0.3, 0.2]), np.array([False, True, False, False])
+    >>> evaluate(risk[[1, 2]], y[[1, 2]], np.array([1.0, 3.0])).base_rate == evaluate(risk, y).base_rate
+    True
+    """
     y = y.astype(bool)
     two_classes = 0 < y.sum() < len(y)
+    w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype="float64")
     # Bin k holds risks in [k/10, (k+1)/10); 1.0 goes to the last bin.
     index = np.clip(np.floor(risk * CALIBRATION_BINS).astype(int), 0, CALIBRATION_BINS - 1)
     bins = []
     for k in range(CALIBRATION_BINS):
         inside = index == k
         if inside.any():
+            if weights is None:
+                customers = int(inside.sum())
+                mean_predicted = float(risk[inside].mean())
+                observed = float(y[inside].mean())
+            else:
+                customers = round(float(w[inside].sum()))
+                mean_predicted = float(np.average(risk[inside], weights=w[inside]))
+                observed = float(np.average(y[inside], weights=w[inside]))
             bins.append(
                 CalibrationBin(
                     low=k / CALIBRATION_BINS,
                     high=(k + 1) / CALIBRATION_BINS,
-                    customers=int(inside.sum()),
-                    mean_predicted=float(risk[inside].mean()),
-                    observed=float(y[inside].mean()),
+                    customers=customers,
+                    mean_predicted=mean_predicted,
+                    observed=observed,
                 )
             )
     return Metrics(
-        roc_auc=float(roc_auc_score(y, risk)) if two_classes else math.nan,
-        pr_auc=float(average_precision_score(y, risk)) if two_classes else math.nan,
-        brier=float(brier_score_loss(y, risk)) if len(y) else math.nan,
-        base_rate=float(y.mean()) if len(y) else math.nan,
+        roc_auc=float(roc_auc_score(y, risk, sample_weight=weights)) if two_classes else math.nan,
+        pr_auc=(
+            float(average_precision_score(y, risk, sample_weight=weights))
+            if two_classes
+            else math.nan
+        ),
+        brier=float(brier_score_loss(y, risk, sample_weight=weights)) if len(y) else math.nan,
+        base_rate=(
+            (float(y.mean()) if weights is None else float(np.average(y, weights=w)))
+            if len(y)
+            else math.nan
+        ),
         calibration=tuple(bins),
     )
+
+
+def sample_rows(y: Vector, seed: int, *, limit: int) -> npt.NDArray[np.intp] | None:
+    """The rows :func:`importances` (``y``: the labels) and :func:`dependences` (``y``
+    all zeros) measure on: None (all of them) when there are at most ``limit``, else the
+    positives up to half of ``limit``, the rest negatives, drawn with ``seed``; in their
+    original order. Known before the features are, so only those rows need them.
+
+    >>> sample_rows(np.zeros(10), 0, limit=10) is None
+    True
+    >>> rows = sample_rows(np.array([True] * 2 + [False] * 8), 0, limit=4)
+    >>> len(rows), rows[:2].tolist()
+    (4, [0, 1])
+    """
+    if len(y) <= limit:
+        return None
+    positive, negative = np.flatnonzero(y), np.flatnonzero(~y.astype(bool))
+    rows, _ = _draw(positive, negative, seed=seed, limit=limit)
+    return rows
 
 
 def _sample(
     x: Matrix, y: Vector, seed: int, *, limit: int = MAX_DRIVER_ROWS
 ) -> tuple[Matrix, Vector]:
-    """At most ``limit`` rows: the positives up to half of them, the rest negatives, drawn
-    with ``seed``; in their original order."""
-    if len(x) <= limit:
+    """At most ``limit`` rows (:func:`sample_rows`)."""
+    rows = sample_rows(y, seed, limit=limit)
+    if rows is None:
         return x, y
-    positive, negative = np.flatnonzero(y), np.flatnonzero(~y.astype(bool))
-    rows, _ = _draw(positive, negative, seed=seed, limit=limit)
     return x[rows], y[rows]
 
 

@@ -25,7 +25,11 @@ recent labelled period), and the at-risk list ranks the customers alive at ``as_
 Columns are chosen once, from the events before the training cutoff. Beyond 100,000
 customers each model is fitted on a seeded sample of them (every customer of the rarer
 outcome, the others drawn and weighted; see :mod:`jornada.analytics._churn_model`): the
-evaluation says on how many; every customer is still evaluated and scored.
+evaluation says on how many. The samples are drawn from the labels first, so the features
+at the training and evaluation cutoffs are computed for the sampled customers only (the
+same models as with everyone's). Beyond 100,000 held-out customers the evaluation's
+figures are measured on the final model's weighted sample (an estimate; the base rate
+stays exact; decision 0005), and the result says on how many. Every customer is scored.
 
 **Drivers.** Global: permutation importance and partial dependence, measured with the
 trained model on the held-out period. Per customer: the columns whose population median
@@ -65,8 +69,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final, Literal
 
+import ibis
 import ibis.expr.types as ir
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import plotly.graph_objects as go
 import pyarrow as pa
@@ -99,8 +105,10 @@ from jornada.analytics._churn_triggers import (
 from jornada.analytics.features import (
     DEFAULT_TOP_CHANNELS,
     DEFAULT_TOP_EVENTS,
+    INFO_COLUMNS,
     FeatureSpec,
     feature_spec,
+    features,
     features_by_cutoff,
     utc_naive,
 )
@@ -465,9 +473,14 @@ class Evaluation:
     metrics: Metrics
     fitted_customers: int
     final_fitted_customers: int
+    evaluated_customers: int | None = None
+    """How many of the held-out customers the metrics were measured on (None: all): a
+    weighted sample beyond :data:`~jornada.analytics._churn_model.MAX_FIT_ROWS`, the one
+    the final model is fitted on (decision 0005)."""
 
     def to_dict(self) -> dict[str, Any]:
         m = self.metrics
+        evaluated = self.evaluated_customers
         return {
             "train_cutoff": self.train_cutoff.isoformat(),
             "eval_cutoff": self.eval_cutoff.isoformat(),
@@ -475,6 +488,7 @@ class Evaluation:
             "train_positives": self.train_positives,
             "eval_customers": self.eval_customers,
             "eval_positives": self.eval_positives,
+            "evaluated_customers": self.eval_customers if evaluated is None else evaluated,
             "fitted_customers": self.fitted_customers,
             "final_fitted_customers": self.final_fitted_customers,
             "roc_auc": m.roc_auc,
@@ -641,10 +655,16 @@ class _ScoredOutcome(AnalysisResult):
             if e.fitted_customers < e.train_customers
             else ""
         )
+        measured = (
+            f", measured on a weighted sample of {e.evaluated_customers:,}"
+            if e.evaluated_customers is not None and e.evaluated_customers < e.eval_customers
+            else ""
+        )
         grid.add_row(
             f"trained at {e.train_cutoff:%Y-%m-%d} ({e.train_customers:,} customers, "
             f"{e.train_positives:,} positive{sampled}); held out at {e.eval_cutoff:%Y-%m-%d} "
-            f"({e.eval_customers:,}, {e.eval_positives:,} positive): ROC AUC {m.roc_auc:.3f}, "
+            f"({e.eval_customers:,}, {e.eval_positives:,} positive{measured}): "
+            f"ROC AUC {m.roc_auc:.3f}, "
             f"PR AUC {m.pr_auc:.3f} (base rate {m.base_rate:.1%}), Brier {m.brier:.4f}"
         )
         calibration = Table(
@@ -701,10 +721,23 @@ class PropensityResult(_ScoredOutcome):
 
 @dataclass(frozen=True)
 class _Frame:
+    """The population at a cutoff (``customers`` by id, their labels ``y``) and the
+    features ``x`` (and ``info``) of its rows ``rows``: all of them when None."""
+
     customers: pa.ChunkedArray
     x: model_.Matrix
     y: model_.Vector
     info: pa.Table
+    rows: npt.NDArray[np.intp] | None = None
+
+    def features_of(self, rows: npt.NDArray[np.intp]) -> model_.Matrix:
+        """The features of the population's ``rows`` (increasing; among :attr:`rows`)."""
+        if self.rows is None:
+            return self.x[rows]
+        at = np.searchsorted(self.rows, rows)
+        if not np.array_equal(self.rows[np.minimum(at, len(self.rows) - 1)], rows):
+            raise ValueError("these rows' features were not computed")
+        return self.x[at]
 
 
 def _frames(
@@ -741,6 +774,124 @@ def _frames(
     return frames
 
 
+def _matrix(part: pa.Table, names: list[str]) -> model_.Matrix:
+    # Column by column into a column-major matrix: contiguous writes.
+    x = np.empty((part.num_rows, len(names)), order="F")
+    for column, name in enumerate(names):
+        x[:, column] = part[name].to_numpy(zero_copy_only=False).astype("float64")
+    return x
+
+
+def _eval_rows(y: model_.Vector, seed: int) -> npt.NDArray[np.intp] | None:
+    """The held-out customers whose features the model needs (None: all of them): the
+    final fit's sample (also the weighted sample the evaluation is measured on) and the
+    drivers' samples, drawn from the labels as :func:`_fit`, the evaluation and
+    :mod:`~jornada.analytics._churn_model` draw them."""
+    fit = model_.fit_rows(y, seed=seed, limit=model_.MAX_FIT_ROWS)
+    if fit is None:
+        return None
+    drivers = model_.sample_rows(y, seed, limit=model_.MAX_DRIVER_ROWS)
+    dependence = model_.sample_rows(np.zeros(len(y)), seed, limit=model_.MAX_DEPENDENCE_ROWS)
+    if drivers is None or dependence is None:  # a small period: every customer
+        return None
+    return np.unique(np.concatenate([fit[0], drivers, dependence]))
+
+
+def _features_of(
+    events: ir.Table,
+    wanted: pa.Table,
+    cutoffs: Sequence[dt.datetime],
+    spec: FeatureSpec,
+    journey: Journey | None,
+) -> pa.Table:
+    """The rows of :func:`~jornada.analytics.features.features_by_cutoff` of the
+    customers ``w_customer`` at the cutoffs ``w_index`` of ``wanted``, by cutoff and
+    customer: computed on those customers' events only (a semi join; a customer's
+    features depend on their own events alone)."""
+    keys = ibis.memtable(wanted)
+    chosen = events.semi_join(keys, events["customer_id"] == keys["w_customer"])
+    table = features_by_cutoff(chosen, cutoffs, spec=spec, journey=journey)
+    joined = table.join(
+        keys,
+        [table["customer_id"] == keys["w_customer"], table["cutoff_index"] == keys["w_index"]],
+    )
+    arrow: pa.Table = joined.order_by(["cutoff_index", "customer_id"]).to_pyarrow()
+    return arrow
+
+
+def _sampled_frames(
+    events: ir.Table,
+    outcome: Outcome,
+    cutoffs: Sequence[dt.datetime],
+    spec: FeatureSpec,
+    journey: Journey | None,
+    seed: int,
+) -> list[_Frame]:
+    """The frames of :func:`_frames` at the training, evaluation and scoring cutoffs, with
+    the features of the training and held-out customers the model needs only.
+
+    The labels come first (one small aggregation): they decide which customers the fits
+    and the drivers are drawn from (:func:`_eval_rows`, :func:`~._churn_model.fit_rows`),
+    so the features at the first two cutoffs are computed for those customers alone (their
+    events through a semi join) and the models are the ones fitted on every customer's
+    features. Everyone alive at the last cutoff is scored: one aggregation over the log."""
+    train_cutoff, eval_cutoff, as_of = cutoffs
+    windows: list[Window] = [(cutoff, cutoff + outcome.window) for cutoff in cutoffs]
+    panel = outcome.panel(events, windows, journey)
+    labels = panel.select("customer_id", "j", "label").order_by(["j", "customer_id"]).to_pyarrow()
+    index = labels["j"].to_numpy(zero_copy_only=False)
+    bounds = np.searchsorted(index, np.arange(len(cutoffs) + 1), side="left")
+    populations = [labels.slice(int(bounds[k]), int(bounds[k + 1] - bounds[k])) for k in range(2)]
+    ys = [part["label"].to_numpy(zero_copy_only=False).astype(bool) for part in populations]
+    train_fit = model_.fit_rows(ys[0], seed=seed, limit=model_.MAX_FIT_ROWS)
+    needed = [None if train_fit is None else train_fit[0], _eval_rows(ys[1], seed)]
+    names = spec.columns()
+    wanted = pa.table(
+        {
+            "w_customer": pa.concat_arrays(
+                [
+                    (part["customer_id"] if rows is None else part["customer_id"].take(rows))
+                    .combine_chunks()
+                    .cast(pa.string())
+                    for part, rows in zip(populations, needed, strict=True)
+                ]
+            ),
+            "w_index": np.concatenate(
+                [
+                    np.full(part.num_rows if rows is None else len(rows), k, dtype="int64")
+                    for k, (part, rows) in enumerate(zip(populations, needed, strict=True))
+                ]
+            ),
+        }
+    )
+    arrow = _features_of(events, wanted, [train_cutoff, eval_cutoff], spec, journey)
+    frames = []
+    at = np.searchsorted(
+        arrow["cutoff_index"].to_numpy(zero_copy_only=False), [0, 1, 2], side="left"
+    )
+    for k, (population, y, rows) in enumerate(zip(populations, ys, needed, strict=True)):
+        part = arrow.slice(int(at[k]), int(at[k + 1] - at[k]))
+        if part.num_rows != (len(y) if rows is None else len(rows)):
+            raise ChurnError("the features do not cover the population: a bug, please report")
+        info = part.select(list(INFO_COLUMNS))
+        frames.append(_Frame(population["customer_id"], _matrix(part, names), y, info, rows))
+    # Everyone alive at the scoring time, with the features of one aggregation.
+    current = features(events, as_of, spec=spec, journey=journey)
+    alive = panel.filter(panel["j"] == len(cutoffs) - 1)
+    alive = alive.select(p_customer=alive["customer_id"])
+    scored = current.join(alive, current["customer_id"] == alive["p_customer"])
+    part = scored.drop("p_customer").order_by("customer_id").to_pyarrow()
+    frames.append(
+        _Frame(
+            part["customer_id"],
+            _matrix(part, names),
+            np.zeros(part.num_rows, dtype=bool),
+            part.select(list(INFO_COLUMNS)),
+        )
+    )
+    return frames
+
+
 def _check_classes(frame: _Frame, when: dt.datetime, outcome: Outcome) -> None:
     positives = int(frame.y.sum())
     if len(frame.y) == 0:
@@ -765,8 +916,17 @@ def _fit(frame: _Frame, seed: int) -> tuple[HistGradientBoostingClassifier, int]
         return model_.fit(frame.x, frame.y, seed=seed), len(frame.y)
     rows, weights = sample
     # Column-major like the frames: binning reads the matrix column by column.
-    x = np.asfortranarray(frame.x[rows])
+    x = np.asfortranarray(frame.features_of(rows))
     return model_.fit(x, frame.y[rows], seed=seed, weights=weights), len(rows)
+
+
+def _features(frame: _Frame, rows: npt.NDArray[np.intp] | None) -> model_.Matrix:
+    """The features of ``rows`` of the population (all of them when None)."""
+    if rows is None:
+        if frame.rows is not None:
+            raise ValueError("the features of every customer were not computed")
+        return frame.x
+    return frame.features_of(rows)
 
 
 def _highest(
@@ -826,22 +986,42 @@ def _scored(
         failed_payment=failed_payment,
     )
     names, descriptions = spec.columns(), spec.describe()
-    train, held_out, current = _frames(
-        events, outcome, [train_cutoff, eval_cutoff, as_of], spec, journey
+    train, held_out, current = _sampled_frames(
+        events, outcome, [train_cutoff, eval_cutoff, as_of], spec, journey, seed
     )
     _check_classes(train, train_cutoff, outcome)
 
     with model_.limited_threads():
         trained, fitted = _fit(train, seed)
-        metrics = model_.evaluate(model_.predict(trained, held_out.x), held_out.y)
+        # Beyond MAX_FIT_ROWS held-out customers the evaluation is measured on the final
+        # fit's weighted sample (every customer of the rarer outcome, the others weighted):
+        # the figures estimate those of the whole period (decision 0005).
+        sample = model_.fit_rows(held_out.y, seed=seed, limit=model_.MAX_FIT_ROWS)
+        if sample is None:
+            metrics = model_.evaluate(model_.predict(trained, held_out.x), held_out.y)
+            evaluated = len(held_out.y)
+        else:
+            rows, weights = sample
+            risk_held_out = model_.predict(trained, held_out.features_of(rows))
+            metrics = model_.evaluate(risk_held_out, held_out.y[rows], weights)
+            evaluated = len(rows)
+        drivers = model_.sample_rows(held_out.y, seed, limit=model_.MAX_DRIVER_ROWS)
         importance = model_.importances(
-            trained, held_out.x, held_out.y, names, descriptions, seed=seed
+            trained,
+            _features(held_out, drivers),
+            held_out.y if drivers is None else held_out.y[drivers],
+            names,
+            descriptions,
+            seed=seed,
         )
         top_columns = [
             names.index(i.feature) for i in importance[:_PD_FEATURES] if i.importance > 0
         ]
+        typical_rows = model_.sample_rows(
+            np.zeros(len(held_out.y)), seed, limit=model_.MAX_DEPENDENCE_ROWS
+        )
         dependence = model_.dependences(
-            trained, held_out.x, top_columns, names, descriptions, seed=seed
+            trained, _features(held_out, typical_rows), top_columns, names, descriptions, seed=seed
         )
         both = 0 < held_out.y.sum() < len(held_out.y)
         final, final_fitted = _fit(held_out, seed) if both else (trained, fitted)
@@ -871,6 +1051,7 @@ def _scored(
         eval_customers=len(held_out.y),
         eval_positives=int(held_out.y.sum()),
         metrics=metrics,
+        evaluated_customers=evaluated,
         fitted_customers=fitted,
         final_fitted_customers=final_fitted,
     )
