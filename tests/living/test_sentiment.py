@@ -43,6 +43,7 @@ from jornada.living.sentiment import (
     SurveyScale,
     emotion_events,
     measured_emotion,
+    measured_emotions,
     survey_emotion,
     text_emotion,
 )
@@ -399,6 +400,55 @@ def test_by_touchpoint_of_a_map(make_log: MakeLog) -> None:
         measured_emotion(log.table)
     with pytest.raises(SentimentError, match="no column 'segment'"):
         measured_emotion(log.table, by="segment")
+
+
+def test_map_rules_read_any_column_of_the_responses(make_log: MakeLog) -> None:
+    """The responses are kept with only the columns read: those of the map's rules too
+    (here ``value`` and ``channel``, beside the text, score and survey), whatever they
+    are; grouping by a column of the events keeps it."""
+    log = make_log(
+        [
+            ("ana", minutes(0), "order", {"value": "50", "text": "Adorei!", "channel": "web"}),
+            ("bia", minutes(0), "order", {"value": "5", "text": "Péssimo.", "channel": "web"}),
+            ("caio", minutes(1), "survey", {"score": "5", "survey": "csat", "channel": "email"}),
+            ("caio", minutes(2), "visit", {"channel": "web"}),
+        ]
+    )
+    journey = Journey(
+        id="shop",
+        title="Shop",
+        stages=[
+            Stage(
+                id="buy",
+                name="Buy",
+                touchpoints=[
+                    Touchpoint(
+                        id="big",
+                        name="Big orders",
+                        events=EventBinding(names=["order"], where="value > 10"),
+                    )
+                ],
+            ),
+            Stage(id="after", name="After", events=EventBinding(channels=["email"])),
+        ],
+    )
+    results = measured_emotions(
+        log.table, by=("touchpoint_id", "stage_id", "channel"), journey=journey
+    )
+    assert [(g.group, g.responses) for g in results["touchpoint_id"].groups] == [
+        ("big", 1),
+        (None, 2),
+    ]
+    assert [(g.group, g.responses) for g in results["stage_id"].groups] == [
+        ("buy", 1),
+        ("after", 1),
+        (None, 1),
+    ]
+    assert [(g.group, g.responses) for g in results["channel"].groups] == [
+        ("email", 1),
+        ("web", 2),
+    ]
+    assert results["stage_id"].group("after").emotion == 2.0  # csat 5
 
 
 @pytest.mark.slow

@@ -59,6 +59,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Final, Literal
 
 import ibis
+import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import pandas as pd
 import plotly.graph_objects as go
@@ -66,7 +67,7 @@ from scipy import stats
 
 from jornada.analytics.results import AnalysisResult, json_ready
 from jornada.errors import JornadaError
-from jornada.events.binding import label_events
+from jornada.events.binding import binding_filter, label_events, touchpoint_filters
 from jornada.living._lexicon import Lang, LexiconScorer, detect_language
 from jornada.model import Journey
 
@@ -267,15 +268,19 @@ def _properties_get(events: ir.Table, key: str) -> ir.StringValue:
     return value
 
 
+def _check_language_column(events: ir.Table, language_column: str) -> None:
+    if language_column not in events.columns:
+        raise SentimentError(
+            f"no column {language_column!r} for the language of texts; "
+            f"columns: {', '.join(events.columns)}"
+        )
+
+
 def _language_hint(events: ir.Table, language_column: str | None) -> ir.StringValue:
     """Each event's language hint: ``language_column``, else ``properties.language``; ''
     when there is none (a join key must not be null)."""
     if language_column is not None:
-        if language_column not in events.columns:
-            raise SentimentError(
-                f"no column {language_column!r} for the language of texts; "
-                f"columns: {', '.join(events.columns)}"
-            )
+        _check_language_column(events, language_column)
         hint = events[language_column].cast("string")
     else:
         hint = _properties_get(events, "language")
@@ -617,22 +622,59 @@ def measured_emotions(
     """
     scales = sorted({*SURVEY_SCALES, *(k.lower() for k in (surveys or {}))})
     results: dict[str | None, MeasuredEmotion] = {}
+    labels = journey if _needs_labels(events, by, journey) else None
+    groups = [column for column in by if column is not None]
     # The responses are read by several queries (the distinct texts, then each
     # grouping): the log is scanned for them once and they are kept (a temporary table
-    # on DuckDB, a cached DataFrame on Spark), a small share of the events.
-    labels = _needs_labels(events, by, journey)
-    with _responses(events).cache() as responses:
-        labelled = label_events(journey, responses) if labels and journey else responses
+    # on DuckDB, a cached DataFrame on Spark), a small share of the events, labelled
+    # there (the map's rules compiled once, evaluated on them only) and with only the
+    # columns read: the other columns, the wide maps above all, would cost more to read
+    # than the rows.
+    read = _read_columns(events, groups, labels, language_column)
+    responses = _responses(events).select(*read)
+    if labels is not None:
+        responses = label_events(labels, responses)
+    inputs = [*groups, "text", "score", "properties"]
+    if language_column is not None:
+        inputs.append(language_column)
+    kept_columns = [c for c in dict.fromkeys(inputs) if c in responses.columns]
+    with responses.select(*kept_columns).cache() as kept:
         measured = emotion_events(
-            labelled, scorer=scorer, surveys=surveys, language_column=language_column
+            kept, scorer=scorer, surveys=surveys, language_column=language_column
         )
-        groups = [column for column in by if column is not None]
         needed = [*groups, "emotion", "score_emotion", "text_emotion", "emotion_source"]
         measured = measured.select(*dict.fromkeys(needed))
         for column in by:
             rows = _group_rows(measured, column, scales)
             results[column] = _grouped(rows, column, journey, scales)
     return results
+
+
+def _read_columns(
+    events: ir.Table,
+    groups: Sequence[str],
+    journey: Journey | None,
+    language_column: str | None,
+) -> list[str]:
+    """The columns of ``events`` the measured emotion reads: the groups it has, the
+    text, score and survey and language hints, and those the map's rules read when
+    ``journey`` labels the events."""
+    wanted = {*groups, "text", "score", "properties"}
+    if language_column is not None:
+        _check_language_column(events, language_column)
+        wanted.add(language_column)
+    if journey is not None:
+        conditions = [*touchpoint_filters(journey, events).values()]
+        # A stage's own block is read beside the touchpoint label, as label_events does.
+        tagged = events.mutate(touchpoint_id=ibis.null("string"))
+        conditions += [
+            binding_filter(stage.events, tagged, context=f"the where rule of stage {stage.id!r}")
+            for stage in journey.ordered_stages()
+            if stage.events is not None
+        ]
+        for condition in conditions:
+            wanted.update(field.name for field in condition.op().find(ops.Field))
+    return [column for column in events.columns if column in wanted]
 
 
 def _group_rows(measured: ir.Table, by: str | None, scales: list[str]) -> list[dict[str, Any]]:
