@@ -14,6 +14,7 @@ Three figures (targets of issue 5 in brackets):
    touches (touch = event), models timed on the path table (<= 1 s);
 3. the living map's call: touches by touchpoint of the b2c-ecommerce map (every event
    labelled by the map's rules), conversion its first milestone, position-based model;
+   then the same from the stage tables' labelled events, as the living map reads them;
 4. ChannelAttribution 2.2 on the same file: its paths built with pandas (the same rules:
    touches before each conversion within the lookback, restarting after it, the rest a
    non-converting path), then its heuristic models and its Markov model of the same
@@ -41,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from jornada.analytics.attribution import attribute, attribution, conversion_paths
+from jornada.analytics.stages import StageTables
 from jornada.engine import Engine
 from jornada.living.overlay import default_conversion
 from jornada.model.templates import load_template
@@ -213,6 +215,25 @@ def main(argv: list[str] | None = None) -> int:
         f"paths, {len(by_map.channels)} touchpoints"
     )
     print(f"  best         {map_wall:.3f} s ({map_cpu:.3f} s CPU)")
+    # As the living map calls it: the touches read from its stage tables' labelled
+    # events (built once beforehand, not timed).
+    with StageTables(events, journey) as tables:
+        tables_wall, tables_cpu, from_tables = _timed(
+            "from the stage tables",
+            lambda: attribution(
+                events,
+                conversion=milestone,
+                touch="touchpoint",
+                journey=journey,
+                lookback=f"{args.lookback_days}d",
+                models="position_based",
+                engine=engine,
+                stage_tables=tables,
+            ),
+            args.repeat,
+        )
+    assert from_tables.channels == by_map.channels
+    print(f"  best         {tables_wall:.3f} s ({tables_cpu:.3f} s CPU)")
 
     if not args.skip_peer:
         print(f"4. ChannelAttribution (paths with pandas, heuristics, Markov order {args.order})")

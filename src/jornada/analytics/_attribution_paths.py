@@ -42,13 +42,16 @@ per distinct path.
 from __future__ import annotations
 
 import enum
+import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Final
 
 import ibis
+import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import numpy as np
 import numpy.typing as npt
@@ -56,6 +59,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from jornada.analytics.stages import StageTables
 from jornada.analytics.steps import resolve_step
 from jornada.engine import Engine
 from jornada.errors import JornadaError
@@ -260,11 +264,17 @@ def conversion_paths(
     value: bool | None = None,
     journey: Journey | None = None,
     engine: Engine | None = None,
+    stage_tables: StageTables | None = None,
 ) -> PathTable:
     """The path table of ``events`` (see the module docstring for the rules).
 
     ``value``: True takes the conversion events' ``value``, False ignores it, None takes
     it when some conversion has one. ``half_life_seconds`` adds the time-decay credits.
+    ``stage_tables``: the :class:`~jornada.analytics.stages.StageTables` of these events
+    and ``journey`` (built without ``as_of``), whose labelled events then give the touches
+    by touchpoint: the same labels (:func:`~jornada.analytics.stages.event_labels` is
+    :func:`~jornada.events.binding.label_events` as numbers), not evaluated again. (The
+    stage tables hold the events with a time, which every event of a store has.)
 
     >>> from jornada.engine import Engine
     >>> events = Engine.duckdb().con.sql(
@@ -278,6 +288,22 @@ def conversion_paths(
     ([('social', 'web'), ('web',)], [1.0, 0.0], [0.0, 1.0])
     """
     touch = Touch(touch)
+    if (
+        touch is Touch.touchpoint
+        and journey is not None
+        and stage_tables is not None
+        and _reads_labels(events, journey, stage_tables, only)
+    ):
+        return _labelled_paths(
+            events,
+            stage_tables,
+            conversion,
+            journey,
+            lookback_seconds,
+            half_life_seconds,
+            value,
+            engine,
+        )
     if touch is Touch.touchpoint:
         if journey is None:
             raise AttributionError(
@@ -330,6 +356,81 @@ def conversion_paths(
         )
 
 
+def _reads_labels(
+    events: ir.Table, journey: Journey, tables: StageTables, only: str | None
+) -> bool:
+    """Whether the touches can come from ``tables``' labelled events: every event is
+    there (no ``as_of``), with the events' own positions and customer key, for this map;
+    not with ``only`` (a rule on any column)."""
+    return (
+        only is None
+        and tables.complete
+        and "idx" in events.columns
+        and tables.key == customer_column(events)
+        and tables.journey == journey
+    )
+
+
+def _labelled_paths(
+    events: ir.Table,
+    tables: StageTables,
+    conversion: str,
+    journey: Journey,
+    lookback_seconds: float | None,
+    half_life_seconds: float | None,
+    value: bool | None,
+    engine: Engine | None,
+) -> PathTable:
+    """The path table by touchpoint from the stage tables' labelled events (see
+    :func:`conversion_paths`). The conversions (few) are read from ``events`` once and
+    kept; the touches are the labelled events with a touchpoint less the conversions (an
+    anti join on the customer and position: it reads only the labels, the customer, the
+    position and the time of the labelled events, whatever else they carry). A
+    touchpoint's code is the rank of its id, as the labels' row numbers would give it."""
+    key = tables.key
+    labelled = tables.labelled
+    converting = resolve_step(conversion, events, journey).condition.fill_null(False)
+    with_value = value is not False and "value" in events.columns
+    found = events.filter(converting & events[key].notnull())
+    found = found.select(
+        who=found[key],
+        pos=found["idx"].cast("int64"),
+        ts=found["ts"],
+        cvalue=found["value"].cast("float64") if with_value else ibis.null("float64"),
+    )
+    ids = tables.touchpoints
+    ranks = {tp: rank for rank, tp in enumerate(sorted(ids))}
+    touched = labelled.filter(labelled["touchpoint"].notnull() & labelled[key].notnull())
+    # A map without bound touchpoints labels no event (and has no codes).
+    code = (
+        ibis.literal([ranks[tp] for tp in ids], type="array<int64>")[touched["touchpoint"]]
+        if ids
+        else ibis.null("int64")
+    )
+    with found.cache() as conversions:
+
+        def conversions_of(*names: str) -> ir.Table:
+            return conversions.select(*names)
+
+        def touches_of(*names: str) -> ir.Table:
+            rows = touched.select(
+                who=touched[key], pos=touched["idx"].cast("int64"), ts=touched["ts"], code=code
+            )
+            keys = conversions.select(c_who="who", c_pos="pos")
+            rows = rows.anti_join(
+                keys, [rows["who"] == keys["c_who"], rows["pos"] == keys["c_pos"]]
+            )
+            return rows.select(*names)
+
+        named = {rank: tp for tp, rank in ranks.items()}
+        return _paths_of(
+            touches_of, conversions_of, named, lookback_seconds, half_life_seconds, value, engine
+        )
+
+
+_LABELS: Final = dt.Array(dt.Struct({"code": dt.int64, "label": dt.string}))
+"""The type of the totals row's labels (codes and their labels)."""
+
 _NEVER: Final = 1 << 62
 """The position of a customer's virtual last "conversion" (after every event): the key
 of the non-converting path."""
@@ -351,9 +452,34 @@ def _path_table(
         rows = source.select(**{name: columns[name] for name in (*names, where)})
         return rows.filter(rows[where]).drop(where)
 
+    return _paths_of(
+        functools.partial(part, "is_touch"),
+        functools.partial(part, "conv"),
+        None,
+        lookback_seconds,
+        half_life_seconds,
+        value,
+        engine,
+    )
+
+
+def _paths_of(
+    touches_of: Callable[..., ir.Table],
+    conversions_of: Callable[..., ir.Table],
+    named: dict[int, str] | None,
+    lookback_seconds: float | None,
+    half_life_seconds: float | None,
+    value: bool | None,
+    engine: Engine | None,
+) -> PathTable:
+    """The path table in one query. ``touches_of(*names)`` gives the touches with those
+    of the columns ``who``, ``pos``, ``ts`` and ``touch`` (the label; ``code`` instead
+    when ``named`` maps every code to its label, codes ranked as the labels sort);
+    ``conversions_of(*names)`` the conversions with those of ``who``, ``pos``, ``ts``,
+    ``cvalue``. Each call is a projection of its own."""
     lookback_us = None if lookback_seconds is None else round(lookback_seconds * 1_000_000)
 
-    conversions = part("conv", "who", "pos", "ts", "cvalue")
+    conversions = conversions_of("who", "pos", "ts", "cvalue")
     ends = conversions.select(
         "who",
         cpos=conversions.pos,
@@ -366,7 +492,7 @@ def _path_table(
         # time of that touch, which takes their last touches like a real one. Only
         # those whose touches span more than the lookback need one (the others keep
         # every touch): far fewer rows for the join below.
-        spans = part("is_touch", "who", "ts")
+        spans = touches_of("who", "ts")
         spans = spans.group_by("who").aggregate(first=spans.ts.min(), last=spans.ts.max())
         spans = spans.filter(spans.last.delta(spans.first, unit="microsecond") > lookback_us)
         ends = ends.union(
@@ -384,10 +510,14 @@ def _path_table(
     # before; a touch of no conversion is in its customer's non-converting path.
     # Labels become integer codes (their rank): sorting and grouping integer lists is
     # cheaper than strings, and a label may contain any character.
-    labels = part("is_touch", "touch").distinct()
-    labels = labels.mutate(code=ibis.row_number().over(order_by=labels.touch).cast("int64"))
-    touches = part("is_touch", "who", "pos", "ts", "touch")
-    touches = touches.join(labels, "touch").drop("touch")
+    labels: ir.Table | None = None
+    if named is None:
+        labels = touches_of("touch").distinct()
+        labels = labels.mutate(code=ibis.row_number().over(order_by=labels.touch).cast("int64"))
+        touches = touches_of("who", "pos", "ts", "touch")
+        touches = touches.join(labels, "touch").drop("touch")
+    else:
+        touches = touches_of("who", "pos", "ts", "code")
     found = touches.left_join(
         ends,
         [
@@ -442,9 +572,15 @@ def _path_table(
         conversions=conversions.count(),
         value=conversions.cvalue.sum(),
         valued=conversions.cvalue.count(),
-    ).cross_join(
-        labels.aggregate(labels=ibis.struct({"code": labels.code, "label": labels.touch}).collect())
     )
+    if labels is not None:
+        totals = totals.cross_join(
+            labels.aggregate(
+                labels=ibis.struct({"code": labels.code, "label": labels.touch}).collect()
+            )
+        )
+    else:
+        totals = totals.mutate(labels=ibis.null(_LABELS))
     no_labels = ibis.null(totals.labels.type())
     table = table.mutate(labels=no_labels)
     totals = totals.select(
@@ -458,7 +594,7 @@ def _path_table(
     )
     # One query, rows in a fixed order.
     rows = _run(engine, table.union(totals.cast(table.schema())).order_by("path"))
-    return _from_engine_rows(rows, value, half_life_seconds)
+    return _from_engine_rows(rows, value, half_life_seconds, named)
 
 
 def _decay_credits(
@@ -500,12 +636,16 @@ def _run(engine: Engine | None, expr: ir.Table) -> pa.Table:
 
 
 def _from_engine_rows(
-    rows: pa.Table, value: bool | None, half_life_seconds: float | None
+    rows: pa.Table,
+    value: bool | None,
+    half_life_seconds: float | None,
+    named: dict[int, str] | None = None,
 ) -> PathTable:
     is_total = pc.is_null(rows["path"])
     totals = rows.filter(is_total).to_pylist()
     total: dict[str, Any] = totals[0] if totals else {"conversions": 0, "valued": 0}
-    named = {entry["code"]: str(entry["label"]) for entry in total.get("labels") or []}
+    if named is None:
+        named = {entry["code"]: str(entry["label"]) for entry in total.get("labels") or []}
     if len(named) >= _CODES:
         raise AttributionError(
             f"{len(named):,} distinct touches are too many: choose --touch channel or --only"

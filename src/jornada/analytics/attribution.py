@@ -76,6 +76,7 @@ from jornada.analytics._attribution_paths import (
 )
 from jornada.analytics.funnel import FunnelError, parse_window
 from jornada.analytics.results import AnalysisResult, json_ready
+from jornada.analytics.stages import StageTables
 from jornada.engine import Engine
 from jornada.model import Journey
 
@@ -395,6 +396,7 @@ def attribution(
     seed: int = 0,
     journey: Journey | None = None,
     engine: Engine | None = None,
+    stage_tables: StageTables | None = None,
 ) -> AttributionResult:
     """Attribute the conversions of ``events`` to touches (by ``touch``: channel, event
     name or map touchpoint), with every model or those listed.
@@ -402,7 +404,10 @@ def attribution(
     ``conversion`` is an event name, a touchpoint or stage id of ``journey`` or a rule;
     ``only`` (same forms) keeps just the matching events as touches. ``lookback`` and
     ``half_life`` are durations (``30d``, ``12h``, seconds); ``lookback=None`` keeps
-    every touch since the previous conversion.
+    every touch since the previous conversion. ``stage_tables``: the
+    :class:`~jornada.analytics.stages.StageTables` of ``events`` and ``journey`` (built
+    without ``as_of``): touches by touchpoint are then read from their labelled events,
+    not labelled again (the same numbers).
 
     >>> from jornada.engine import Engine
     >>> events = Engine.duckdb().con.sql(
@@ -443,6 +448,7 @@ def attribution(
         value=value,
         journey=journey,
         engine=engine,
+        stage_tables=stage_tables,
     )
     return attribute(table, models=wanted, settings=settings, ci=ci)
 

@@ -570,12 +570,13 @@ def living_map(
     :class:`~jornada.analytics.stages.StageTables` of the scoped events and this map (built
     without ``as_of``), when the caller keeps them for more (the report does), instead of
     building them again; without them, they are built here and dropped once used. The
-    stage analysis, conformance, the touchpoint measures and their trend all read their
-    labelled events, so the binding rules are evaluated on the events once for the four
-    (the measured emotion labels only the events with a score or a text). ``facts``: the
-    events' ``next_ts`` and ``session_last`` are the store's for these very events
-    (``Workspace.events()``; a scope recomputes them), not of a table filtered since: the
-    last events and the time in sessions are then read from them (the same numbers).
+    stage analysis, conformance, the touchpoint measures and their trend and the
+    attribution all read their labelled events, so the binding rules are evaluated on the
+    events once for the five (the measured emotion labels only the events with a score or
+    a text). ``facts``: the events' ``next_ts`` and ``session_last`` are the store's for
+    these very events (``Workspace.events()``; a scope recomputes them), not of a table
+    filtered since: the last events and the time in sessions are then read from them
+    (the same numbers).
     """
     if attribution_model not in MODELS:
         raise AttributionError(
@@ -584,9 +585,9 @@ def living_map(
     scope = scope if scope is not None else EventScope()
     events = scope_events(events, scope)
     conversion = conversion if conversion is not None else default_conversion(journey)
-    # The stage analysis, conformance, the touchpoint measures and trend share one
-    # labelling of the events (the stage tables' cached labelled events); tables built
-    # here are dropped once all of them are done.
+    # The stage analysis, conformance, the touchpoint measures and trend and the
+    # attribution share one labelling of the events (the stage tables' cached labelled
+    # events); tables built here are dropped once all of them are done.
     with contextlib.ExitStack() as stack:
         tables = (
             stage_tables
@@ -613,21 +614,23 @@ def living_map(
                 within_seconds=CONVERSION_WINDOW_DAYS * 86400.0,
                 stage_tables=tables,
             )
+        credited: AttributionResult | None = None
+        if conversion is not None:
+            # Touches by touchpoint are the labelled events' touchpoints.
+            credited = attribution(
+                events,
+                conversion=conversion,
+                touch="touchpoint",
+                journey=journey,
+                models=attribution_model,
+                stage_tables=tables,
+            )
     # The responses (events with a score or a text) are labelled and scored once for both
     # groupings.
     emotions = measured_emotions(events, by=("touchpoint_id", "stage_id"), journey=journey)
     by_touchpoint: MeasuredEmotion = emotions["touchpoint_id"]
     by_stage: MeasuredEmotion = emotions["stage_id"]
     board: KpiResult = kpis(events, journey=journey)
-    credited: AttributionResult | None = None
-    if conversion is not None:
-        credited = attribution(
-            events,
-            conversion=conversion,
-            touch="touchpoint",
-            journey=journey,
-            models=attribution_model,
-        )
     credit = _credit(credited, attribution_model)
     board_rows = _board_rows(board)
     totals = (
