@@ -66,9 +66,10 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import itertools
 import math
 import operator
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any
@@ -95,12 +96,14 @@ __all__ = [
     "StalledCustomer",
     "StalledCustomers",
     "analyse_stages",
+    "arg_extreme",
     "current_stages",
     "event_labels",
     "find_stalled",
     "milestone_progress",
     "nearest_rank",
     "stage_entries",
+    "stage_visits",
     "stalled_customers",
     "within_seconds",
 ]
@@ -189,6 +192,27 @@ class _Pipeline:
         return _lookup(number, dict(enumerate(self.touchpoints)))
 
 
+def arg_extreme(
+    value: ir.IntegerValue, order: ir.IntegerValue, size: int, *, last: bool = True
+) -> ir.IntegerValue:
+    """The aggregate ``value.argmax(order)`` (``argmin`` when not ``last``) of a small
+    ``value`` in ``0 .. size - 1`` and an ``order`` at least 0 and unique in each group
+    (``idx`` within a customer): both packed into one integer, ``order * size + value``, whose maximum
+    (minimum) is unpacked. An ordered aggregate (what ``argmax`` compiles to) sorts each
+    group; this is a plain maximum, with the same answer.
+
+    >>> import ibis
+    >>> t = ibis.memtable({"tp": [3, 1, 2], "idx": [0, 2, 1]})
+    >>> t.aggregate(last=arg_extreme(t.tp, t.idx, 4), first=arg_extreme(t.tp, t.idx, 4,
+    ...     last=False)).to_pyarrow().to_pylist()
+    [{'last': 1, 'first': 3}]
+    """
+    width = max(size, 1)
+    packed = order.cast("int64") * width + value.cast("int64")
+    extreme = packed.max() if last else packed.min()
+    return extreme % width
+
+
 def _lookup(key: ir.Value, values: dict[Any, str]) -> ir.StringValue:
     if not values:
         return ibis.null("string")
@@ -272,7 +296,9 @@ def _measured(stages: tuple[Stage, ...]) -> list[tuple[int, Stage, Milestone]]:
 
 
 _CARRIED = ("event", "session_id", "session_last", "next_ts", "score")
-"""The columns of the events the labelled events keep, when present (see ``_prepare``)."""
+"""The columns of the events the labelled events keep, when present (see ``_prepare``;
+``session_id`` only when the stored facts do not replace it, ``event`` only outside the
+map)."""
 
 
 def _prepare(
@@ -309,34 +335,91 @@ def _prepare(
     # The carried columns are not read here: they are kept for conformance and the
     # touchpoint measures, which reuse this table (StageTables.labelled) rather than
     # labelling the events again.
-    kept = [c for c in _CARRIED if c in tagged.columns]
-    key = customer_column(events) if numbered else "customer_id"
-    labelled = tagged.select(key, "ts", "idx", *kept, "stage_index", "touchpoint", **flags)
     facts = facts and "next_ts" in events.columns
+    kept = [c for c in _CARRIED if c in tagged.columns]
+    if facts and "session_last" in kept:
+        # The stored facts give the time in sessions: the (long, text) session id is
+        # not needed.
+        kept = [c for c in kept if c != "session_id"]
+    carried: dict[str, ir.Value] = {c: tagged[c] for c in kept}
+    if "event" in carried:
+        # Read only for the events outside the map (conformance's unmapped names): a
+        # null elsewhere spares writing most of the texts.
+        carried["event"] = ibis.cases(
+            (tagged["stage_index"].isnull(), tagged["event"]), else_=ibis.null("string")
+        )
+    key = customer_column(events) if numbered else "customer_id"
+    labelled = tagged.select(
+        key,
+        "ts",
+        "idx",
+        **carried,
+        stage_index=tagged["stage_index"],
+        touchpoint=tagged["touchpoint"],
+        **flags,
+    )
     return _Pipeline(journey, stages, touchpoints, events, labelled, latest, moment, facts, key)
 
 
-def _entries(p: _Pipeline) -> ir.Table:
-    key = p.key
-    staged = p.labelled.filter(p.labelled["stage_index"].notnull())
-    firsts = staged.group_by([key, "stage_index"]).aggregate(
-        entry_idx=staged["idx"].min(), entered_at=staged["ts"].min()
+def stage_visits(labelled: ir.Table, key: str = "customer_id") -> ir.Table:
+    """The collapsed stage paths of labelled events (the customer ``key``, ``idx``, ``ts``,
+    ``stage_index``): one row per visit, a run of consecutive events of one stage (events
+    of no stage left out), with the customer, ``idx`` and ``ts`` of its first event,
+    ``stage_index`` and ``previous`` (the stage of the visit before; null for the first).
+
+    The one sort of the stage pipeline: the entries (:func:`stage_entries`) and
+    :func:`~jornada.living.conformance.conformance` both read these rows.
+
+    >>> import ibis, datetime as dt
+    >>> t = dt.datetime(2026, 1, 1)
+    >>> events = ibis.memtable({"customer_id": ["a"] * 4, "idx": [0, 1, 2, 3], "ts": [t] * 4,
+    ...                         "stage_index": [0, None, 0, 1]})
+    >>> visits = stage_visits(events).order_by("idx").to_pyarrow().to_pylist()
+    >>> [(v["idx"], v["stage_index"], v["previous"]) for v in visits]
+    [(0, 0.0, None), (3, 1.0, 0.0)]
+    """
+    staged = labelled.filter(labelled["stage_index"].notnull())
+    window = ibis.window(group_by=staged[key], order_by=staged["idx"])
+    runs = staged.select(
+        key, "idx", "ts", "stage_index", before=staged["stage_index"].lag().over(window)
     )
-    # Moving on: the first event of a later stage after entering, found by joining each
-    # entry with the customer's events of later stages (at most one row per event and
-    # stage reached, fewer with the conditions): no sort of the events.
-    later_events = staged.select(
-        c_customer=staged[key],
-        c_index=staged["stage_index"],
-        c_idx=staged["idx"],
-        c_ts=staged["ts"],
+    starts = runs.filter(runs["before"].isnull() | (runs["before"] != runs["stage_index"]))
+    visits_window = ibis.window(group_by=starts[key], order_by=starts["idx"])
+    return starts.select(
+        key,
+        "idx",
+        "ts",
+        "stage_index",
+        previous=starts["stage_index"].lag().over(visits_window),
+    )
+
+
+def _entries(p: _Pipeline, visits: ir.Table) -> ir.Table:
+    """The entries from the visits (:func:`stage_visits` of ``p.labelled``).
+
+    Entering a stage is the start of its first visit. The first event of a later stage
+    after entering starts a visit too (the staged event before it is at or after the
+    entry, so of a stage at most this one): moving on is found among the visits, far
+    fewer rows than the events. ``idx`` orders ``ts``, so the first visit has the
+    earliest time."""
+    key = p.key
+    firsts = visits.group_by([key, "stage_index"]).aggregate(
+        entry_idx=visits["idx"].min(), entered_at=visits["ts"].min()
+    )
+    # Moving on: the first visit of a later stage after entering, found by joining each
+    # entry with the customer's visits of later stages: no sort.
+    later_visits = visits.select(
+        c_customer=visits[key],
+        c_index=visits["stage_index"],
+        c_idx=visits["idx"],
+        c_ts=visits["ts"],
     )
     later = firsts.join(
-        later_events,
+        later_visits,
         [
-            firsts[key] == later_events["c_customer"],
-            later_events["c_index"] > firsts["stage_index"],
-            later_events["c_idx"] > firsts["entry_idx"],
+            firsts[key] == later_visits["c_customer"],
+            later_visits["c_index"] > firsts["stage_index"],
+            later_visits["c_idx"] > firsts["entry_idx"],
         ],
     )
     moved = later.group_by([key, "stage_index"]).aggregate(moved_at=later["c_ts"].min())
@@ -352,7 +435,6 @@ def _entries(p: _Pipeline) -> ir.Table:
     )
     return joined.select(
         joined[key],
-        stage_id=p.stage_id_of(joined["stage_index"]),
         stage_index=joined["stage_index"],
         entered_at=joined["entered_at"],
         entry_idx=joined["entry_idx"],
@@ -361,13 +443,35 @@ def _entries(p: _Pipeline) -> ir.Table:
     )
 
 
+def _described_entries(p: _Pipeline, entries: ir.Table) -> ir.Table:
+    """The entries of :func:`_entries` with the stage's id: added when read, so that a
+    cached table holds numbers only."""
+    return entries.select(
+        entries[p.key],
+        stage_id=p.stage_id_of(entries["stage_index"]),
+        stage_index=entries["stage_index"],
+        entered_at=entries["entered_at"],
+        entry_idx=entries["entry_idx"],
+        moved_at=entries["moved_at"],
+        dwell_seconds=entries["dwell_seconds"],
+    )
+
+
 def _current(p: _Pipeline, entries: ir.Table) -> ir.Table:
+    """The current stages (:func:`current_stages`)."""
+    return _described_current(p, _current_core(p, entries))
+
+
+def _current_core(p: _Pipeline, entries: ir.Table) -> ir.Table:
+    """The current stages as numbers and times: the customer (``customer_id`` and the
+    key), ``stage_index``, ``entered_at``, ``last_touchpoint`` (its number),
+    ``last_event_at`` and ``customer_key``; :func:`_described_current` names them."""
     key = p.key
     furthest = entries.group_by(key).aggregate(stage_index=entries["stage_index"].max())
     current = furthest.join(entries, [key, "stage_index"]).select(key, "stage_index", "entered_at")
     touched = p.labelled.filter(p.labelled["touchpoint"].notnull())
     last_touch = touched.group_by(key).aggregate(
-        last_touchpoint=touched["touchpoint"].argmax(touched["idx"])
+        last_touchpoint=arg_extreme(touched["touchpoint"], touched["idx"], len(p.touchpoints))
     )
     last_touch = last_touch.rename(t_customer=key)
     events = p.events
@@ -400,11 +504,17 @@ def _current(p: _Pipeline, entries: ir.Table) -> ir.Table:
     touched_current = current.left_join(last_touch, current[key] == last_touch["t_customer"]).drop(
         "t_customer"
     )
-    joined = p.with_as_of(
-        touched_current.left_join(
-            last_event, touched_current[key] == last_event["e_customer"]
-        ).drop("e_customer")
-    )
+    return touched_current.left_join(
+        last_event, touched_current[key] == last_event["e_customer"]
+    ).drop("e_customer")
+
+
+def _described_current(p: _Pipeline, core: ir.Table) -> ir.Table:
+    """The current stages of :func:`_current_core` with the stage's and last touchpoint's
+    ids and names, the time in stage and ``as_of``: added when read, so that a cached
+    table holds few texts."""
+    key = p.key
+    joined = p.with_as_of(core)
     names = {tp.id: tp.name for _, tp in p.journey.iter_touchpoints()}
     by_number = {k: names[tp] for k, tp in enumerate(p.touchpoints)}
     numbered = {key: joined[key]} if key != "customer_id" else {}
@@ -574,7 +684,8 @@ def stage_entries(
     >>> stage_entries(events, load_template("b2c-ecommerce")).columns[:3]
     ('customer_id', 'stage_id', 'stage_index')
     """
-    return _entries(_prepare(events, journey, as_of))
+    p = _prepare(events, journey, as_of)
+    return _described_entries(p, _entries(p, stage_visits(p.labelled, p.key)))
 
 
 def current_stages(
@@ -594,7 +705,7 @@ def current_stages(
     True
     """
     p = _prepare(events, journey, as_of)
-    return _current(p, _entries(p))
+    return _current(p, _described_entries(p, _entries(p, stage_visits(p.labelled, p.key))))
 
 
 def milestone_progress(
@@ -613,7 +724,7 @@ def milestone_progress(
     ('reached', 'missed')
     """
     p = _prepare(events, journey, as_of)
-    return _milestones(p, _entries(p))
+    return _milestones(p, _described_entries(p, _entries(p, stage_visits(p.labelled, p.key))))
 
 
 def stalled_customers(
@@ -637,7 +748,7 @@ def stalled_customers(
     """
     _fraction(percentile)
     p = _prepare(events, journey, as_of)
-    entries = _entries(p)
+    entries = _described_entries(p, _entries(p, stage_visits(p.labelled, p.key)))
     current = _current(p, entries)
     return _stalled(p, entries, current, _milestones(p, entries), percentile)
 
@@ -1146,6 +1257,10 @@ def _reached_flags(entries: ir.Table, n: int, key: str, **more: ir.Scalar) -> ir
     )
 
 
+_INSTANCES = itertools.count()
+"""Numbers the StageTables, so that no two share a cached table (see ``_keep``)."""
+
+
 class StageTables:
     """A map's stages measured on events, each intermediate table computed once: a
     temporary table on DuckDB, a cached DataFrame on Spark, released by :meth:`close`
@@ -1154,20 +1269,21 @@ class StageTables:
     (on small data compiling the whole plan costs more than running it).
 
     ``entries``, ``current`` and ``milestones`` are the tables of :func:`stage_entries`,
-    :func:`current_stages` and :func:`milestone_progress`. Inside, customers are keyed by
-    :attr:`key` (the store's integer ``customer_no`` when the events have it: cheaper to
-    group and join on than text ids), and named by ``customer_id`` in what leaves;
-    ``as_of`` is the time used (the
-    last event's when not given; None for an empty log). ``labelled`` is every event up to
-    ``as_of``, of a stage or not, labelled once: :attr:`key`, ``ts``, ``idx``,
-    ``event``, ``session_id``, ``session_last``, ``next_ts`` and ``score`` (those the
-    events have), ``stage_index`` (null outside the map), ``touchpoint`` (the touchpoint's
-    number in :attr:`touchpoints`, null for none) and one flag per measured milestone;
+    :func:`current_stages` and :func:`milestone_progress`. Inside, customers are keyed
+    by :attr:`key` (the store's integer ``customer_no`` when the events have it: cheaper
+    to group and join on than text ids), and named by ``customer_id`` in what leaves;
+    ``as_of`` is the time used (the last event's when not given; None for an empty log).
+    ``labelled`` is every event up to ``as_of``, of a stage or not, labelled once:
+    :attr:`key`, ``ts``, ``idx``, ``event`` (on the events outside the map only; null on
+    the others), ``session_id`` (not with ``facts``: the stored facts give the time in
+    sessions), ``session_last``, ``next_ts`` and ``score`` (those the events have),
+    ``stage_index`` (null outside the map), ``touchpoint`` (the touchpoint's number in
+    :attr:`touchpoints`, null for none) and one flag per measured milestone;
     :func:`~jornada.living.conformance.conformance` and
-    :func:`~jornada.analytics.touchpoints.touchpoint_measures` reuse it.
-    ``complete`` is True when no ``as_of`` was given (``labelled`` then holds every event).
-    ``facts``: the events' ``next_ts`` is the time of each customer's next event in these
-    very events (the store's facts, or recomputed by
+    :func:`~jornada.analytics.touchpoints.touchpoint_measures` reuse it. ``complete`` is
+    True when no ``as_of`` was given (``labelled`` then holds every event). ``facts``:
+    the events' ``next_ts`` is the time of each customer's next event in these very
+    events (the store's facts, or recomputed by
     :func:`~jornada.events.filters.scope_events`, not of a table filtered since): the
     customers' last events are then found with a filter rather than by grouping the
     events (the same numbers).
@@ -1200,11 +1316,17 @@ class StageTables:
             as_of = row["as_of"]
         self.as_of: dt.datetime | None = _utc(as_of) if as_of is not None else None
         self._stack = contextlib.ExitStack()
+        self._total: int | None = None
+        self._derived: dict[Any, ir.Table] = {}
+        self._token = next(_INSTANCES)
         try:
             p = _prepare(events, journey, self.as_of, facts=facts, numbered=True)
             self._p = replace(p, labelled=self._keep(p.labelled))
-            self._entries = self._keep(_entries(self._p))
-            self._current = self._keep(_current(self._p, self._entries))
+            self._visits = self._keep(stage_visits(self._p.labelled, self._p.key))
+            # Cached as numbers; the ids and names are added when read.
+            self._entries = _described_entries(self._p, self._keep(_entries(self._p, self._visits)))
+            self._current_core = self._keep(_current_core(self._p, self._entries))
+            self._current = _described_current(self._p, self._current_core)
             self._milestones = self._keep(_milestones(self._p, self._entries))
         except BaseException:
             self._stack.close()
@@ -1216,33 +1338,52 @@ class StageTables:
         return self._p.labelled
 
     @property
+    def visits(self) -> ir.Table:
+        """The visits (:func:`stage_visits` of :attr:`labelled`, customers by :attr:`key`),
+        cached."""
+        return self._visits
+
+    @property
+    def facts(self) -> bool:
+        """Whether the labelled events' ``next_ts`` (and ``session_last``) are the stored
+        facts of these very events (see the class)."""
+        return self._p.facts
+
+    @property
     def entries(self) -> ir.Table:
-        """The stage entries (:func:`stage_entries`), cached."""
-        return self._named(self._entries)
+        """The stage entries (:func:`stage_entries`), cached (named by ``customer_id``
+        on first use)."""
+        return self._named(self._entries, "entries")
 
     @property
     def current(self) -> ir.Table:
-        """The current stages (:func:`current_stages`), cached."""
+        """The current stages (:func:`current_stages`): cached as numbers, the stages'
+        and touchpoints' ids and names added when read."""
         if self._p.key == "customer_id":
             return self._current
         return self._current.drop(self._p.key)
 
     @property
     def milestones(self) -> ir.Table:
-        """The milestones of the stages entered (:func:`milestone_progress`), cached."""
-        return self._named(self._milestones)
+        """The milestones of the stages entered (:func:`milestone_progress`), cached
+        (named by ``customer_id`` on first use)."""
+        return self._named(self._milestones, "milestones")
 
-    def _named(self, table: ir.Table) -> ir.Table:
+    def _named(self, table: ir.Table, kept: str | None = None) -> ir.Table:
         """``table`` (customers in its first column, :attr:`key`) with ``customer_id``
         there instead: from the current stages, which every customer who entered a stage
-        has."""
+        has. ``kept``: the name to keep the result under (:meth:`kept`), computed once."""
         key = self._p.key
         if key == "customer_id":
             return table
-        names = self._current.select(_n_key=key, _n_id="customer_id")
-        joined = table.join(names, table[key] == names["_n_key"])
-        rest = [c for c in table.columns if c != key]
-        return joined.select(customer_id=joined["_n_id"], **{c: joined[c] for c in rest})
+
+        def name() -> ir.Table:
+            names = self._current_core.select(_n_key=key, _n_id="customer_id")
+            joined = table.join(names, table[key] == names["_n_key"])
+            rest = [c for c in table.columns if c != key]
+            return joined.select(customer_id=joined["_n_id"], **{c: joined[c] for c in rest})
+
+        return name() if kept is None else self.kept(("named", kept), name)
 
     @property
     def key(self) -> str:
@@ -1255,8 +1396,42 @@ class StageTables:
         """The ids of the touchpoints numbered in ``labelled``'s ``touchpoint`` column."""
         return self._p.touchpoints
 
+    @property
+    def total_customers(self) -> int:
+        """The customers with an event up to ``as_of`` (of a stage or not), counted once."""
+        if self._total is None:
+            labelled = self._p.labelled
+            [row] = _rows(labelled.aggregate(n=labelled[self._p.key].nunique()))
+            self._total = _int(row["n"])
+        return self._total
+
+    def kept(self, name: Any, build: Callable[[], ir.Table]) -> ir.Table:
+        """The table ``build()`` gives, computed once under ``name`` (any hashable) for as
+        long as these tables are open: for a table derived from them that several
+        analyses read (the touchpoint measures and their trend share one).
+
+        >>> from jornada.engine import Engine
+        >>> from jornada.model.templates import load_template
+        >>> engine = Engine.duckdb()
+        >>> _ = engine.sql("create table events as select * from (values ('ana', "
+        ...     "timestamp '2026-01-01', 'add_to_cart', 'web', 0, map {}::map(varchar, varchar)))"
+        ...     " t(customer_id, ts, event, channel, idx, properties)")
+        >>> with StageTables(engine.table("events"), load_template("b2c-ecommerce")) as tables:
+        ...     once = tables.kept("n", lambda: tables.labelled.aggregate(n=tables.labelled.count()))
+        ...     once is tables.kept("n", lambda: tables.labelled), once.to_pyarrow().to_pylist()
+        (True, [{'n': 1}])
+        """
+        if name not in self._derived:
+            self._derived[name] = self._keep(build())
+        return self._derived[name]
+
     def _keep(self, table: ir.Table) -> ir.Table:
-        cached: ir.Table = self._stack.enter_context(table.cache())
+        # Ibis hands equal expressions one cached table, and the first release drops it:
+        # two StageTables of the same events and map (analyse_stages inside a ``with``
+        # block of another) would drop each other's tables. A condition true everywhere,
+        # with a number of this instance, keeps the expressions apart.
+        token = ibis.literal(self._token, type="int64")
+        cached: ir.Table = self._stack.enter_context(table.filter(token == self._token).cache())
         return cached
 
     def close(self) -> None:
@@ -1289,7 +1464,6 @@ class StageTables:
             if k + 1 < n:
                 metrics[f"next{k}"] = _count(reached & per_customer[f"r{k + 1}"])
         [totals] = _rows(per_customer.aggregate(**metrics))
-        [everyone] = _rows(p.events.aggregate(n=p.events[p.key].nunique()))
         dwell = {row["stage_index"]: row for row in _rows(_dwell(entries, percentile))}
         milestones = {
             (row["stage_id"], row["milestone_id"]): row
@@ -1343,7 +1517,7 @@ class StageTables:
             journey_id=self.journey.id,
             as_of=self.as_of,
             percentile=float(percentile),
-            total_customers=_int(everyone["n"]),
+            total_customers=self.total_customers,
             customers=_int(totals["customers"]),
             stages=tuple(summaries),
         )
@@ -1383,16 +1557,8 @@ class StageTables:
             g_customer=groups["customer_id"], g_group=groups[column].cast("string")
         )
         members = members.filter(members["g_group"].notnull()).distinct()
-        per_customer = _reached_flags(self._entries, n, p.key)
-        if p.key != "customer_id":
-            # Customers who entered a stage have a current stage: its row names them both.
-            named = self._current.select(n_customer="customer_id", n_key=p.key)
-            per_customer = per_customer.join(named, per_customer[p.key] == named["n_key"])
-            joined = per_customer.join(members, per_customer["n_customer"] == members["g_customer"])
-        else:
-            joined = per_customer.join(
-                members, per_customer["customer_id"] == members["g_customer"]
-            )
+        per_customer = self._named(_reached_flags(self._entries, n, p.key))
+        joined = per_customer.join(members, per_customer["customer_id"] == members["g_customer"])
         metrics: dict[str, ir.Scalar] = {"customers": joined.count()}
         for k in range(n):
             metrics[f"reached{k}"] = _count(joined[f"r{k}"])

@@ -204,6 +204,24 @@ def _touched(
     return touched.mutate(tp=touched.touchpoint), lambda number: ids[number], stage_tables.key
 
 
+def _periods(touched: ir.Table, key: str, unit: str, stage_tables: StageTables | None) -> ir.Table:
+    """Per touchpoint (``tp``), customer (``key``) and period (``p``, the ``unit``'s
+    start): the first event there then (``first_idx``, ``first_ts``) and, when the events
+    have ``next_ts``, whether one of them ends the customer's path (``ends``). Kept in
+    ``stage_tables`` when given: the measures and the trend of a map read the same rows
+    (the measures per touchpoint and customer, from the weeks)."""
+
+    def build() -> ir.Table:
+        ends = {"ends": touched.next_ts.isnull().any()} if "next_ts" in touched.columns else {}
+        return touched.group_by(["tp", key, touched.ts.truncate(unit).name("p")]).aggregate(
+            first_idx=touched.idx.min(), first_ts=touched.ts.min(), **ends
+        )
+
+    if stage_tables is None:
+        return build()
+    return stage_tables.kept(("touchpoint periods", unit, "next_ts" in touched.columns), build)
+
+
 def touchpoint_measures(
     events: ir.Table,
     journey: Journey,
@@ -238,12 +256,12 @@ def touchpoint_measures(
     """
     touched, touchpoint_id, key = _touched(events, journey, stage_tables)
     with contextlib.ExitStack() as stack:
-        if stage_tables is None and conversion is not None:
-            # Three queries read the touchpoints' events: labelled once (evaluating the
+        if stage_tables is None:
+            # Two queries read the touchpoints' events: labelled once (evaluating the
             # binding rules), kept narrow, and released at the end.
             narrow = touched.select("tp", key, "ts", "idx", "next_ts", "score")
             touched = stack.enter_context(narrow.cache())
-        return _measures(events, journey, conversion, touched, touchpoint_id, key)
+        return _measures(events, journey, conversion, touched, touchpoint_id, key, stage_tables)
 
 
 def _measures(
@@ -253,6 +271,7 @@ def _measures(
     touched: ir.Table,
     touchpoint_id: Callable[[Any], str],
     key: str,
+    stage_tables: StageTables | None,
 ) -> TouchpointMeasures:
     """The measures from the touchpoints' events (``tp``, the customer ``key`` and the
     events' columns)."""
@@ -260,10 +279,8 @@ def _measures(
     to_next = seconds_between(touched.next_ts, touched.ts)
     metrics: dict[str, ir.Value] = {
         "events": touched.count(),
-        "customers": touched[key].nunique(),
         "median_next": to_next.quantile(0.5),
         "p90_next": to_next.quantile(0.9),
-        "exits": touched[key].nunique(where=touched.next_ts.isnull()),
         "score_sum": touched.score.sum(),
         "scores": touched.score.count(),
     }
@@ -271,31 +288,45 @@ def _measures(
         touchpoint_id(row["tp"]): row
         for row in touched.group_by("tp").aggregate(**metrics).to_pyarrow().to_pylist()
     }
-    converted: dict[str, int] = {}
-    lost: dict[str, int] = {}
+    # Per touchpoint and customer, once: their first event there and whether one of
+    # their events there ends their path. The customers, exits, conversions and losses
+    # are counts of these rows (no distinct count over the events).
+    if stage_tables is not None:
+        # From the weeks the trend reads too (fewer rows than the events).
+        weeks = _periods(touched, key, _UNITS["week"], stage_tables)
+        firsts = weeks.group_by(["tp", key]).aggregate(
+            first_idx=weeks.first_idx.min(), ends=weeks.ends.any()
+        )
+    else:
+        firsts = touched.group_by(["tp", key]).aggregate(
+            first_idx=touched.idx.min(), ends=touched.next_ts.isnull().any()
+        )
     if conversion is not None:
         step = resolve_step(conversion, events, journey)
         last_conversion = (
             events.filter(step.condition).group_by(key).aggregate(last_idx=ibis._.idx.max())
         )
-        firsts = touched.group_by(["tp", key]).aggregate(first_idx=ibis._.idx.min())
-        joined = firsts.join(last_conversion, key)
-        counts = (
-            joined.filter(joined.last_idx > joined.first_idx)
-            .group_by("tp")
-            .aggregate(converted=ibis._.count())
-        )
-        converted = {
-            touchpoint_id(row["tp"]): int(row["converted"])
-            for row in counts.to_pyarrow().to_pylist()
-        }
-        ends = touched.filter(touched.next_ts.isnull())
-        never = ends.anti_join(last_conversion, key)
-        lost_counts = never.group_by("tp").aggregate(lost=never[key].nunique())
-        lost = {
-            touchpoint_id(row["tp"]): int(row["lost"])
-            for row in lost_counts.to_pyarrow().to_pylist()
-        }
+        last_conversion = last_conversion.rename(c_customer=key)
+        firsts = firsts.left_join(last_conversion, firsts[key] == last_conversion.c_customer)
+    counts: dict[str, ir.Value] = {
+        "customers": firsts.count(),
+        "exits": firsts.ends.cast("int64").sum(),
+    }
+    if conversion is not None:
+        converts = (firsts.last_idx > firsts.first_idx).fill_null(False)
+        counts["converted"] = converts.cast("int64").sum()
+        counts["lost"] = (firsts.ends & firsts.last_idx.isnull()).cast("int64").sum()
+    per_customer = {
+        touchpoint_id(row["tp"]): row
+        for row in firsts.group_by("tp").aggregate(**counts).to_pyarrow().to_pylist()
+    }
+    for tp, row in per_customer.items():
+        rows[tp] = {**rows.get(tp, {}), **row}
+    converted: dict[str, int] = {}
+    lost: dict[str, int] = {}
+    if conversion is not None:
+        converted = {tp: int(row["converted"]) for tp, row in per_customer.items()}
+        lost = {tp: int(row["lost"]) for tp, row in per_customer.items()}
     measures = []
     for stage, touchpoint in journey.iter_touchpoints():
         row = rows.get(touchpoint.id, {})
@@ -435,9 +466,7 @@ def touchpoint_trend(
     if period not in _UNITS:
         raise ValueError(f"period must be one of {', '.join(_UNITS)}, not {period!r}")
     touched, touchpoint_id, key = _touched(events, journey, stage_tables)
-    firsts = touched.group_by(["tp", key, touched.ts.truncate(_UNITS[period]).name("p")]).aggregate(
-        first_idx=ibis._.idx.min(), first_ts=ibis._.ts.min()
-    )
+    firsts = _periods(touched, key, _UNITS[period], stage_tables)
     step = resolve_step(conversion, events, journey)
     conversions = events.filter(step.condition).select(
         conv_customer=key, conv_idx="idx", conv_ts="ts"

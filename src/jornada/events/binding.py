@@ -35,6 +35,7 @@ __all__ = [
     "binding_filter",
     "label_events",
     "stage_filter",
+    "touchpoint_filter",
     "touchpoint_filters",
 ]
 
@@ -113,6 +114,31 @@ def touchpoint_filters(journey: Journey, table: ir.Table) -> dict[str, ir.Boolea
             touchpoint.events, table, context=_touchpoint_context(stage, touchpoint.id)
         )
     return filters
+
+
+def touchpoint_filter(
+    journey: Journey, touchpoint_id: str, table: ir.Table
+) -> ir.BooleanValue | None:
+    """The filter of one touchpoint, by id: that of the first touchpoint of the id with
+    an ``events:`` block, in map order (the one :func:`touchpoint_filters` keeps); None
+    when no touchpoint of the id is bound. Only its rule is compiled.
+
+    >>> import ibis
+    >>> from jornada.model.templates import load_template
+    >>> events = ibis.table({"event": "string", "channel": "string",
+    ...                      "properties": "map<string, string>"}, name="events")
+    >>> shop = load_template("b2c-ecommerce")
+    >>> touchpoint_filter(shop, "cart", events).type().is_boolean()
+    True
+    >>> touchpoint_filter(shop, "no_such_touchpoint", events) is None
+    True
+    """
+    for stage, touchpoint in journey.iter_touchpoints():
+        if touchpoint.id == touchpoint_id and touchpoint.events is not None:
+            return binding_filter(
+                touchpoint.events, table, context=_touchpoint_context(stage, touchpoint.id)
+            )
+    return None
 
 
 def _own_stage_filter(stage: Stage, table: ir.Table) -> ir.BooleanValue | None:

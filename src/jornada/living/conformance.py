@@ -61,7 +61,7 @@ import plotly.graph_objects as go
 
 from jornada.analytics.results import AnalysisResult, json_ready, wilson_interval
 from jornada.analytics.segments import with_positions
-from jornada.analytics.stages import StageTables, event_labels
+from jornada.analytics.stages import StageTables, arg_extreme, event_labels, stage_visits
 from jornada.errors import JornadaError
 from jornada.events.filters import EventScope, customer_column, scope_events
 from jornada.model import Journey
@@ -97,7 +97,7 @@ _FACTS: Final = ("next_ts", "session_last")
 
 
 def _labelled(events: ir.Table, journey: Journey) -> ir.Table:
-    """Every event reduced to what :func:`_visits` and :func:`_outside` read: the
+    """Every event reduced to what :func:`~jornada.analytics.stages.stage_visits` and :func:`_outside` read: the
     customer (:func:`~jornada.events.filters.customer_column`: the integer
     ``customer_no`` when the events have it), ``idx``, ``ts``, ``event``, ``stage_index``
     (null outside the map), and ``session_id``, ``next_ts``, ``session_last`` when the
@@ -152,13 +152,15 @@ def _with_stored_gaps(labelled: ir.Table) -> ir.Table:
     return labelled.select("stage_index", gap_seconds=gap)
 
 
-def _outside(labelled: ir.Table, key: str, facts: bool) -> dict[str, Any]:
+def _outside(labelled: ir.Table, key: str, facts: bool, total: int | None = None) -> dict[str, Any]:
     """Customers and events in all, events outside the map, and the time to the next
     event in the same session, in all and after events outside the map (see the module),
-    read from the stored facts when ``facts`` (:func:`_with_stored_gaps`)."""
+    read from the stored facts when ``facts`` (:func:`_with_stored_gaps`). ``total``: the
+    customers, when known (not counted again)."""
     outside_map = labelled["stage_index"].isnull()
+    customers = ibis.literal(total, type="int64") if total is not None else labelled[key].nunique()
     counts = labelled.aggregate(
-        total_customers=labelled[key].nunique(),
+        total_customers=customers,
         events=labelled.count(),
         unmapped_events=outside_map.cast("int64").sum(),
     )
@@ -174,23 +176,6 @@ def _outside(labelled: ir.Table, key: str, facts: bool) -> dict[str, Any]:
     return row
 
 
-def _visits(labelled: ir.Table, key: str = "customer_id") -> ir.Table:
-    """The collapsed stage paths: one row per visit (a run of events of one stage): the
-    customer (column ``key``), ``idx`` (its first event), ``stage_index``, ``previous``
-    (the stage of the visit before, null for the first)."""
-    staged = labelled.filter(labelled["stage_index"].notnull())
-    window = ibis.window(group_by=staged[key], order_by=staged["idx"])
-    runs = staged.select(key, "idx", "stage_index", before=staged["stage_index"].lag().over(window))
-    starts = runs.filter(runs["before"].isnull() | (runs["before"] != runs["stage_index"]))
-    visits_window = ibis.window(group_by=starts[key], order_by=starts["idx"])
-    return starts.select(
-        key,
-        "idx",
-        "stage_index",
-        previous=starts["stage_index"].lag().over(visits_window),
-    )
-
-
 def stage_paths(events: ir.Table, journey: Journey) -> ir.Table:
     """One row per customer in the map: ``customer_id`` and ``path``, their collapsed
     stage path as an array of stage ids.
@@ -203,7 +188,7 @@ def stage_paths(events: ir.Table, journey: Journey) -> ir.Table:
     ('customer_id', 'path')
     """
     labelled, _ = event_labels(journey, with_positions(events))
-    visits = _visits(labelled)
+    visits = stage_visits(labelled)
     ids = [stage.id for stage in journey.ordered_stages()]
     stage_id = visits["stage_index"].substitute(
         {k: ibis.literal(stage_id, type="string") for k, stage_id in enumerate(ids)},
@@ -495,7 +480,7 @@ def _per_customer(visits: ir.Table, n: int, key: str) -> ir.Table:
     is_move = previous.notnull()
     next_stage = is_move & (stage == previous + 1)
     backward = is_move & (stage < previous)
-    first = visits["stage_index"].argmin(visits["idx"])
+    first = arg_extreme(visits["stage_index"], visits["idx"], n, last=False)
     aggregates: dict[str, ir.Value] = {
         "_first": first,
         "_last_reached": stage.max(),
@@ -611,19 +596,27 @@ def conformance(
             )
         if stage_tables.journey != journey:
             raise ValueError(f"stage_tables are not of map {journey.id!r}")
-        # The stage tables' labelled events are cached already: visits are derived
-        # from them directly, and the gaps (one sort) are read by one query only.
+        # The stage tables' labelled events and visits are cached already. Tables built
+        # with facts keep no session id: their facts give the time in sessions.
         shared, key = stage_tables.labelled, stage_tables.key
-        stored = facts and all(c in shared.columns for c in _FACTS)
-        with _visits(shared, key).cache() as visits:
-            return _measure(shared, visits, journey, n, top, key=key, facts=stored)
+        stored = (facts or stage_tables.facts) and all(c in shared.columns for c in _FACTS)
+        return _measure(
+            shared,
+            stage_tables.visits,
+            journey,
+            n,
+            top,
+            key=key,
+            facts=stored,
+            total=stage_tables.total_customers,
+        )
     scope = scope if scope is not None else EventScope()
     labelled = _labelled(scope_events(events, scope), journey)
     key = customer_column(labelled)
     stored = facts and all(c in labelled.columns for c in _FACTS)
     # Each intermediate table is read by several queries: computed once (a temporary
     # table on DuckDB, a cached DataFrame on Spark) and released at the end.
-    with labelled.cache() as cached, _visits(cached, key).cache() as visits:
+    with labelled.cache() as cached, stage_visits(cached, key).cache() as visits:
         measured = _measure(cached, visits, journey, n, top, key=key, facts=stored)
         return replace(measured, scope=scope)
 
@@ -637,14 +630,15 @@ def _measure(
     *,
     key: str,
     facts: bool,
+    total: int | None = None,
 ) -> Conformance:
     """The result from every event labelled (the customer ``key``, ``idx``, ``ts``,
     ``event``, ``stage_index``, the session and the stored facts as :func:`_labelled`
     keeps them) and the visits; ``facts``: whether the stored facts give the time in
-    sessions."""
+    sessions; ``total``: the customers with any event, when known."""
     stages = journey.ordered_stages()
     ids = [stage.id for stage in stages]
-    outside = _outside(labelled, key, facts)
+    outside = _outside(labelled, key, facts, total)
     in_map = labelled["stage_index"].notnull()
     unmapped_names = (
         labelled.filter(~in_map)
