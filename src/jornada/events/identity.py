@@ -15,7 +15,7 @@ group one stable customer id.
 ... ) t(event_id, kind, value)''')
 >>> report = resolve_identities(engine)
 >>> print(report)
-5 identifiers on 3 events -> 2 customers (1 source keys merged; largest 3 identifiers; 0 flagged; 1 rounds)
+5 identifiers on 3 events -> 2 customers (1 source keys merged; largest 3 identifiers; 0 flagged; 2 rounds)
 >>> engine.sql("select event_id, customer_id from event_customers order by 1").fetchall()
 [('m1', 'c_d5c3fe8464eb4fc4'), ('s1', 'c_4d6fe441265367a5'), ('w1', 'c_d5c3fe8464eb4fc4')]
 
@@ -309,6 +309,13 @@ def _tmp(name: str) -> str:
     return f"{_TMP}{name}"
 
 
+# An identifier's hash: of one text, the salt shifting it by ``$salt`` characters.
+# DuckDB's ``hash(kind, value, $salt)`` combines the three hashes, so a collision of two
+# values collides under every salt: 13 pairs of phone-like 16-character keys did, among
+# the 16.5M identifiers of 100M events ('+52 55 5366 8935' and '+52 55 2366 8930').
+_HASH = "hash(repeat('#', $salt) || kind || chr(0) || value)"
+
+
 def _members_sql(sources: Mapping[str, str]) -> str:
     """One row per identifier seen in a group: an event (``src`` 0) or a profile row
     (``src`` 1); ``h`` the identifier's hash (parameter ``$salt``), ``c`` whether it is
@@ -318,8 +325,7 @@ def _members_sql(sources: Mapping[str, str]) -> str:
         for number, sql in enumerate(sources.values())
     )
     return (
-        "SELECT src, grp, hash(kind, value, $salt) AS h, kind = $customer AS c "
-        f"FROM ({parts}) WHERE grp IS NOT NULL"
+        f"SELECT src, grp, {_HASH} AS h, kind = $customer AS c FROM ({parts}) WHERE grp IS NOT NULL"
     )
 
 
@@ -329,7 +335,7 @@ def _duckdb_nodes(engine: Engine, sources: Mapping[str, str], salt: int) -> bool
     parts = " UNION ALL ".join(f"SELECT kind, value FROM ({sql})" for sql in sources.values())
     engine.sql(
         f"CREATE OR REPLACE TEMP TABLE {_tmp('nodes')} AS "
-        f"SELECT kind, value, hash(kind, value, $salt) AS h FROM ({parts}) GROUP BY kind, value",
+        f"SELECT kind, value, {_HASH} AS h FROM ({parts}) GROUP BY kind, value",
         {"salt": salt},
     )
     row = engine.sql(f"SELECT count(*) = count(DISTINCT h) FROM {_tmp('nodes')}").fetchone()
