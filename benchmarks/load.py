@@ -81,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--profile", action="store_true", help="print the slowest statements")
     parser.add_argument("--memory-limit", help="the workspace's engine memory limit, e.g. 3GB")
+    parser.add_argument(
+        "--max-temp", default="30GB", help="cap on DuckDB's spill files (a full disk is worse)"
+    )
     parser.add_argument("--keep", type=Path, help="load into this new folder and keep it")
     parser.add_argument("--steps", action="store_true", help="print each statement as it starts")
     parser.add_argument(
@@ -102,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.memory_limit:
             workspace.update_settings(memory_limit=args.memory_limit)
         engine = workspace.engine
+        engine.sql(f"SET max_temp_directory_size = '{args.max_temp}'")
         cpu_started = time.process_time()
         started = time.perf_counter()
         with engine.tracing(clock):

@@ -218,11 +218,37 @@ def _absorbed_load(engine: Engine) -> int:
 
 RANGE_ROWS = 10_000_000
 """Past this many events, :func:`materialise_events` builds ``events`` in ranges of
-customers of about this many events each (see there)."""
+customers of about this many events each (see there); fewer under a small memory limit
+(:func:`range_rows_for`)."""
+
+_BYTES_PER_RANGE_ROW = 400
+"""Engine memory a range's event takes: ranges of 12.5M events peaked at 6.3 GB RSS under
+a 6 GB limit; 10M events in one statement ran out of memory under 400 MB."""
+
+_UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+_UNITS.update({"KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40})
+
+
+def range_rows_for(engine: Engine) -> int:
+    """The events per range of :func:`materialise_events` under the engine's memory
+    limit: :data:`RANGE_ROWS`, or fewer when the limit is below about 4 GB.
+
+    >>> engine = Engine.duckdb(memory_limit="400MB"); range_rows_for(engine)
+    999817
+    >>> range_rows_for(Engine.duckdb(memory_limit="16GB"))
+    10000000
+    """
+    row = engine.sql("SELECT current_setting('memory_limit')").fetchone()
+    number, _, unit = str(row[0] if row else "").strip().partition(" ")
+    try:
+        limit = float(number) * _UNITS[unit.strip().upper()]
+    except (ValueError, KeyError):  # no limit, or a form not known here
+        return RANGE_ROWS
+    return max(100_000, min(RANGE_ROWS, int(limit) // _BYTES_PER_RANGE_ROW))
 
 
 def materialise_events(
-    engine: Engine, *, session_gap_seconds: int, range_rows: int = RANGE_ROWS
+    engine: Engine, *, session_gap_seconds: int, range_rows: int | None = None
 ) -> None:
     """Rebuild ``events`` from ``events_raw``: resolved customer, session, facts, sorted.
 
@@ -236,7 +262,8 @@ def materialise_events(
     starts at a customer's first event and after every gap longer than
     ``session_gap_seconds`` (a gap exactly equal to it stays in the session).
 
-    Past ``range_rows`` events the table is built in ranges of customers (in
+    Past ``range_rows`` events (by default :func:`range_rows_for` the engine's memory
+    limit) the table is built in ranges of customers (in
     ``customer_id`` order, about ``range_rows`` events each), one statement per range:
     the same rows in the same order, but each statement's windows, join and sort spill
     a range's worth. In one statement, 100M events spilled past 23 GB under a 6 GB
@@ -253,6 +280,8 @@ def materialise_events(
     [('a', 'b', 0, False, True), ('b', 'a', 1, False, True), ('a', 'b', 2, False, False),
      ('b', 'b', 3, True, True), ('b', None, 0, True, False)]
     """
+    if range_rows is None:
+        range_rows = range_rows_for(engine)
     payload = "seq, channel, value, cost, text, score, properties, identifiers"
     held = [f"SELECT {payload} FROM events_staged"]
     absorbed = _absorbed_load(engine)
@@ -318,6 +347,7 @@ def materialise_events(
             gap=gap,
             held=held,
             carried=carried,
+            range_only=True,
         )
         start = "CREATE TABLE _rebuild_events AS " if i == 0 else "INSERT INTO _rebuild_events "
         engine.sql(start + query)
@@ -328,10 +358,22 @@ def materialise_events(
 
 
 def _events_query(
-    *, keys: str, numbers: str, gap: int, held: list[str], carried: dict[str, str]
+    *,
+    keys: str,
+    numbers: str,
+    gap: int,
+    held: list[str],
+    carried: dict[str, str],
+    range_only: bool = False,
 ) -> str:
     """The rows of ``events`` for the customers of ``keys`` (a query of narrow key rows),
-    numbered by ``numbers`` (a query over the CTE ``keys``, or any table), sorted."""
+    numbered by ``numbers`` (a query over the CTE ``keys``, or any table), sorted.
+    ``range_only``: ``keys`` is a range of the events, and the payload joined is cut to
+    its rows first (else every range's join held every event's payload: at 10M events
+    under a 400 MB limit, ranges of 1M ran out of memory)."""
+    payload = " UNION ALL ".join(held)
+    if range_only:
+        payload = f"SELECT h.* FROM ({payload}) AS h SEMI JOIN keys AS k ON k.seq = h.seq"
     # The facts are computed on narrow rows (keys and times) and joined back to the wide
     # raw rows by row id: sorting maps and texts through every window cost a third more.
     return f"""
@@ -377,7 +419,7 @@ def _events_query(
             n.customer_no
         FROM events_raw AS r JOIN facts AS f ON f.raw_row = r.rowid
         JOIN numbers AS n ON n.customer_id = f.customer_id
-        LEFT JOIN ({" UNION ALL ".join(held)}) AS p ON p.seq = r.seq
+        LEFT JOIN ({payload}) AS p ON p.seq = r.seq
         ORDER BY f.customer_id, f.idx
         """
 
