@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from jornada.events.binding import binding_filter, stage_filter
+from jornada.events.binding import binding_filter, stage_filter, touchpoint_filter
 from jornada.events.rules import compile_rule
 from jornada.model import Journey
 
@@ -46,15 +46,13 @@ def resolve_step(text: str, events: Any, journey: Journey | None = None) -> Step
         stage = next((s for s in journey.stages if s.id == text), None)
         if stage is not None:
             return Step(stage.name, "stage", stage_filter(stage, events))
-        # Only the filter asked for: building every touchpoint's (compiling each where
-        # rule) to test one id cost each step a pass over the whole map. The first bound
-        # touchpoint of that id, as ``touchpoint_filters`` picks; the name is the id's first.
-        for stage, touchpoint in journey.iter_touchpoints():
-            if touchpoint.id == text and touchpoint.events is not None:
-                context = f"the where rule of touchpoint {text!r} (stage {stage.id!r})"
-                condition = binding_filter(touchpoint.events, events, context=context)
-                name = next(t.name for _, t in journey.iter_touchpoints() if t.id == text)
-                return Step(name, "touchpoint", condition)
+        # Only the filter asked for (building every touchpoint's, compiling each where
+        # rule, to test one id cost each step a pass over the whole map); the name is the
+        # id's first touchpoint's.
+        condition = touchpoint_filter(journey, text, events)
+        if condition is not None:
+            name = next(t.name for _, t in journey.iter_touchpoints() if t.id == text)
+            return Step(name, "touchpoint", condition)
         for stage in journey.ordered_stages():
             for milestone in stage.milestones:
                 if milestone.id == text and milestone.events is not None:
