@@ -46,8 +46,13 @@ def test_editor_in_a_browser(
         stage_name = page.locator(".ed-stage .stage-name").first
         expect(stage_name).to_have_value("Discover")
 
-        # Rename a stage in place.
-        stage_name.fill("Find out")
+        # Rename a stage in place. A redraw half-way (comments arriving, a save) keeps
+        # what is being typed and where the caret is.
+        stage_name.fill("Find")
+        page.evaluate("() => import('/static/editor/editor.js').then((m) => m.refresh())")
+        expect(stage_name).to_be_focused()
+        expect(stage_name).to_have_value("Find")
+        page.keyboard.type(" out")
         stage_name.press("Tab")
         expect(page.locator(".ed-stage .stage-name").first).to_have_value("Find out")
         expect(page.locator("#undo")).to_be_enabled()

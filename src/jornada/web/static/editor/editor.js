@@ -561,17 +561,41 @@ function drawGrid() {
   markProblems();
 }
 
-function restoreFocus(path) {
+// A redraw (a save, comments arriving) must not eat what is being typed: a text field's
+// edit is committed on `change`, so until then the focused field alone holds it. Its
+// text and caret move over to the field that replaces it.
+function restoreFocus(path, typing) {
   if (!path) return;
   const again = grid.querySelector(`[data-path="${CSS.escape(path)}"]`);
-  if (again && typeof again.focus === "function") again.focus({ preventScroll: true });
+  if (!again || typeof again.focus !== "function") return;
+  if (typing && "value" in again && again.tagName === typing.tagName) {
+    again.value = typing.value;
+    again.focus({ preventScroll: true });
+    again.setSelectionRange(typing.start, typing.end, typing.direction);
+    return;
+  }
+  again.focus({ preventScroll: true });
+}
+
+function typingIn(field) {
+  if (!(field instanceof HTMLInputElement || field instanceof HTMLTextAreaElement)) return null;
+  if (field.type && !["text", "search", "textarea", "url", "email"].includes(field.type)) return null;
+  return {
+    tagName: field.tagName,
+    value: field.value,
+    start: field.selectionStart,
+    end: field.selectionEnd,
+    direction: field.selectionDirection || "none",
+  };
 }
 
 export function refresh() {
   const focused = document.activeElement;
-  const path = focused && grid.contains(focused) ? focused.dataset.path : null;
+  const inGrid = focused && grid.contains(focused);
+  const path = inGrid ? focused.dataset.path : null;
+  const typing = inGrid ? typingIn(focused) : null;
   drawGrid();
-  restoreFocus(path);
+  restoreFocus(path, typing);
   document.getElementById("editor-title").textContent = editor.map.title || MAP_ID;
   undoButton.disabled = !editor.past.length;
   redoButton.disabled = !editor.future.length;
