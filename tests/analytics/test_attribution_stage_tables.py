@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from jornada.analytics._attribution_paths import _reads_labels
 from jornada.analytics.attribution import PathTable, attribution, conversion_paths
 from jornada.analytics.stages import StageTables
+from jornada.engine import Engine
 from jornada.model import EventBinding, Journey, Milestone, Stage, Touchpoint
 from tests.analytics.conftest import BASE, EventLog, minutes
 from tests.analytics.test_attribution import logs
@@ -175,3 +176,31 @@ def test_stage_tables_are_not_read_when_they_do_not_fit(make_log: MakeLog) -> No
         assert not _reads_labels(events.drop("idx"), SHOP, tables, None)
         other = SHOP.model_copy(update={"id": "other"})
         assert not _reads_labels(events, other, tables, None)
+
+
+def test_a_table_with_events_without_time_is_labelled_again() -> None:
+    """The stage tables leave out events without a time; the paths keep them as touches
+    (without a lookback). A plain table with such events takes the labelling route."""
+    engine = Engine.duckdb()
+    engine.sql(
+        "CREATE TABLE plain AS SELECT * FROM (VALUES"
+        " ('a', 0, TIMESTAMP '2026-01-01', 'ad', 'social', NULL::DOUBLE),"
+        " ('a', 1, NULL::TIMESTAMP, 'visit', 'web', NULL),"
+        " ('a', 2, TIMESTAMP '2026-01-03', 'purchase', 'web', 5.0),"
+        " ('b', 0, NULL::TIMESTAMP, 'ad', 'social', NULL),"
+        " ('b', 1, TIMESTAMP '2026-01-03', 'purchase', 'web', 2.0))"
+        " AS t(customer_id, idx, ts, event, channel, value)"
+    )
+    events = engine.table("plain")
+    options: dict[str, Any] = {
+        "conversion": "purchase",
+        "touch": "touchpoint",
+        "journey": SHOP,
+        "lookback_seconds": None,
+        "engine": engine,
+    }
+    with StageTables(events, SHOP) as tables:
+        got = conversion_paths(events, stage_tables=tables, **options)
+    assert got.paths() == [("ads",), ("ads", "site")]
+    assert got.conversions_without_touches == 0
+    same_tables(got, conversion_paths(events, **options))

@@ -274,7 +274,8 @@ def conversion_paths(
     and ``journey`` (built without ``as_of``), whose labelled events then give the touches
     by touchpoint: the same labels (:func:`~jornada.analytics.stages.event_labels` is
     :func:`~jornada.events.binding.label_events` as numbers), not evaluated again. (The
-    stage tables hold the events with a time, which every event of a store has.)
+    stage tables hold the events with a time, which every event of a store has; a table
+    with some event without one is labelled again, where such events are touches.)
 
     >>> from jornada.engine import Engine
     >>> events = Engine.duckdb().con.sql(
@@ -293,6 +294,7 @@ def conversion_paths(
         and journey is not None
         and stage_tables is not None
         and _reads_labels(events, journey, stage_tables, only)
+        and not _has_events_without_time(events, engine)
     ):
         return _labelled_paths(
             events,
@@ -369,6 +371,13 @@ def _reads_labels(
         and tables.key == customer_column(events)
         and tables.journey == journey
     )
+
+
+def _has_events_without_time(events: ir.Table, engine: Engine | None) -> bool:
+    """Whether some event has no time: the stage tables leave those out, the paths do not
+    (a store never has one; a plain table may). One scan of one column."""
+    missing = events.aggregate(missing=events["ts"].isnull().any())
+    return bool(_run(engine, missing).column("missing")[0].as_py())
 
 
 def _labelled_paths(
