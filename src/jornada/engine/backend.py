@@ -148,6 +148,32 @@ class Engine:
         self._transaction_depth = 0
         self.sql("COMMIT")
 
+    @contextlib.contextmanager
+    def setting(self, name: str, value: bool | int | str) -> Iterator[None]:
+        """DuckDB setting ``name`` at ``value`` inside the block, then back to what it was
+        (even when the block fails). What it was is what DuckDB shows: a memory size comes
+        back to a tenth of its unit (1GB is shown, and put back, as 953.6 MiB).
+
+        >>> engine = Engine.duckdb()
+        >>> with engine.setting("preserve_insertion_order", False):
+        ...     engine.sql("SELECT current_setting('preserve_insertion_order')").fetchone()
+        (False,)
+        >>> engine.sql("SELECT current_setting('preserve_insertion_order')").fetchone()
+        (True,)
+        """
+        if not name.replace("_", "").isalnum():  # names come from our code; still checked
+            raise EngineError(f"not a setting name: {name!r}")
+        row = self.sql("SELECT current_setting(?)", [name]).fetchone()
+        before = row[0] if row is not None else None
+        self.sql(f"SET {name} = ?", [value])
+        try:
+            yield
+        finally:
+            if before is None:
+                self.sql(f"RESET {name}")
+            else:
+                self.sql(f"SET {name} = ?", [before])
+
     # --- tracing -------------------------------------------------------------------
 
     @contextlib.contextmanager
