@@ -4,6 +4,8 @@
     python benchmarks/living.py --events 1M
     python benchmarks/living.py --workspace demo-workspace --map b2c-ecommerce
     python benchmarks/living.py --skip-report        # the living map only
+    python benchmarks/living.py --workspace W --skip-parts --skip-report --stage-block
+                                                     # and its stage block, part by part
 
 Unlike ``timing.py``'s bare store, the living map needs a whole workspace: identities
 resolved, the customer file, the demo's maps bound to the events. It is created once by
@@ -70,6 +72,47 @@ def _clock(label: str, run: Callable[[], Any], rows: list[tuple[str, float, floa
     return result
 
 
+def _stage_block(
+    events: Any, journey: Any, conversion: str | None, rows: list[tuple[str, float, float]]
+) -> None:
+    """The living map's stage block, each part timed, in the living map's order and on one
+    StageTables (the parts read its cached tables: timed alone, they would label the
+    events again)."""
+    print("-- the living map's stage block, part by part", flush=True)
+    parts: list[tuple[str, float, float]] = []
+    tables = _clock("stage tables", lambda: StageTables(events, journey, facts=True), parts)
+    with tables:
+        _clock("stage analysis", lambda: tables.analysis(), parts)
+        _clock(
+            "conformance",
+            lambda: conformance(events, journey, stage_tables=tables, facts=True),
+            parts,
+        )
+        _clock(
+            "touchpoint measures",
+            lambda: touchpoint_measures(
+                events, journey, conversion=conversion, stage_tables=tables
+            ),
+            parts,
+        )
+        if conversion is not None:
+            _clock(
+                "touchpoint trend",
+                lambda: touchpoint_trend(
+                    events,
+                    journey,
+                    conversion=conversion,
+                    within_seconds=CONVERSION_WINDOW_DAYS * 86400.0,
+                    stage_tables=tables,
+                ),
+                parts,
+            )
+    wall, cpu = sum(part[1] for part in parts), sum(part[2] for part in parts)
+    rows += parts
+    rows.append(("stage block", wall, cpu))
+    print(f"{wall:8.2f} s {cpu:8.2f} CPU  stage block", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--events", type=parse_count, default=parse_count("10M"))
@@ -77,6 +120,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--map", default="b2c-ecommerce", help="The map's id.")
     parser.add_argument("--skip-parts", action="store_true", help="Not each analysis alone.")
     parser.add_argument("--skip-report", action="store_true")
+    parser.add_argument(
+        "--stage-block",
+        action="store_true",
+        help="Also time the living map's stage block part by part, in its order, on one "
+        "StageTables (as the living map shares them).",
+    )
+    parser.add_argument("--runs", type=int, default=1, help="Times to run the living map.")
     args = parser.parse_args(argv)
 
     root = args.workspace or demo_workspace(args.events)
@@ -150,8 +200,11 @@ def main(argv: list[str] | None = None) -> int:
                     ),
                     rows,
                 )
+    if args.stage_block:
+        _stage_block(events, journey, conversion, rows)
     print("-- the living map", flush=True)
-    _clock("living map", lambda: living_map(events, journey, facts=True), rows)
+    for _ in range(args.runs):
+        _clock("living map", lambda: living_map(events, journey, facts=True), rows)
     if not args.skip_report:
         print("-- the report", flush=True)
         steps: list[tuple[str, float, float]] = []

@@ -381,17 +381,11 @@ def stage_visits(labelled: ir.Table, key: str = "customer_id") -> ir.Table:
     staged = labelled.filter(labelled["stage_index"].notnull())
     window = ibis.window(group_by=staged[key], order_by=staged["idx"])
     runs = staged.select(
-        key, "idx", "ts", "stage_index", before=staged["stage_index"].lag().over(window)
+        key, "idx", "ts", "stage_index", previous=staged["stage_index"].lag().over(window)
     )
-    starts = runs.filter(runs["before"].isnull() | (runs["before"] != runs["stage_index"]))
-    visits_window = ibis.window(group_by=starts[key], order_by=starts["idx"])
-    return starts.select(
-        key,
-        "idx",
-        "ts",
-        "stage_index",
-        previous=starts["stage_index"].lag().over(visits_window),
-    )
+    # The staged event before a visit's first is the last of the visit before: its stage
+    # is the previous visit's (no second window over the visits).
+    return runs.filter(runs["previous"].isnull() | (runs["previous"] != runs["stage_index"]))
 
 
 def _entries(p: _Pipeline, visits: ir.Table) -> ir.Table:
@@ -407,14 +401,16 @@ def _entries(p: _Pipeline, visits: ir.Table) -> ir.Table:
         entry_idx=visits["idx"].min(), entered_at=visits["ts"].min()
     )
     # Moving on: the first visit of a later stage after entering, found by joining each
-    # entry with the customer's visits of later stages: no sort.
+    # entry with the customer's visits of later stages (none: null), no sort. One group
+    # per entry again, so the entries are grouped once (a join of the moves back to
+    # them would group the visits twice).
     later_visits = visits.select(
         c_customer=visits[key],
         c_index=visits["stage_index"],
         c_idx=visits["idx"],
         c_ts=visits["ts"],
     )
-    later = firsts.join(
+    later = firsts.left_join(
         later_visits,
         [
             firsts[key] == later_visits["c_customer"],
@@ -422,16 +418,10 @@ def _entries(p: _Pipeline, visits: ir.Table) -> ir.Table:
             later_visits["c_idx"] > firsts["entry_idx"],
         ],
     )
-    moved = later.group_by([key, "stage_index"]).aggregate(moved_at=later["c_ts"].min())
-    moved = moved.select(
-        m_customer=moved[key], m_index=moved["stage_index"], moved_at=moved["moved_at"]
-    )
-    joined = firsts.left_join(
-        moved,
-        [
-            firsts[key] == moved["m_customer"],
-            firsts["stage_index"] == moved["m_index"],
-        ],
+    joined = later.group_by([key, "stage_index"]).aggregate(
+        entered_at=later["entered_at"].min(),
+        entry_idx=later["entry_idx"].min(),
+        moved_at=later["c_ts"].min(),
     )
     return joined.select(
         joined[key],
@@ -462,13 +452,33 @@ def _current(p: _Pipeline, entries: ir.Table) -> ir.Table:
     return _described_current(p, _current_core(p, entries))
 
 
+def _furthest(p: _Pipeline, entries: ir.Table) -> ir.Table:
+    """Each customer's current stage (the furthest reached): the key, ``stage_index``
+    and ``entered_at``."""
+    key = p.key
+    furthest = entries.group_by(key).aggregate(stage_index=entries["stage_index"].max())
+    return furthest.join(entries, [key, "stage_index"]).select(key, "stage_index", "entered_at")
+
+
+def _timed_current(p: _Pipeline, entries: ir.Table) -> ir.Table:
+    """The current stages with what the stalled customers are found by alone: the key,
+    ``stage_id``, ``stage_index`` and ``seconds_in_stage`` (no last touchpoint, last event
+    nor customer ids: counting the stalled customers reads no more)."""
+    joined = p.with_as_of(_furthest(p, entries))
+    return joined.select(
+        joined[p.key],
+        stage_id=p.stage_id_of(joined["stage_index"]),
+        stage_index=joined["stage_index"],
+        seconds_in_stage=_seconds(joined["as_of"]) - _seconds(joined["entered_at"]),
+    )
+
+
 def _current_core(p: _Pipeline, entries: ir.Table) -> ir.Table:
     """The current stages as numbers and times: the customer (``customer_id`` and the
     key), ``stage_index``, ``entered_at``, ``last_touchpoint`` (its number),
     ``last_event_at`` and ``customer_key``; :func:`_described_current` names them."""
     key = p.key
-    furthest = entries.group_by(key).aggregate(stage_index=entries["stage_index"].max())
-    current = furthest.join(entries, [key, "stage_index"]).select(key, "stage_index", "entered_at")
+    current = _furthest(p, entries)
     touched = p.labelled.filter(p.labelled["touchpoint"].notnull())
     last_touch = touched.group_by(key).aggregate(
         last_touchpoint=arg_extreme(touched["touchpoint"], touched["idx"], len(p.touchpoints))
@@ -604,12 +614,19 @@ def _dwell(entries: ir.Table, percentile: float) -> ir.Table:
     )
 
 
-def _stalled(
-    p: _Pipeline, entries: ir.Table, current: ir.Table, progress: ir.Table, percentile: float
-) -> ir.Table:
-    thresholds = _dwell(entries, percentile).select(
-        q_index="stage_index", threshold_seconds="threshold_seconds"
-    )
+def _stalled_rows(
+    p: _Pipeline,
+    entries: ir.Table,
+    current: ir.Table,
+    progress: ir.Table,
+    percentile: float,
+    dwell: ir.Table | None,
+) -> tuple[ir.Table, ir.StringValue]:
+    """The rows of ``current`` (the key, ``stage_id``, ``stage_index``,
+    ``seconds_in_stage`` and any more columns) of the stalled customers, with
+    ``threshold_seconds``, and the reasons (``; slow; missed milestone ID``...)."""
+    dwell = dwell if dwell is not None else _dwell(entries, percentile)
+    thresholds = dwell.select(q_index="stage_index", threshold_seconds="threshold_seconds")
     base = current.left_join(thresholds, current["stage_index"] == thresholds["q_index"]).drop(
         "q_index"
     )
@@ -648,7 +665,20 @@ def _stalled(
     reason: ir.StringValue = ibis.literal("", type="string")
     for text, flag in reasons.items():
         reason = reason + ibis.cases((flag, ibis.literal(f"; {text}")), else_=ibis.literal(""))
-    stalled = base.filter(functools.reduce(operator.or_, reasons.values()))
+    return base.filter(functools.reduce(operator.or_, reasons.values())), reason
+
+
+def _stalled(
+    p: _Pipeline,
+    entries: ir.Table,
+    current: ir.Table,
+    progress: ir.Table,
+    percentile: float,
+    dwell: ir.Table | None = None,
+) -> ir.Table:
+    """The stalled customers (:func:`stalled_customers`); ``dwell``: :func:`_dwell` of
+    the entries at ``percentile`` when computed already."""
+    stalled, reason = _stalled_rows(p, entries, current, progress, percentile, dwell)
     return stalled.select(
         "customer_id",
         "customer_key",
@@ -1325,8 +1355,6 @@ class StageTables:
             self._visits = self._keep(stage_visits(self._p.labelled, self._p.key))
             # Cached as numbers; the ids and names are added when read.
             self._entries = _described_entries(self._p, self._keep(_entries(self._p, self._visits)))
-            self._current_core = self._keep(_current_core(self._p, self._entries))
-            self._current = _described_current(self._p, self._current_core)
             self._milestones = self._keep(_milestones(self._p, self._entries))
         except BaseException:
             self._stack.close()
@@ -1357,11 +1385,21 @@ class StageTables:
 
     @property
     def current(self) -> ir.Table:
-        """The current stages (:func:`current_stages`): cached as numbers, the stages'
-        and touchpoints' ids and names added when read."""
+        """The current stages (:func:`current_stages`): cached as numbers on first use,
+        the stages' and touchpoints' ids and names added when read."""
         if self._p.key == "customer_id":
             return self._current
         return self._current.drop(self._p.key)
+
+    @property
+    def _current_core(self) -> ir.Table:
+        """The current stages as numbers (:func:`_current_core`), cached on first use:
+        the stage analysis does not read the customers' last touchpoints and events."""
+        return self.kept(("current stages",), lambda: _current_core(self._p, self._entries))
+
+    @property
+    def _current(self) -> ir.Table:
+        return _described_current(self._p, self._current_core)
 
     @property
     def milestones(self) -> ir.Table:
@@ -1446,13 +1484,30 @@ class StageTables:
 
     def stalled_table(self, percentile: float = DEFAULT_PERCENTILE) -> ir.Table:
         """The stalled customers as an Ibis table (see :func:`stalled_customers`)."""
-        _fraction(percentile)
-        return _stalled(self._p, self._entries, self._current, self._milestones, percentile)
+        return _stalled(
+            self._p,
+            self._entries,
+            self._current,
+            self._milestones,
+            percentile,
+            self._dwell(percentile),
+        )
+
+    def _dwell(self, percentile: float) -> ir.Table:
+        """Per stage: movers, median and ``percentile`` dwell (:func:`_dwell`), computed
+        once per percentile: the stalled customers and the summaries both read it."""
+        return self.kept(
+            ("dwell", _fraction(percentile)), lambda: _dwell(self._entries, percentile)
+        )
 
     def analysis(self, percentile: float = DEFAULT_PERCENTILE) -> StageAnalysis:
         """The per-stage result (see :func:`analyse_stages`)."""
         p, entries, progress = self._p, self._entries, self._milestones
-        stalled = self.stalled_table(percentile)
+        # Counted from the current stages without the last touchpoints and events (the
+        # same customers: those joins add columns, not rows).
+        stalled, _ = _stalled_rows(
+            p, entries, _timed_current(p, entries), progress, percentile, self._dwell(percentile)
+        )
         n = len(p.stages)
         per_customer = _reached_flags(entries, n, p.key, current=entries["stage_index"].max())
         metrics: dict[str, ir.Scalar] = {"customers": per_customer.count()}
@@ -1464,7 +1519,7 @@ class StageTables:
             if k + 1 < n:
                 metrics[f"next{k}"] = _count(reached & per_customer[f"r{k + 1}"])
         [totals] = _rows(per_customer.aggregate(**metrics))
-        dwell = {row["stage_index"]: row for row in _rows(_dwell(entries, percentile))}
+        dwell = {row["stage_index"]: row for row in _rows(self._dwell(percentile))}
         milestones = {
             (row["stage_id"], row["milestone_id"]): row
             for row in _rows(
@@ -1594,8 +1649,7 @@ class StageTables:
         """The stalled customers with the thresholds used (see :func:`find_stalled`)."""
         table = self.stalled_table(percentile)
         thresholds = {
-            row["stage_index"]: row["threshold_seconds"]
-            for row in _rows(_dwell(self._entries, percentile))
+            row["stage_index"]: row["threshold_seconds"] for row in _rows(self._dwell(percentile))
         }
         customers = tuple(
             StalledCustomer(

@@ -80,8 +80,6 @@ __all__ = [
 DEFAULT_TOP: Final = 10
 """How many deviating paths (and unmapped event names) a result lists."""
 
-_SEPARATOR: Final = ","
-
 
 class ConformanceError(JornadaError):
     """The map cannot be compared with the events (no stage is bound)."""
@@ -472,21 +470,35 @@ def _rows(expr: ir.Table) -> list[dict[str, Any]]:
     return rows
 
 
+def _conformity(visits: ir.Table, n: int) -> dict[str, ir.Value]:
+    """Per customer (aggregates of their visits): ``_first``, the first stage, and
+    ``_other_moves``, the moves not to the next stage: they conform when both are 0."""
+    previous = visits["previous"]
+    stage = visits["stage_index"]
+    is_move = previous.notnull()
+    next_stage = is_move & (stage == previous + 1)
+    return {
+        "_first": arg_extreme(stage, visits["idx"], n, last=False),
+        "_other_moves": (is_move & ~next_stage).cast("int64").sum(),
+    }
+
+
+def _conforms(per_customer: ir.Table) -> ir.BooleanValue:
+    return (per_customer["_first"] == 0) & (per_customer["_other_moves"] == 0)
+
+
 def _per_customer(visits: ir.Table, n: int, key: str) -> ir.Table:
     """One row per customer in the map: whether they conform, go back, loop; the last
     stage reached; visits per stage."""
     previous = visits["previous"]
     stage = visits["stage_index"]
     is_move = previous.notnull()
-    next_stage = is_move & (stage == previous + 1)
     backward = is_move & (stage < previous)
-    first = arg_extreme(visits["stage_index"], visits["idx"], n, last=False)
     aggregates: dict[str, ir.Value] = {
-        "_first": first,
+        **_conformity(visits, n),
         "_last_reached": stage.max(),
         "_visits": visits.count(),
         "_moves": is_move.cast("int64").sum(),
-        "_other_moves": (is_move & ~next_stage).cast("int64").sum(),
         "_backward": backward.cast("int64").sum(),
     }
     for k in range(n):
@@ -502,12 +514,12 @@ def _summary(per_customer: ir.Table, n: int) -> dict[str, Any]:
 
     metrics: dict[str, ir.Value] = {
         "customers": t.count(),
-        "conforming": count((t["_first"] == 0) & (t["_other_moves"] == 0)),
+        "conforming": count(_conforms(t)),
         "in_order": count(t["_backward"] == 0),
         "moves": t["_moves"].sum(),
         "backward_moves": t["_backward"].sum(),
         "backward_customers": count(t["_backward"] > 0),
-        "deviating": count(~((t["_first"] == 0) & (t["_other_moves"] == 0))),
+        "deviating": count(~_conforms(t)),
     }
     reentry_parts: list[ir.IntegerValue] = []
     loop_parts: list[ir.BooleanValue] = []
@@ -676,32 +688,21 @@ def _measure(
         out_count[int(row["previous"])] += _int(row["moves"])
         in_count[int(row["stage_index"])] += _int(row["moves"])
 
-    # Path keys: the stage numbers, zero-padded so the text order is the sequence order.
-    conforms = (per_customer["_first"] == 0) & (per_customer["_other_moves"] == 0)
-    deviating_customers = per_customer.filter(~conforms).select(d_customer=key)
-    deviating_visits = visits.join(
-        deviating_customers, visits[key] == deviating_customers["d_customer"]
+    # Path keys: the stage numbers in order (a list orders element by element, a shorter
+    # prefix first). Customers are grouped once, conformity and path together: no join
+    # of the deviating customers back to their visits.
+    ordered = ibis.struct({"idx": visits["idx"], "stage": visits["stage_index"]}).collect().sort()
+    keys = visits.group_by(key).aggregate(
+        **_conformity(visits, n), _key=ordered.map(lambda item: item.stage)
     )
-    ordered = (
-        ibis.struct(
-            {
-                "idx": deviating_visits["idx"],
-                "stage": deviating_visits["stage_index"].cast("string").lpad(3, "0"),
-            }
-        )
-        .collect()
-        .sort()
-    )
-    keys = deviating_visits.group_by(key).aggregate(
-        _key=ordered.map(lambda item: item.stage).join(_SEPARATOR)
-    )
+    keys = keys.filter(~_conforms(keys))
     counted = keys.group_by("_key").aggregate(customers=keys.count())
     counted = counted.mutate(_distinct=counted["customers"].count().over())
     path_rows = _rows(counted.order_by([ibis.desc("customers"), ibis.asc("_key")]).limit(top))
     customers = _int(summary["customers"])
     paths = tuple(
         DeviatingPath(
-            tuple(ids[int(part)] for part in row["_key"].split(_SEPARATOR)),
+            tuple(ids[int(part)] for part in row["_key"]),
             _int(row["customers"]),
             _int(row["customers"]) / customers,
         )
