@@ -481,11 +481,55 @@ _COSTLY: Final = (ops.MapGet, ops.MapContains)  # reading an event's map of prop
 _DISTINCT: Final = frozenset({"reach", "customers"})  # measures that do not add up
 
 
+_EVENT_SUMS: Final[Mapping[str, tuple[str | None, str]]] = {
+    "impression_events": ("impression", "events"),
+    "clicks_events": ("click", "events"),
+    "interactions": ("engagement", "events"),
+    "spend_events": (None, "cost"),
+    "purchases": ("purchase", "events"),
+    "purchase_revenue": ("purchase", "value"),
+    "refunds": ("refund", "value_abs"),
+    "csat_responses": ("csat", "csat_responses"),
+    "csat_points": ("csat", "csat_points"),
+    "csat_satisfied": ("csat", "csat_satisfied"),
+    "nps_responses": ("nps", "nps_responses"),
+    "nps_net": ("nps", "nps_net"),
+    "ces_responses": ("ces", "ces_responses"),
+    "ces_points": ("ces", "ces_points"),
+    "feedback": ("feedback", "events"),
+}
+"""Each additive measure of the events part as a role (None: every event) and a sum of
+:func:`_event_sums` over the events of that role."""
+
+
+def _event_sums(s: ir.Table) -> dict[str, Any]:
+    """The sums the additive events measures are made of, whatever the events' roles (see
+    :data:`_EVENT_SUMS`): summed per combination of flags, a role is a test of the group."""
+    null_number = ibis.null("float64")
+    csat, nps, ces = s.score.between(1, 5), s.score.between(0, 10), s.score.between(1, 7)
+    return {
+        "events": s.count(),
+        "cost": s.cost.sum(),
+        "value": s.value.sum(),
+        "value_abs": s.value.abs().sum(),
+        "csat_responses": _count(csat),
+        "csat_points": ibis.cases((csat, s.score), else_=null_number).sum(),
+        "csat_satisfied": _count(csat & (s.score >= 4)),
+        "nps_responses": _count(nps),
+        "nps_net": ibis.cases((nps & (s.score >= 9), 1), (nps & (s.score <= 6), -1), else_=0)
+        .cast("int64")
+        .sum(),
+        "ces_responses": _count(ces),
+        "ces_points": ibis.cases((ces, s.score), else_=null_number).sum(),
+    }
+
+
 def _wide(
     table: ir.Table,
     metrics: Any,  # (table, where) -> the part's metrics on table, filtered by ``where``
     flags: _Flags,
     scopes: Sequence[tuple[str, int, Sequence[str]]],  # (key, scope index, measures)
+    split: Mapping[str, tuple[str | None, str]] | None = None,
 ) -> list[_Part]:
     """Per period, the measures of each fixed scope over ``table``: one pass, no copy of
     the events per scope.
@@ -493,7 +537,10 @@ def _wide(
     The sums are taken once per period and combination of the scopes' atoms (a few
     groups), then each scope adds up the groups its flag holds; a distinct count is
     filtered by the flag. Only the events of the scopes are read (a period without any
-    then has no row: its measures are those of nothing, as the filters would give)."""
+    then has no row: its measures are those of nothing, as the filters would give).
+    With ``split`` (measure -> (role, sum), see :data:`_EVENT_SUMS`), the sums of
+    :func:`_event_sums` are taken per combination of the atoms and roles, and a measure
+    adds up those of its role's groups: the events are not tested for each role."""
     parts: list[_Part] = []
     additive = [(key, i, [n for n in names if n not in _DISTINCT]) for key, i, names in scopes]
     additive = [scope for scope in additive if scope[2]]
@@ -501,16 +548,29 @@ def _wide(
         columns = flags.columns(*(i for _, i, _ in additive))
         names = list(dict.fromkeys(n for _, _, mine in additive for n in mine))
         mine = table.filter(flags.flag(table, *(i for _, i, _ in additive)))
-        plain = metrics(mine, None)
-        grouped = mine.group_by(["p", *columns]).aggregate(**{n: plain[n] for n in names})
+        if split is None:
+            plain = metrics(mine, None)
+            sums = {n: plain[n] for n in names}
+        else:
+            roles = [f"r_{split[n][0]}" for n in names if split[n][0] is not None]
+            roles_at = [flags.packed.bits[role][0] for role in roles]
+            columns = list(dict.fromkeys([*columns, *roles_at]))
+            plain = _event_sums(mine)
+            sums = {split[n][1]: plain[split[n][1]] for n in names}
+        grouped = mine.group_by(["p", *columns]).aggregate(**sums)
+
+        def total(name: str, i: int) -> Any:
+            where = flags.flag(grouped, i)
+            if split is None:
+                return grouped[name].sum(where=where)
+            role, column = split[name]
+            if role is not None:
+                where &= flags.role(grouped, role)
+            return grouped[column].sum(where=where)
+
         parts.append(
             _filtered(
-                grouped,
-                [
-                    (key, name, grouped[name].sum(where=flags.flag(grouped, i)))
-                    for key, i, mine in additive
-                    for name in mine
-                ],
+                grouped, [(key, name, total(name, i)) for key, i, mine in additive for name in mine]
             )
         )
     counted = [(key, i, name) for key, i, names in scopes for name in names if name in _DISTINCT]
@@ -530,10 +590,16 @@ def _filtered(table: ir.Table, measures: Sequence[tuple[str, str, Any]]) -> _Par
     return _pack(table.group_by("p").aggregate(**aggregates), list(aggregates), labels)
 
 
-def _sessions(base: ir.Table, flags: _Flags) -> ir.Table:
-    """One row per session with a page view (``sid``): its page views ``pv``, the position
-    of the first one ``landing``, its first and last event's times ``start`` and ``end``;
-    without the fact ``session_last``, every session, with its size ``n``."""
+_BY_SESSION: Final = ("visits", "bounces", "visit_seconds", "visit_page_views")
+"""The visits measures that read an event's session (the others read the event alone)."""
+
+
+def _sessions(base: ir.Table, flags: _Flags, names: Iterable[str]) -> ir.Table:
+    """One row per session with a page view (``sid``): the position of its first page
+    view ``landing``, its page views ``pv`` (for ``visit_page_views``), its first and last
+    event's times ``start`` and ``end`` (for ``visit_seconds``) of the visits measures
+    ``names``; without the fact ``session_last``, every session, with its size ``n`` and
+    all of those."""
     page = flags.role(base, "page_view")
     if "session_last" not in base.columns:
         sessions = base.group_by("session_id").aggregate(
@@ -548,9 +614,12 @@ def _sessions(base: ir.Table, flags: _Flags) -> ir.Table:
     # from their first and last events (``session_idx`` 0, ``session_last``), not from
     # grouping every event into every session (3.5 CPU-s at 10M events).
     views = base.filter(page)
-    visited = views.group_by("session_id").aggregate(
-        pv=views.count(), landing=views.session_idx.min()
-    )
+    counted = {"pv": views.count()} if "visit_page_views" in names else {}
+    visited = views.group_by("session_id").aggregate(landing=views.session_idx.min(), **counted)
+    if "visit_seconds" not in names:
+        # The times are half the part's cost (every session's first and last events,
+        # most events): only visit_seconds reads them.
+        return visited.rename(sid="session_id")
     bounds = base.filter((base.session_idx == 0) | base.session_last)
     bounds = bounds.semi_join(visited, "session_id")
     spans = bounds.group_by("session_id").aggregate(start=bounds.ts.min(), end=bounds.ts.max())
@@ -558,15 +627,16 @@ def _sessions(base: ir.Table, flags: _Flags) -> ir.Table:
     joined = visited.join(spans, visited.session_id == spans.sid)
     return joined.select(
         sid=joined.session_id,
-        pv=joined.pv,
         landing=joined.landing,
+        **{name: joined[name] for name in counted},
         start=joined.start,
         end=joined.end,
     )
 
 
 def _visit_metrics(joined: ir.Table, where: Any = None) -> dict[str, Any]:
-    landing = joined.session_idx == joined.landing
+    """The visits measures of the page views ``joined`` (with their session's columns of
+    :func:`_sessions`, those of the measures wanted)."""
     if "session_last" in joined.columns:
         followed = ~joined.session_last
     else:
@@ -575,18 +645,23 @@ def _visit_metrics(joined: ir.Table, where: Any = None) -> dict[str, Any]:
         # is that event.
         followed = joined.session_idx < joined.n - 1
     zero = ibis.literal(0.0, type="float64")
-    return {
-        "visits": _count(landing, where),
-        "bounces": _count(landing & ~followed, where),
-        "visit_seconds": ibis.cases(
-            (landing, seconds_between(joined.end, joined.start)), else_=zero
-        ).sum(where=where),
-        "visit_page_views": ibis.cases((landing, joined.pv), else_=0).sum(where=where),
+    metrics = {
         "timed_page_views": _count(followed, where),
         "page_seconds": ibis.cases(
             (followed, seconds_between(joined.next_ts, joined.ts)), else_=zero
         ).sum(where=where),
     }
+    if "landing" not in joined.columns:
+        return metrics  # page views without their sessions: the measures of the events
+    landing = joined.session_idx == joined.landing
+    metrics["visits"] = _count(landing, where)
+    metrics["bounces"] = _count(landing & ~followed, where)
+    if "start" in joined.columns:
+        seconds = seconds_between(joined.end, joined.start)
+        metrics["visit_seconds"] = ibis.cases((landing, seconds), else_=zero).sum(where=where)
+    if "pv" in joined.columns:
+        metrics["visit_page_views"] = ibis.cases((landing, joined.pv), else_=0).sum(where=where)
+    return metrics
 
 
 def _last(table: ir.Table) -> list[str]:
@@ -594,14 +669,25 @@ def _last(table: ir.Table) -> list[str]:
     return ["session_last"] if "session_last" in table.columns else []
 
 
-def _visits_part(base: ir.Table, scoped: ir.Table, flags: _Flags) -> _Part:
-    sessions = _sessions(base, flags)
+def _with_sessions(
+    base: ir.Table, views: ir.Table, flags: _Flags, names: Sequence[str]
+) -> ir.Table:
+    """The page views ``views`` with their session's columns (see :func:`_sessions`), when
+    the visits measures ``names`` need them (time on page reads the page view alone)."""
+    if "session_last" in views.columns and not set(names) & set(_BY_SESSION):
+        return views
+    sessions = _sessions(base, flags, names)
+    return views.join(sessions, views.session_id == sessions.sid)
+
+
+def _visits_part(base: ir.Table, scoped: ir.Table, flags: _Flags, names: Sequence[str]) -> _Part:
     views = scoped.filter(flags.role(scoped, "page_view")).select(
         "scope", "p", "session_id", "session_idx", "ts", "next_ts", *_last(scoped)
     )
-    joined = views.join(sessions, views.session_id == sessions.sid)
-    totals = joined.group_by(["scope", "p"]).aggregate(**_visit_metrics(joined))
-    return _pack(totals, _VISITS_PART)
+    joined = _with_sessions(base, views, flags, names)
+    metrics = _visit_metrics(joined)
+    totals = joined.group_by(["scope", "p"]).aggregate(**{name: metrics[name] for name in names})
+    return _pack(totals, names)
 
 
 def _visits_wide(
@@ -609,12 +695,12 @@ def _visits_wide(
 ) -> list[_Part]:
     """The visits part of fixed scopes: the page views of any of them, once, joined with
     their session; each scope's measures filtered by its flag."""
-    sessions = _sessions(base, flags)
     chosen = [i for _, i, _ in scopes]
     views = base.filter(flags.role(base, "page_view") & flags.flag(base, *chosen)).select(
         "p", "session_id", "session_idx", "ts", "next_ts", *_last(base), *flags.columns(*chosen)
     )
-    joined = views.join(sessions, views.session_id == sessions.sid)
+    names = [name for name in _VISITS_PART if any(name in mine for _, _, mine in scopes)]
+    joined = _with_sessions(base, views, flags, names)
     return _wide(joined, _visit_metrics, flags, scopes)
 
 
@@ -675,7 +761,14 @@ def _retention_part(base: ir.Table, scoped: ir.Table, flags: _Flags) -> ir.Table
     """Per scope and period ``q``: customers with a scope event in ``q - 1`` and those of
     them active in ``q`` without a churn event (``rp`` numbers the retention periods)."""
     before = scoped.select("scope", "customer", "rp").distinct()
-    activity = base.group_by(["customer", "rp"]).aggregate(churn=flags.role(base, "churn").any())
+    # Only the events of a base's customer in the period after it are grouped: grouping
+    # every customer's events (a million groups at 10M events) cost most of the part
+    # when the scopes' bases hold a few customers.
+    after = before.select("customer", rp=before.rp + 1).distinct()
+    active = base.semi_join(after, ["customer", "rp"])
+    activity = active.group_by(["customer", "rp"]).aggregate(
+        churn=flags.role(active, "churn").any()
+    )
     activity = activity.rename(ac="customer", arp="rp")
     joined = before.left_join(
         activity, [before.customer == activity.ac, activity.arp == before.rp + 1]
@@ -921,9 +1014,12 @@ def _base(
             terms.setdefault(column, []).append(
                 ibis.cases((opened & rest[name], ibis.literal(1 << bit, type="int64")), else_=0)
             )
-        # Most events open no gate: one test skips all their gated flags.
+        # Most events open no gate: one test skips all their gated flags. (With none gated,
+        # every rule on the name and channel only, there is nothing to skip.)
         shut = functools.reduce(
-            operator.and_, [table[f"k_{column}"] == 0 for column in gate_bits.columns]
+            operator.and_,
+            [table[f"k_{column}"] == 0 for column in gate_bits.columns],
+            ibis.literal(True),
         )
         for column, found in terms.items():
             term = ibis.cases((shut, ibis.literal(0, type="int64")), else_=sum(found[1:], found[0]))
@@ -1042,7 +1138,7 @@ def _parts(
         # Each scope's own measures, filtered by its flag: no copy of its events.
         mine = [(fixed[i].key, i, names) for i, names in chosen(in_events)]
         metrics = functools.partial(_event_metrics, flags=flags)
-        parts += _wide(cached, lambda t, where: metrics(t, where=where), flags, mine)
+        parts += _wide(cached, lambda t, where: metrics(t, where=where), flags, mine, _EVENT_SUMS)
     elif in_events:
         parts.append(_events_part(cached, flags, in_events))
     if wanted & set(_VISITS_PART) and fixed_kind:
@@ -1050,7 +1146,8 @@ def _parts(
         if visiting:
             parts += _visits_wide(cached, flags, visiting)
     elif wanted & set(_VISITS_PART):
-        parts.append(_visits_part(base, cached, flags))
+        names = [name for name in _VISITS_PART if name in wanted]
+        parts.append(_visits_part(base, cached, flags, names))
     if wanted & set(_CONVERSIONS_PART + _CLV_PART + _REPEAT_PART):
         outcomes = _outcomes(base, flags)
         if wanted & set(_CONVERSIONS_PART):
