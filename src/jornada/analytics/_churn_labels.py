@@ -90,10 +90,17 @@ class Outcome(ABC):
 
     @abstractmethod
     def panel(
-        self, events: ir.Table, windows: Sequence[Window], journey: Journey | None = None
+        self,
+        events: ir.Table,
+        windows: Sequence[Window],
+        journey: Journey | None = None,
+        *,
+        key: str = "customer_id",
     ) -> ir.Table:
         """``customer_id``, ``j`` (the window's index), ``label`` and ``stop_at``, one row
-        per window and customer in its population at the window's start."""
+        per window and customer in its population at the window's start. ``key``: the
+        column customers are grouped by and named by (the store's integer ``customer_no``
+        is cheaper to group and join on)."""
 
 
 @dataclass(frozen=True)
@@ -174,7 +181,7 @@ class ChurnDefinition(Outcome):
         return f"{' or '.join(parts)}; churned within {window} of the cutoff"
 
     def _summary(
-        self, events: ir.Table, times: Sequence[dt.datetime], journey: Journey | None
+        self, events: ir.Table, times: Sequence[dt.datetime], journey: Journey | None, key: str
     ) -> tuple[ir.Table, dict[dt.datetime, str]]:
         """Per customer: ``first_active``, ``cancel_at`` and, with inactivity, a flag per
         time ``t``: activity in ``[t - inactive, t)``."""
@@ -196,16 +203,21 @@ class ChurnDefinition(Outcome):
                 flags[t] = f"_active{k}"
                 recent = active & (ts >= t - span) & (ts < t)
                 metrics[flags[t]] = recent.cast("int64").max() == 1
-        return events.group_by("customer_id").aggregate(**metrics), flags
+        return events.group_by(key).aggregate(**metrics), flags
 
     def panel(
-        self, events: ir.Table, windows: Sequence[Window], journey: Journey | None = None
+        self,
+        events: ir.Table,
+        windows: Sequence[Window],
+        journey: Journey | None = None,
+        *,
+        key: str = "customer_id",
     ) -> ir.Table:
         """Alive at ``start``: active before it, not cancelled before it and (with
         inactivity) active within the inactivity period before it. Churned by ``end``:
         cancelled before ``end`` or without activity in the inactivity period before it."""
         windows = [(utc_naive(a), utc_naive(b)) for a, b in windows]
-        summary, flags = self._summary(events, [t for w in windows for t in w], journey)
+        summary, flags = self._summary(events, [t for w in windows for t in w], journey, key)
         crossed = summary.cross_join(_windows_table(windows))
         j, start, end = crossed["j"], crossed["w_start"], crossed["w_end"]
         cancel_at = crossed["cancel_at"]
@@ -216,7 +228,7 @@ class ChurnDefinition(Outcome):
             churned |= ~_pick(j, [crossed[flags[b]] for _, b in windows], "boolean")
         marked = crossed.mutate(_alive=alive.fill_null(False), label=churned.fill_null(False))
         return marked.filter(marked["_alive"]).select(
-            "customer_id", "j", "label", stop_at=marked["cancel_at"]
+            key, "j", "label", stop_at=marked["cancel_at"]
         )
 
 
@@ -271,7 +283,12 @@ class PurchaseTarget(Outcome):
         return f"a {self.target}{where} within {days} of the cutoff"
 
     def panel(
-        self, events: ir.Table, windows: Sequence[Window], journey: Journey | None = None
+        self,
+        events: ir.Table,
+        windows: Sequence[Window],
+        journey: Journey | None = None,
+        *,
+        key: str = "customer_id",
     ) -> ir.Table:
         windows = [(utc_naive(a), utc_naive(b)) for a, b in windows]
         target = resolve_step(self.target, events, journey).condition.fill_null(False)
@@ -287,7 +304,7 @@ class PurchaseTarget(Outcome):
         for k, (start, end) in enumerate(windows):
             hit = target & (ts >= start) & (ts < end)
             metrics[f"_hit{k}"] = hit.cast("int64").max() == 1
-        summary = events.group_by("customer_id").aggregate(**metrics)
+        summary = events.group_by(key).aggregate(**metrics)
         crossed = summary.cross_join(_windows_table(windows))
         hits = [crossed[f"_hit{k}"] for k in range(len(windows))]
         marked = crossed.mutate(
@@ -295,5 +312,5 @@ class PurchaseTarget(Outcome):
             label=_pick(crossed["j"], hits, "boolean").fill_null(False),
         )
         return marked.filter(marked["_member"]).select(
-            "customer_id", "j", "label", stop_at=ibis.null("timestamp")
+            key, "j", "label", stop_at=ibis.null("timestamp")
         )

@@ -38,6 +38,7 @@ import ibis.expr.types as ir
 from jornada.analytics._churn_labels import Outcome
 from jornada.analytics.segments import with_positions
 from jornada.events.binding import label_events
+from jornada.events.filters import customer_column
 from jornada.model import Journey
 
 __all__ = ["ANY", "SEPARATOR", "categorical_properties", "exposure_counts"]
@@ -75,12 +76,13 @@ _PARTS: Final = ("kind", "a", "b", "c")
 """A token as columns until the very end: short strings group faster than their join."""
 
 
-def _counted(table: ir.Table, kind: str, *parts: ir.StringValue) -> ir.Table:
+def _counted(table: ir.Table, key: str, kind: str, *parts: ir.StringValue) -> ir.Table:
     """Per window ``_j`` and token of ``kind`` made of ``parts`` (rows with a null part
-    make none): the customer-windows of ``table`` with it (``n``) and how many of them
-    churned; the parts padded to the columns :data:`_PARTS` with nulls."""
+    make none): the customer-windows of ``table`` (customers by ``key``) with it (``n``)
+    and how many of them churned; the parts padded to the columns :data:`_PARTS` with
+    nulls."""
     named = dict(zip(_PARTS[1:], parts, strict=False))
-    table = table.select("customer_id", "_j", "label", **named)
+    table = table.select(key, "_j", "label", **named)
     for name in named:
         table = table.filter(table[name].notnull())
     # A customer-window has one label: it goes along in the key.
@@ -126,9 +128,12 @@ def exposure_counts(
     left; only those events become tokens (a pair when its second event does), each
     customer-window counted once per token."""
     spans = [(first + j * every, first + (j + 1) * every) for j in range(windows)]
-    panel = outcome.panel(events, [(e, s + outcome.window) for e, s in spans], journey)
+    # Customers by the store's integer number when the events have it: the population is
+    # joined to millions of events and every kind of token de-duplicated per customer.
+    key = customer_column(events)
+    panel = outcome.panel(events, [(e, s + outcome.window) for e, s in spans], journey, key=key)
     panel = panel.select(
-        p_customer=panel["customer_id"], p_j=panel["j"], label=panel["label"], stop_at="stop_at"
+        p_customer=panel[key], p_j=panel["j"], label=panel["label"], stop_at="stop_at"
     )
     start, stop = first, first + windows * every
     step = int(every.total_seconds())
@@ -141,7 +146,7 @@ def exposure_counts(
         table = table.mutate(_j=((_seconds(table[ts]) - offset) // step).cast("int64"))
         joined = table.join(
             panel,
-            [table["customer_id"] == panel["p_customer"], table["_j"] == panel["p_j"]],
+            [table[key] == panel["p_customer"], table["_j"] == panel["p_j"]],
         )
         return joined.filter(joined["stop_at"].isnull() | (joined[ts] < joined["stop_at"]))
 
@@ -152,7 +157,7 @@ def exposure_counts(
     if journey is not None:
         own = label_events(journey, own)
     own = own.select(
-        "customer_id",
+        key,
         "_j",
         "label",
         "event",
@@ -162,13 +167,13 @@ def exposure_counts(
     # One narrow de-duplication per kind of token (customer-window and the token's parts),
     # each counted per token and window: much smaller hash tables than one distinct over
     # every token of every event.
-    counts = [_counted(own, ANY), _counted(own, "event", own["event"])]
+    counts = [_counted(own, key, ANY), _counted(own, key, "event", own["event"])]
     if journey is not None:
-        counts.append(_counted(own, "touchpoint", own["touchpoint_id"]))
+        counts.append(_counted(own, key, "touchpoint", own["touchpoint_id"]))
     if properties:
         # The keys each event has (a few), not a lookup per chosen key.
         keyed = own.select(
-            "customer_id",
+            key,
             "_j",
             "label",
             "event",
@@ -177,11 +182,13 @@ def exposure_counts(
         )
         keyed = keyed.filter(keyed["_key"].isin(list(properties)))
         value = keyed["properties"].get(keyed["_key"])
-        counts.append(_counted(keyed, "property", keyed["event"], keyed["_key"], value))
+        counts.append(_counted(keyed, key, "property", keyed["event"], keyed["_key"], value))
     if pairs:
         following = _with_next(events)
         following = cut(following.filter(following["next_event"].notnull()), "next_ts")
-        counts.append(_counted(following, "sequence", following["event"], following["next_event"]))
+        counts.append(
+            _counted(following, key, "sequence", following["event"], following["next_event"])
+        )
     exposed = ibis.union(*counts)
     rows = []
     for row in exposed.to_pyarrow().to_pylist():  # a few per trigger and window

@@ -76,6 +76,7 @@ import numpy.typing as npt
 import pandas as pd
 import plotly.graph_objects as go
 import pyarrow as pa
+import pyarrow.compute as pc
 from plotly.subplots import make_subplots
 from rich.table import Table
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -108,7 +109,7 @@ from jornada.analytics.features import (
     INFO_COLUMNS,
     FeatureSpec,
     feature_spec,
-    features,
+    features_arrow,
     features_by_cutoff,
     utc_naive,
 )
@@ -875,12 +876,14 @@ def _sampled_frames(
             raise ChurnError("the features do not cover the population: a bug, please report")
         info = part.select(list(INFO_COLUMNS))
         frames.append(_Frame(population["customer_id"], _matrix(part, names), y, info, rows))
-    # Everyone alive at the scoring time, with the features of one aggregation.
-    current = features(events, as_of, spec=spec, journey=journey)
-    alive = panel.filter(panel["j"] == len(cutoffs) - 1)
-    alive = alive.select(p_customer=alive["customer_id"])
-    scored = current.join(alive, current["customer_id"] == alive["p_customer"])
-    part = scored.drop("p_customer").order_by("customer_id").to_pyarrow()
+    # Everyone alive at the scoring time, with the features of one aggregation: those of
+    # every customer with an event before it, the alive ones picked here from the labels
+    # already fetched (the engine would compute the population again to join it).
+    alive = labels.slice(int(bounds[2]), int(bounds[3] - bounds[2]))["customer_id"]
+    everyone = features_arrow(events, as_of, spec=spec, journey=journey)
+    part = everyone.filter(pc.is_in(everyone["customer_id"], value_set=alive.combine_chunks()))
+    if part.num_rows != len(alive):
+        raise ChurnError("the features do not cover the population: a bug, please report")
     frames.append(
         _Frame(
             part["customer_id"],

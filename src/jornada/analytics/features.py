@@ -59,10 +59,14 @@ from typing import Final
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from jornada.analytics.segments import with_positions
 from jornada.analytics.steps import resolve_step
-from jornada.events.binding import label_events, touchpoint_filters
+from jornada.events.binding import binding_filter, touchpoint_filters
 from jornada.model import Journey
 
 __all__ = [
@@ -70,6 +74,7 @@ __all__ = [
     "FeatureSpec",
     "feature_spec",
     "features",
+    "features_arrow",
     "features_by_cutoff",
     "utc_naive",
 ]
@@ -84,6 +89,13 @@ _UNLABELLED: Final = ""
 
 INFO_COLUMNS: Final = ("last_event", "last_event_at", "last_touchpoint")
 """Columns for people (the at-risk list), not for models."""
+
+_STAGE_SHIFT: Final = 2**40
+"""A stage's position times this, plus :data:`_SECONDS_BIAS` minus an event's whole
+seconds since the epoch: the largest such key is the furthest stage reached and the
+first second in it (times within ±17,000 years of 1970; exact in a double below 8,192
+stages)."""
+_SECONDS_BIAS: Final = 2**39
 
 
 def utc_naive(moment: dt.datetime) -> dt.datetime:
@@ -220,6 +232,68 @@ def _tagged(table: ir.Table, kind: str, value: ir.Value, n: ir.Value) -> ir.Tabl
     return table.select(kind=ibis.literal(kind), value=value.cast("string"), n=n.cast("int64"))
 
 
+def _numbered(journey: Journey, table: ir.Table) -> tuple[ir.Table, tuple[str, ...]]:
+    """``table`` with the labels of :func:`~jornada.events.binding.label_events` as
+    numbers: ``_tp``, the position of the event's touchpoint among the bound ones (the
+    ids returned, in map order), and ``_stage``, its stage's position in the map (the
+    first stage of an id when ids repeat; for events of no touchpoint, the first stage
+    whose own ``events:`` block matches); null when the map does not describe the event.
+
+    The same labels, compared as small integers: counting each touchpoint and stage with
+    a string comparison per event cost the features more than all their other columns.
+    ``touchpoint_id`` and ``stage_id`` are there too, by name, for rules that read them.
+    """
+    filters = touchpoint_filters(journey, table)
+    ids = tuple(filters)
+    stages = journey.ordered_stages()
+    position = {stage.id: k for k, stage in reversed(list(enumerate(stages)))}
+    null_int = ibis.null("int64")
+    tp: ir.IntegerValue = (
+        ibis.cases(*((c, ibis.literal(k, type="int64")) for k, c in enumerate(filters.values())))
+        if filters
+        else null_int
+    )
+    numbered = table.mutate(_tp=tp)
+    tp_stage: dict[str, str] = {}
+    for stage, touchpoint in journey.iter_touchpoints():
+        tp_stage.setdefault(touchpoint.id, stage.id)
+    by_touchpoint = (
+        numbered["_tp"].substitute(
+            {k: position[tp_stage[tp_id]] for k, tp_id in enumerate(ids)}, else_=null_int
+        )
+        if ids
+        else null_int
+    )
+    own: list[tuple[ir.BooleanValue, ir.IntegerValue]] = [
+        (
+            binding_filter(stage.events, numbered, context=f"the where rule of stage {stage.id!r}"),
+            ibis.literal(position[stage.id], type="int64"),
+        )
+        for stage in stages
+        if stage.events is not None
+    ]
+    stage_no = by_touchpoint.coalesce(ibis.cases(*own, else_=null_int)) if own else by_touchpoint
+    numbered = numbered.mutate(_stage=stage_no)
+    return numbered.mutate(
+        touchpoint_id=_named(numbered["_tp"], ids),
+        stage_id=_named(numbered["_stage"], tuple(stage.id for stage in stages)),
+    ), ids
+
+
+def _named(number: ir.IntegerValue, names: tuple[str, ...]) -> ir.StringValue:
+    """``names[number]`` (null for null)."""
+    if not names:
+        return ibis.null("string")
+    named: ir.StringValue = number.substitute(dict(enumerate(names)), else_=ibis.null("string"))
+    return named
+
+
+def _stage_key(stage: ir.IntegerValue, ts: ir.TimestampValue) -> ir.IntegerValue:
+    """See :data:`_STAGE_SHIFT` (null outside the map)."""
+    key: ir.IntegerValue = stage * _STAGE_SHIFT + (_SECONDS_BIAS - _seconds(ts))
+    return key
+
+
 def feature_spec(
     events: ir.Table,
     *,
@@ -315,13 +389,9 @@ def features(
             (before["score"].notnull(), _survey(before)), else_=ibis.null("string")
         )
     }
-    stages = tuple(journey.ordered_stages()) if journey is not None else ()
+    tp_ids: tuple[str, ...] = ()
     if journey is not None:
-        before = label_events(journey, before)
-        # The stage's position in the map, by a lookup on the label (as the stages do: the
-        # first stage of an id when ids repeat).
-        position = {stage.id: k for k, stage in reversed(list(enumerate(stages)))}
-        extra["_stage"] = before["stage_id"].substitute(position, else_=ibis.null("int64"))
+        before, tp_ids = _numbered(journey, before)
     labelled = before.mutate(**extra)
     surveys, event_names, channels, touchpoints = spec._names()
 
@@ -358,29 +428,120 @@ def features(
     for value, name in channels.items():
         metrics[name] = _count(labelled, labelled["channel"] == value)
     for value, name in touchpoints.items():
-        metrics[name] = _count(labelled, labelled["touchpoint_id"] == value)
+        metrics[name] = _count(labelled, _is(labelled["_tp"], tp_ids, value))
     metrics["last_event"] = labelled["event"].argmax(labelled["idx"])
     metrics["last_event_at"] = ts.max()
     if journey is not None:
-        touched = labelled["touchpoint_id"].notnull()
-        metrics["last_touchpoint"] = labelled["touchpoint_id"].argmax(
-            labelled["idx"], where=touched
-        )
-    if stages and spec.stages:
+        touched = labelled["_tp"].notnull()
+        metrics["_last_tp"] = labelled["_tp"].argmax(labelled["idx"], where=touched)
+    if journey is not None and spec.stages:
         # The current stage is the furthest one reached; the customer entered it with
-        # their first event of it: the first event of every stage, and pick afterwards.
-        metrics["_current"] = labelled["_stage"].max()
-        for k in range(len(stages)):
-            metrics[f"_entered{k}"] = ts.min(where=labelled["_stage"] == k)
+        # their first event of it: both in one packed maximum.
+        metrics["_stage_key"] = _stage_key(labelled["_stage"], ts).max()
     grouped = labelled.group_by("customer_id").aggregate(**metrics)
-    columns = _columns(
-        grouped,
-        spec,
-        cutoff_seconds,
-        stage_count=len(stages) if spec.stages else 0,
-        mapped=journey is not None,
-    )
+    columns = _columns(grouped, spec, cutoff_seconds, touchpoints=tp_ids if journey else None)
     return grouped.select(**columns)
+
+
+def features_arrow(
+    events: ir.Table,
+    cutoff: dt.datetime,
+    *,
+    spec: FeatureSpec,
+    journey: Journey | None = None,
+) -> pa.Table:
+    """The rows of :func:`features` ordered by ``customer_id``, as Arrow: the same table
+    (same columns, types and numbers), computed more cheaply for many customers.
+
+    The counts per event name, channel and touchpoint (most of the columns) are not
+    filtered aggregates of every event: the events are counted per customer, name,
+    channel and touchpoint (a few rows per customer), and those counts spread into the
+    columns here (numpy). The other columns are :func:`features`' aggregation of the
+    events without them. With ~60 columns and ~600k customers, one aggregation's
+    per-customer state no longer fits the caches, and every filtered count paid for it.
+
+    >>> import ibis, datetime as dt
+    >>> events = ibis.memtable({"customer_id": ["b", "a", "a"], "event": ["x", "x", "y"],
+    ...     "ts": [dt.datetime(2026, 1, d) for d in (1, 2, 3)], "channel": ["web"] * 3,
+    ...     "value": [None, 5.0, None], "score": [None, None, 3.0],
+    ...     "session_id": ["s1", "s2", "s2"]})
+    >>> spec = FeatureSpec(events=("x", "y"), channels=("web",))
+    >>> table = features_arrow(events, dt.datetime(2026, 2, 1), spec=spec)
+    >>> table.select(["customer_id", "events", "event_x", "event_y", "channel_web"]).to_pylist()
+    ... # doctest: +NORMALIZE_WHITESPACE
+    [{'customer_id': 'a', 'events': 2, 'event_x': 1, 'event_y': 1, 'channel_web': 2},
+     {'customer_id': 'b', 'events': 1, 'event_x': 1, 'event_y': 0, 'channel_web': 1}]
+    """
+    cutoff = utc_naive(cutoff)
+    if (spec.touchpoints or spec.stages) and journey is None:
+        raise ValueError("this feature spec has touchpoint or stage columns: pass the journey")
+    # Survey columns are named first (FeatureSpec._names): without the counted kinds the
+    # other columns keep their names.
+    rest = FeatureSpec(
+        surveys=spec.surveys,
+        stages=spec.stages,
+        purchase=spec.purchase,
+        support=spec.support,
+        failed_payment=spec.failed_payment,
+        recent_days=spec.recent_days,
+    )
+    main: pa.Table = (
+        features(events, cutoff, spec=rest, journey=journey).order_by("customer_id").to_pyarrow()
+    )
+    before = events.filter(events["ts"] < cutoff)
+    tp_ids: tuple[str, ...] = ()
+    keys = ["customer_id", "event", "channel"]
+    if journey is not None:
+        before, tp_ids = _numbered(journey, before)
+        keys.append("_tp")
+    kinds: pa.Table = before.group_by(keys).aggregate(n=before.count()).to_pyarrow()
+    rows = pc.index_in(kinds["customer_id"], value_set=main["customer_id"].combine_chunks())
+    if rows.null_count:
+        raise ValueError("the counts and the other columns disagree on the customers: a bug")
+    at = rows.to_numpy(zero_copy_only=False)
+    n = kinds["n"].to_numpy(zero_copy_only=False).astype("float64")
+    _, event_names, channels, touchpoints = spec._names()
+    counted: dict[str, pa.Array] = {}
+    for column, names in (("event", event_names), ("channel", channels)):
+        values = kinds[column]
+        code = pc.index_in(values, value_set=pa.array(list(names), type=values.type))
+        _spread(counted, at, n, code.fill_null(-1).to_numpy(), list(names.values()), main.num_rows)
+    if journey is not None:
+        # The touchpoint numbers as positions among the spec's touchpoints (-1: not one).
+        spread = np.array([list(touchpoints).index(t) if t in touchpoints else -1 for t in tp_ids])
+        number = kinds["_tp"].fill_null(-1).to_numpy(zero_copy_only=False)
+        code = np.where(number >= 0, spread[np.maximum(number, 0)] if len(spread) else -1, -1)
+        _spread(counted, at, n, code, list(touchpoints.values()), main.num_rows)
+    columns = {name: counted[name] if name in counted else main[name] for name in _order(spec)}
+    return pa.table(columns)
+
+
+def _order(spec: FeatureSpec) -> list[str]:
+    return ["customer_id", *spec.columns(), *INFO_COLUMNS]
+
+
+def _spread(
+    counted: dict[str, pa.Array],
+    rows: npt.NDArray[np.int64],
+    n: npt.NDArray[np.float64],
+    code: npt.NDArray[np.int64],
+    names: list[str],
+    customers: int,
+) -> None:
+    """The ``n`` of the rows of each ``code`` (position in ``names``), summed per customer
+    (``rows``), as int64 columns named ``names``: exact (counts far below 2**53)."""
+    for k, name in enumerate(names):
+        mine = code == k
+        total = np.bincount(rows[mine], weights=n[mine], minlength=customers)
+        counted[name] = pa.array(total.astype("int64"))
+
+
+def _is(number: ir.IntegerValue, names: tuple[str, ...], name: str) -> ir.BooleanValue:
+    """Whether ``number`` stands for ``name`` in ``names`` (never, when not there)."""
+    if name not in names:
+        return ibis.literal(False)
+    equal: ir.BooleanValue = number == names.index(name)
+    return equal
 
 
 def _columns(
@@ -388,28 +549,28 @@ def _columns(
     spec: FeatureSpec,
     cutoff_seconds: int | ir.IntegerValue,
     *,
-    stage_count: int,
-    mapped: bool,
+    touchpoints: tuple[str, ...] | None,
 ) -> dict[str, ir.Value]:
     """The feature columns of per-customer aggregates (``_last``, ``_first``,
-    ``_last_purchase``, ``_current``, ``_entered{k}``, the counts) at ``cutoff_seconds``."""
+    ``_last_purchase``, ``_stage_key``, ``_last_tp``, the counts) at ``cutoff_seconds``;
+    ``touchpoints``: the ids the touchpoint numbers stand for (None without a map)."""
     derived: dict[str, ir.Value] = {
         "recency_days": _days(cutoff_seconds - _seconds(grouped["_last"])),
         "tenure_days": _days(cutoff_seconds - _seconds(grouped["_first"])),
         "days_since_purchase": _days(cutoff_seconds - _seconds(grouped["_last_purchase"])),
     }
-    if stage_count:
-        current = grouped["_current"]
-        entered = ibis.cases(
-            *((current == k, grouped[f"_entered{k}"]) for k in range(stage_count)),
-            else_=ibis.null("timestamp"),
-        )
+    if spec.stages:
+        key = grouped["_stage_key"]
+        current = (key / _STAGE_SHIFT).floor()
         derived["stage_index"] = current.cast("float64")
-        derived["days_in_stage"] = _days(cutoff_seconds - _seconds(entered))
+        entered = _SECONDS_BIAS - (key - current * _STAGE_SHIFT)
+        derived["days_in_stage"] = _days(cutoff_seconds - entered)
     columns: dict[str, ir.Value] = {}
     for name in ["customer_id", *spec.columns(), "last_event", "last_event_at"]:
         columns[name] = derived[name] if name in derived else grouped[name]
-    columns["last_touchpoint"] = grouped["last_touchpoint"] if mapped else ibis.null("string")
+    columns["last_touchpoint"] = (
+        _named(grouped["_last_tp"], touchpoints) if touchpoints is not None else ibis.null("string")
+    )
     return columns
 
 
@@ -438,9 +599,9 @@ def features_by_cutoff(
         raise ValueError("this feature spec has touchpoint or stage columns: pass the journey")
     events = with_positions(events)
     before = events.filter(events["ts"] < cutoffs[-1])
-    stages = tuple(journey.ordered_stages()) if journey is not None else ()
+    tp_ids: tuple[str, ...] = ()
     if journey is not None:
-        before = label_events(journey, before)
+        before, tp_ids = _numbered(journey, before)
     surveys, event_names, channels, touchpoints = spec._names()
     ts = before["ts"]
     purchase = resolve_step(spec.purchase, before, journey).condition.fill_null(False)
@@ -471,11 +632,8 @@ def features_by_cutoff(
         "_failed": failed,
     }
     if journey is not None:
-        # The stage's position in the map, by a lookup on the label (as the stages do: the
-        # first stage of an id when ids repeat).
-        position = {stage.id: k for k, stage in reversed(list(enumerate(stages)))}
-        keys["touchpoint_id"] = before["touchpoint_id"]
-        keys["_stage"] = before["stage_id"].substitute(position, else_=ibis.null("int64"))
+        keys["_tp"] = before["_tp"]
+        keys["_stage"] = before["_stage"]
     recent = [c - dt.timedelta(days=spec.recent_days) for c in cutoffs]
     keyed = before.select(
         **keys,
@@ -529,17 +687,15 @@ def features_by_cutoff(
     for value, name in channels.items():
         metrics[name] = total(kinds["channel"] == value)
     for value, name in touchpoints.items():
-        metrics[name] = total(kinds["touchpoint_id"] == value)
+        metrics[name] = total(_is(kinds["_tp"], tp_ids, value))
     if journey is not None:
-        touched = kinds["touchpoint_id"].notnull()
-        metrics["last_touchpoint"] = kinds["touchpoint_id"].argmax(kinds["last_idx"], where=touched)
+        touched = kinds["_tp"].notnull()
+        metrics["_last_tp"] = kinds["_tp"].argmax(kinds["last_idx"], where=touched)
         metrics["_touch_idx"] = kinds["last_idx"].max(where=touched)
-    if stages and spec.stages:
+    if journey is not None and spec.stages:
         # The current stage is the furthest one reached; the customer entered it with
-        # their first event of it: the first event of every stage, and pick afterwards.
-        metrics["_current"] = kinds["_stage"].max()
-        for k in range(len(stages)):
-            metrics[f"_entered{k}"] = kinds["t_first"].min(where=kinds["_stage"] == k)
+        # their first event of it: both in one packed maximum.
+        metrics["_stage_key"] = _stage_key(kinds["_stage"], kinds["t_first"]).max()
     periods = kinds.group_by(["customer_id", "_p"]).aggregate(**metrics)
     # 3. Per customer and cutoff: the periods before it.
     crossed = periods.cross_join(
@@ -578,24 +734,16 @@ def features_by_cutoff(
     for name in [*event_names.values(), *channels.values(), *touchpoints.values()]:
         combined[name] = summed(name)
     if journey is not None:
-        combined["last_touchpoint"] = crossed["last_touchpoint"].argmax(
-            crossed["_touch_idx"], where=crossed["last_touchpoint"].notnull()
+        combined["_last_tp"] = crossed["_last_tp"].argmax(
+            crossed["_touch_idx"], where=crossed["_last_tp"].notnull()
         )
-    if stages and spec.stages:
-        combined["_current"] = crossed["_current"].max()
-        for k in range(len(stages)):
-            combined[f"_entered{k}"] = crossed[f"_entered{k}"].min()
+    if journey is not None and spec.stages:
+        combined["_stage_key"] = crossed["_stage_key"].max()
     grouped = crossed.group_by(["customer_id", "cutoff_index"]).aggregate(**combined)
     cutoff_seconds = ibis.cases(
         *((grouped["cutoff_index"] == k, _epoch_seconds(c)) for k, c in enumerate(cutoffs)),
         else_=ibis.null("int64"),
     ).cast("int64")
-    columns = _columns(
-        grouped,
-        spec,
-        cutoff_seconds,
-        stage_count=len(stages) if spec.stages else 0,
-        mapped=journey is not None,
-    )
+    columns = _columns(grouped, spec, cutoff_seconds, touchpoints=tp_ids if journey else None)
     columns["cutoff_index"] = grouped["cutoff_index"]
     return grouped.select(**columns)
