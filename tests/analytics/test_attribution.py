@@ -117,6 +117,23 @@ def test_paths_restart_after_each_conversion(make_log: MakeLog) -> None:
     assert table.channels == ("email", "social", "web")
 
 
+def test_values_are_summed_exactly_whatever_the_order(make_log: MakeLog) -> None:
+    # 0.1 + 0.2 + 0.3 is 0.6000000000000001 or 0.6 in floats depending on the order of
+    # addition, which the engine's threads do not fix: a path's value and the total must
+    # be 0.6 in any order of the rows (summed as exact decimals).
+    for values in (("0.1", "0.2", "0.3"), ("0.3", "0.2", "0.1"), ("0.2", "0.3", "0.1")):
+        rows = []
+        for k, value in enumerate(values):
+            rows += [
+                (f"c{k}", minutes(0), "ad", {"channel": "social"}),
+                (f"c{k}", minutes(1), "purchase", {"channel": "web", "value": value}),
+            ]
+        table = conversion_paths(make_log(rows).table, conversion="purchase")
+        assert table.value is not None
+        assert table.value.tolist() == [0.6], values
+        assert table.total_value == 0.6, values
+
+
 def test_lookback_is_inclusive_and_cuts_both_kinds_of_path(make_log: MakeLog) -> None:
     log = shop_log(make_log)
     table = conversion_paths(log.table, conversion="purchase", lookback_seconds=10 * 60)
