@@ -36,7 +36,7 @@ from jornada.cli import kpis as kpis_cli
 from jornada.model import EventBinding, Journey, KpiDefinition, KpiTarget, Stage, Touchpoint
 from jornada.model.catalogue import kpi_catalogue
 from jornada.model.io import dump_journey
-from tests.analytics.conftest import EventLog
+from tests.analytics.conftest import EventLog, minutes
 from tests.oracles import kpis as oracle
 
 MakeLog = Callable[..., EventLog]
@@ -426,6 +426,20 @@ def test_empty_log(make_log: MakeLog) -> None:
     assert board.summary()["no_data"] == len(board.rows) > 0
     assert result.chart().data
     assert board.chart().data
+
+
+def test_amounts_are_summed_exactly_whatever_the_order(make_log: MakeLog) -> None:
+    # 0.1 + 0.2 + 0.3 is 0.6000000000000001 or 0.6 in floats depending on the order of
+    # addition, which the engine's threads do not fix: revenue and spend must be 0.6 in
+    # any order of the rows (summed as exact decimals).
+    for values in (("0.1", "0.2", "0.3"), ("0.3", "0.2", "0.1"), ("0.2", "0.3", "0.1")):
+        rows = [
+            (f"c{k}", minutes(k), "purchase", {"value": value, "cost": value})
+            for k, value in enumerate(values)
+        ]
+        result = kpis(make_log(rows).table, only=["sales", "cost_per_conversion"])
+        assert result.value("sales") == 0.6, values
+        assert row_of(result, "cost_per_conversion", "all").numerator == 0.6, values
 
 
 def test_bad_requests(log: EventLog) -> None:

@@ -439,6 +439,17 @@ def _count(condition: ir.BooleanValue, where: Any = None) -> ir.IntegerScalar:
     return condition.cast("int64").sum(where=where)
 
 
+def _sum(values: ir.NumericValue, where: Any = None) -> ir.NumericScalar:
+    """The sum of ``values``; floats added as exact decimals (nanounit precision) and read
+    back as floats: a float sum's last bits follow the order the engine's threads add in,
+    so the same events gave revenues, spends and times apart in the last digits from one
+    run to the next."""
+    if values.type().is_floating():
+        exact: ir.NumericScalar = values.cast("decimal(38, 9)").sum(where=where)
+        return exact.cast("float64")
+    return values.sum(where=where)
+
+
 def _event_metrics(s: ir.Table, flags: _Flags, where: Any = None) -> dict[str, Any]:
     null_customer = ibis.null(s.customer.type())
     null_number = ibis.null("float64")
@@ -451,22 +462,22 @@ def _event_metrics(s: ir.Table, flags: _Flags, where: Any = None) -> dict[str, A
         "reach": ibis.cases((impression, s.customer), else_=null_customer).nunique(where=where),
         "clicks_events": _count(flags.role(s, "click"), where),
         "interactions": _count(flags.role(s, "engagement"), where),
-        "spend_events": s.cost.sum(where=where),
+        "spend_events": _sum(s.cost, where),
         "purchases": _count(purchase, where),
-        "purchase_revenue": ibis.cases((purchase, s.value), else_=null_number).sum(where=where),
-        "refunds": ibis.cases((flags.role(s, "refund"), s.value.abs()), else_=null_number).sum(
-            where=where
+        "purchase_revenue": _sum(ibis.cases((purchase, s.value), else_=null_number), where),
+        "refunds": _sum(
+            ibis.cases((flags.role(s, "refund"), s.value.abs()), else_=null_number), where
         ),
         "customers": s.customer.nunique(where=where),
         "csat_responses": _count(csat, where),
-        "csat_points": ibis.cases((csat, s.score), else_=null_number).sum(where=where),
+        "csat_points": _sum(ibis.cases((csat, s.score), else_=null_number), where),
         "csat_satisfied": _count(csat & (s.score >= 4), where),
         "nps_responses": _count(nps, where),
         "nps_net": ibis.cases((nps & (s.score >= 9), 1), (nps & (s.score <= 6), -1), else_=0)
         .cast("int64")
         .sum(where=where),
         "ces_responses": _count(ces, where),
-        "ces_points": ibis.cases((ces, s.score), else_=null_number).sum(where=where),
+        "ces_points": _sum(ibis.cases((ces, s.score), else_=null_number), where),
         "feedback": _count(flags.role(s, "feedback"), where),
     }
 
@@ -509,18 +520,18 @@ def _event_sums(s: ir.Table) -> dict[str, Any]:
     csat, nps, ces = s.score.between(1, 5), s.score.between(0, 10), s.score.between(1, 7)
     return {
         "events": s.count(),
-        "cost": s.cost.sum(),
-        "value": s.value.sum(),
-        "value_abs": s.value.abs().sum(),
+        "cost": _sum(s.cost),
+        "value": _sum(s.value),
+        "value_abs": _sum(s.value.abs()),
         "csat_responses": _count(csat),
-        "csat_points": ibis.cases((csat, s.score), else_=null_number).sum(),
+        "csat_points": _sum(ibis.cases((csat, s.score), else_=null_number)),
         "csat_satisfied": _count(csat & (s.score >= 4)),
         "nps_responses": _count(nps),
         "nps_net": ibis.cases((nps & (s.score >= 9), 1), (nps & (s.score <= 6), -1), else_=0)
         .cast("int64")
         .sum(),
         "ces_responses": _count(ces),
-        "ces_points": ibis.cases((ces, s.score), else_=null_number).sum(),
+        "ces_points": _sum(ibis.cases((ces, s.score), else_=null_number)),
     }
 
 
@@ -562,11 +573,11 @@ def _wide(
         def total(name: str, i: int) -> Any:
             where = flags.flag(grouped, i)
             if split is None:
-                return grouped[name].sum(where=where)
+                return _sum(grouped[name], where)
             role, column = split[name]
             if role is not None:
                 where &= flags.role(grouped, role)
-            return grouped[column].sum(where=where)
+            return _sum(grouped[column], where)
 
         parts.append(
             _filtered(
@@ -647,9 +658,9 @@ def _visit_metrics(joined: ir.Table, where: Any = None) -> dict[str, Any]:
     zero = ibis.literal(0.0, type="float64")
     metrics = {
         "timed_page_views": _count(followed, where),
-        "page_seconds": ibis.cases(
-            (followed, seconds_between(joined.next_ts, joined.ts)), else_=zero
-        ).sum(where=where),
+        "page_seconds": _sum(
+            ibis.cases((followed, seconds_between(joined.next_ts, joined.ts)), else_=zero), where
+        ),
     }
     if "landing" not in joined.columns:
         return metrics  # page views without their sessions: the measures of the events
@@ -658,7 +669,7 @@ def _visit_metrics(joined: ir.Table, where: Any = None) -> dict[str, Any]:
     metrics["bounces"] = _count(landing & ~followed, where)
     if "start" in joined.columns:
         seconds = seconds_between(joined.end, joined.start)
-        metrics["visit_seconds"] = ibis.cases((landing, seconds), else_=zero).sum(where=where)
+        metrics["visit_seconds"] = _sum(ibis.cases((landing, seconds), else_=zero), where)
     if "pv" in joined.columns:
         metrics["visit_page_views"] = ibis.cases((landing, joined.pv), else_=0).sum(where=where)
     return metrics
@@ -740,7 +751,7 @@ def _conversions_part(reached: ir.Table, outcomes: ir.Table) -> ir.Table:
             (joined.conv, joined.customer), else_=ibis.null(joined.customer.type())
         ).nunique(),
         conversions=_count(joined.conv),
-        converted_revenue=joined.amount.sum(),
+        converted_revenue=_sum(joined.amount),
     )
 
 
@@ -750,7 +761,7 @@ def _clv_part(reached: ir.Table, outcomes: ir.Table) -> ir.Table:
         outcomes, [lifetime.customer == outcomes.o_customer, outcomes.o_period <= lifetime.p]
     )
     return joined.group_by(["scope", "p"]).aggregate(
-        clv_revenue=joined.amount.sum(),
+        clv_revenue=_sum(joined.amount),
         clv_customers=ibis.cases(
             (joined.buy, joined.customer), else_=ibis.null(joined.customer.type())
         ).nunique(),
@@ -850,9 +861,9 @@ def _spend_parts(
     if scoped is None:
         return []
     totals = scoped.group_by(["scope", "p"]).aggregate(
-        spend_table=scoped.spend.sum(),
-        impressions_table=scoped.impressions.sum(),
-        clicks_table=scoped.clicks.sum(),
+        spend_table=_sum(scoped.spend),
+        impressions_table=_sum(scoped.impressions),
+        clicks_table=_sum(scoped.clicks),
     )
     return [_pack(totals, _TABLE_PART)]
 
@@ -861,11 +872,11 @@ def _total_spend_parts(
     base: ir.Table, spend: ir.Table | None, period: KpiPeriod | None
 ) -> list[_Part]:
     total = ibis.literal(TOTAL, type="string")
-    events = base.group_by("p").aggregate(spend_events=base.cost.sum()).mutate(scope=total)
+    events = base.group_by("p").aggregate(spend_events=_sum(base.cost)).mutate(scope=total)
     parts = [_pack(events, ["spend_events"])]
     if spend is not None:
         table = spend.mutate(p=period_number(spend.date.cast("timestamp"), period))
-        sums = table.group_by("p").aggregate(spend_table=table.spend.sum()).mutate(scope=total)
+        sums = table.group_by("p").aggregate(spend_table=_sum(table.spend)).mutate(scope=total)
         parts.append(_pack(sums, ["spend_table"]))
     return parts
 
