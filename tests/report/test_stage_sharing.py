@@ -91,7 +91,9 @@ def test_sections_share_one_set_of_stage_tables_released_on_close(
     shared = ctx.stage_tables
     stuck = stalled(ctx)
     assert ctx.stage_tables is shared
-    assert _cached_tables(demo) == held, "the stalled customers reuse them"
+    # The stalled customers reuse them, adding what is built on first use (the current
+    # stages: the stage analysis does not read them).
+    assert set(held) < set(_cached_tables(demo))
     assert by_channel.tables == report.section("stages").tables
     assert stuck.tables == report.section("stalled").tables
     ctx.close()

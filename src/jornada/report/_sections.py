@@ -1083,15 +1083,22 @@ BUILDERS: tuple[tuple[str, Builder], ...] = (
     ("story", story),
     ("living-map", living_map_section),
     ("stages", stages),
+    ("stalled", stalled),
     ("paths", paths),
     ("touches", touches),
     ("attribution", attribution_section),
     ("kpis", kpi_section),
     ("retention", retention_section),
     ("clv", clv_section),
-    ("churn", churn_section),
-    ("stalled", stalled),
     ("departments", departments_section),
+    ("churn", churn_section),
 )
-"""Section builders in the order they run (the opportunities come last: they use what
-the stages and attribution sections left in the context)."""
+"""Section builders in the order they run, not the order shown (``SECTION_ORDER``). The
+sections reading the stage tables (:data:`STAGE_TABLE_READERS`) run first, so the tables
+are released before the rest (churn, the costliest, gets the engine's memory); the
+opportunities come last: they use what the stages and attribution sections left in the
+context."""
+
+STAGE_TABLE_READERS: frozenset[str] = frozenset({"living-map", "stages", "stalled"})
+"""The sections that read ``Context.stage_tables`` (reading them after their release
+builds them again: correct, but slow)."""

@@ -31,7 +31,13 @@ from jornada.events.filters import EventScope, scope_events
 from jornada.living.overlay import default_conversion, living_map
 from jornada.model import Journey, Language
 from jornada.report._parts import Opportunity, Section
-from jornada.report._sections import BUILDERS, Context, Texts, opportunities
+from jornada.report._sections import (
+    BUILDERS,
+    STAGE_TABLE_READERS,
+    Context,
+    Texts,
+    opportunities,
+)
 from jornada.workspace import Workspace
 
 __all__ = [
@@ -209,9 +215,12 @@ def _sections(context: Context, scope: EventScope, say: Progress, total: int) ->
             "(`jornada load WORKSPACE FILE`, or `jornada demo` for an example)"
         )
     built: dict[str, Section] = {}
+    last_reader = max(k for k, (id_, _) in enumerate(BUILDERS) if id_ in STAGE_TABLE_READERS)
     for done, (section_id, builder) in enumerate(BUILDERS, start=1):
         say(t(f"progress.{section_id.replace('-', '_')}"), done, total)
         built[section_id] = builder(context)
+        if done - 1 == last_reader:
+            context.close()  # the engine's memory back for the sections left
     say(t("progress.opportunities"), total - 1, total)
     built["opportunities"], ranked = opportunities(context)
     say(t("progress.done"), total, total)
