@@ -70,14 +70,15 @@ import itertools
 import math
 import operator
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
-from typing import Any
+from typing import Any, Final
 
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
 import plotly.graph_objects as go
+import pyarrow as pa
 
 from jornada.analytics.results import AnalysisResult, json_ready, wilson_interval
 from jornada.analytics.segments import with_positions
@@ -1149,6 +1150,10 @@ class StageReachByGroup(AnalysisResult):
         return figure
 
 
+REASON_SEPARATOR: Final = "; "
+"""How :meth:`StageTables.stalled_table` joins a customer's reasons."""
+
+
 @dataclass(frozen=True)
 class StalledCustomer:
     """A customer stalled in their current stage, and why (``reasons``). ``customer_key``
@@ -1173,7 +1178,7 @@ class StalledCustomer:
 
     @property
     def reason(self) -> str:
-        return "; ".join(self.reasons)
+        return REASON_SEPARATOR.join(self.reasons)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -1204,16 +1209,95 @@ _STALLED_COLUMNS = [
 ]
 
 
-@dataclass(frozen=True)
+_STALLED_ROW_COLUMNS: Final = (
+    "customer_id",
+    "customer_key",
+    "stage_id",
+    "stage_name",
+    "entered_at",
+    "seconds_in_stage",
+    "threshold_seconds",
+    "last_touchpoint_id",
+    "last_touchpoint_name",
+    "last_event_at",
+    "reason",
+)
+
+
+@dataclass(frozen=True, eq=False)
 class StalledCustomers(AnalysisResult):
     """The stalled customers, by stage then longest time in stage, with the thresholds
-    used (``thresholds``: stage id → dwell seconds, None where nobody moved on)."""
+    used (``thresholds``: stage id → dwell seconds, None where nobody moved on).
+
+    ``rows`` are those of :meth:`StageTables.stalled_table`; ``customers`` are made of
+    them on first use. At 10M events there are hundreds of thousands, and building one
+    object per row cost five times the query: the counts and the chart read the rows.
+
+    >>> import datetime as dt, pyarrow as pa
+    >>> t = dt.datetime(2026, 1, 1)
+    >>> rows = pa.table({"customer_id": ["a", "b"], "customer_key": [None, "k"],
+    ...     "stage_id": ["buy", "buy"], "stage_name": ["Buy", "Buy"], "entered_at": [t, t],
+    ...     "seconds_in_stage": [90000, 86400], "threshold_seconds": [3600, 3600],
+    ...     "last_touchpoint_id": [None, None], "last_touchpoint_name": [None, None],
+    ...     "last_event_at": [t, t], "reason": ["slow; missed milestone paid", "slow"]})
+    >>> found = StalledCustomers("shop", t, 80.0, (("look", None), ("buy", 3600)), rows)
+    >>> found.counts()["buy"] == {"slow": 2, "missed milestone paid": 1}
+    True
+    >>> found.customers[0].reasons, found.to_dict()["customers"][1]["customer_key"]
+    (('slow', 'missed milestone paid'), 'k')
+    """
 
     journey_id: str
     as_of: dt.datetime | None
     percentile: float
     thresholds: tuple[tuple[str, int | None], ...]
-    customers: tuple[StalledCustomer, ...]
+    rows: pa.Table = field(repr=False)
+
+    @functools.cached_property
+    def customers(self) -> tuple[StalledCustomer, ...]:
+        """The customers as objects, built on first use (column by column: reading the
+        rows one by one as dicts costs as much again)."""
+        columns = [self.rows.column(name).to_pylist() for name in _STALLED_ROW_COLUMNS]
+        return tuple(
+            StalledCustomer(
+                customer_id=customer_id,
+                customer_key=customer_key,
+                stage_id=stage_id,
+                stage_name=stage_name,
+                entered_at=entered_at,
+                seconds_in_stage=int(seconds),
+                threshold_seconds=threshold,
+                last_touchpoint_id=touchpoint_id,
+                last_touchpoint_name=touchpoint_name,
+                last_event_at=last_event_at,
+                reasons=tuple(reason.split(REASON_SEPARATOR)),
+            )
+            for (
+                customer_id,
+                customer_key,
+                stage_id,
+                stage_name,
+                entered_at,
+                seconds,
+                threshold,
+                touchpoint_id,
+                touchpoint_name,
+                last_event_at,
+                reason,
+            ) in zip(*columns, strict=True)
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, StalledCustomers):
+            return NotImplemented
+        return (self.journey_id, self.as_of, self.percentile, self.thresholds) == (
+            other.journey_id,
+            other.as_of,
+            other.percentile,
+            other.thresholds,
+        ) and self.rows.equals(other.rows)
+
+    __hash__ = None  # type: ignore[assignment]  # compared by value; holds a table
 
     def to_frame(self) -> pd.DataFrame:
         """One row per stalled customer (what ``jornada stalled --out`` writes)."""
@@ -1236,12 +1320,14 @@ class StalledCustomers(AnalysisResult):
         return ready
 
     def counts(self) -> dict[str, dict[str, int]]:
-        """Stalled customers per stage id and reason (``slow``, ``missed milestone ID``)."""
+        """Stalled customers per stage id and reason (``slow``, ``missed milestone ID``),
+        from the rows grouped per stage and combination of reasons."""
         counts: dict[str, dict[str, int]] = {stage_id: {} for stage_id, _ in self.thresholds}
-        for customer in self.customers:
-            per_reason = counts.setdefault(customer.stage_id, {})
-            for reason in customer.reasons:
-                per_reason[reason] = per_reason.get(reason, 0) + 1
+        grouped = self.rows.group_by(["stage_id", "reason"]).aggregate([([], "count_all")])
+        for row in grouped.to_pylist():
+            per_reason = counts.setdefault(row["stage_id"], {})
+            for reason in row["reason"].split(REASON_SEPARATOR):
+                per_reason[reason] = per_reason.get(reason, 0) + row["count_all"]
         return counts
 
     def chart(self) -> go.Figure:
@@ -1651,22 +1737,6 @@ class StageTables:
         thresholds = {
             row["stage_index"]: row["threshold_seconds"] for row in _rows(self._dwell(percentile))
         }
-        customers = tuple(
-            StalledCustomer(
-                customer_id=row["customer_id"],
-                customer_key=row["customer_key"],
-                stage_id=row["stage_id"],
-                stage_name=row["stage_name"],
-                entered_at=row["entered_at"],
-                seconds_in_stage=int(row["seconds_in_stage"]),
-                threshold_seconds=row["threshold_seconds"],
-                last_touchpoint_id=row["last_touchpoint_id"],
-                last_touchpoint_name=row["last_touchpoint_name"],
-                last_event_at=row["last_event_at"],
-                reasons=tuple(row["reason"].split("; ")),
-            )
-            for row in _rows(table)
-        )
         return StalledCustomers(
             journey_id=self.journey.id,
             as_of=self.as_of,
@@ -1674,7 +1744,7 @@ class StageTables:
             thresholds=tuple(
                 (stage.id, thresholds.get(k)) for k, stage in enumerate(self._p.stages)
             ),
-            customers=customers,
+            rows=table.select(*_STALLED_ROW_COLUMNS).to_pyarrow(),
         )
 
 

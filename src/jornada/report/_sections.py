@@ -33,7 +33,6 @@ from jornada.model import Journey, Language, Stage
 from jornada.report import _opportunities as opp
 from jornada.report._format import cell, money
 from jornada.report._parts import Chart, Claim, Column, Opportunity, Section, Table
-from jornada.report._stalled import StalledList
 
 __all__ = ["BUILDERS", "Context", "Texts"]
 
@@ -747,15 +746,9 @@ def churn_section(ctx: Context) -> Section:
 def stalled(ctx: Context) -> Section:
     t = ctx.t
     analysis: StageAnalysis = ctx.living.analyses["stages"]  # type: ignore[assignment]
-    # The stalled customers at the living map's percentile, fetched once; the thresholds
-    # are those its stage analysis measured on the same tables.
-    found = StalledList(
-        ctx.stage_tables.stalled_table(analysis.percentile).to_pyarrow(),
-        analysis.journey_id,
-        analysis.as_of,
-        analysis.percentile,
-        tuple((s.stage_id, s.threshold_dwell_seconds) for s in analysis.stages),
-    )
+    # The stalled customers at the living map's percentile, on the same tables (the
+    # customers become objects only if someone reads them).
+    found = ctx.stage_tables.stalled(analysis.percentile)
     counts = found.counts()
     rows = []
     for s in analysis.stages:

@@ -1,23 +1,23 @@
-"""The report's stalled customers, held as rows and made into objects on first use: the
-same list, counts and JSON as the stage analysis's own."""
+"""The report's stalled customers are the stage tables' own, held as rows and made into
+objects on first use: the same list, counts and JSON as :func:`find_stalled`."""
 
 from __future__ import annotations
 
 from typing import cast
 
-from jornada.analytics.stages import find_stalled
+from jornada.analytics.stages import StalledCustomers, find_stalled
 from jornada.model import Journey
 from jornada.report import Report
-from jornada.report._stalled import StalledList
 from jornada.workspace import Workspace
 
 
 def test_the_rows_are_the_stalled_customers(
     report: Report, demo: Workspace, journey: Journey
 ) -> None:
-    found = cast(StalledList, report.section("stalled").analyses["stalled"])
-    assert isinstance(found, StalledList)
+    found = cast(StalledCustomers, report.section("stalled").analyses["stalled"])
     alone = find_stalled(demo.events(), journey)
+    assert found == alone
+    assert "customers" not in vars(alone), "no objects until someone reads them"
     assert found.counts() == alone.counts()
     assert found.to_dict() == alone.to_dict()
     assert found.to_frame().equals(alone.to_frame())
@@ -25,8 +25,19 @@ def test_the_rows_are_the_stalled_customers(
     assert len(found.customers) == found.rows.num_rows > 0
 
 
+def test_the_counts_from_the_rows_are_those_of_the_customers(report: Report) -> None:
+    found = cast(StalledCustomers, report.section("stalled").analyses["stalled"])
+    counted: dict[str, dict[str, int]] = {stage_id: {} for stage_id, _ in found.thresholds}
+    for customer in found.customers:  # the objects, one by one
+        for reason in customer.reasons:
+            per_reason = counted[customer.stage_id]
+            per_reason[reason] = per_reason.get(reason, 0) + 1
+    assert found.counts() == counted
+    assert any(counted.values())
+
+
 def test_the_table_counts_each_reason(report: Report) -> None:
-    found = cast(StalledList, report.section("stalled").analyses["stalled"])
+    found = cast(StalledCustomers, report.section("stalled").analyses["stalled"])
     counts = found.counts()
     table = report.section("stalled").table("stalled-table")
     stalled_column = [c.key for c in table.columns].index("stalled")
