@@ -1,0 +1,188 @@
+"""The ``customers`` table of the event store, rebuilt from ``events`` in ranges of
+customers so that its memory stays bounded however many events there are.
+
+In one statement, 100M events ran out of engine memory under a 3 GB limit: DuckDB spills
+plain aggregates to disk, but not list aggregates (the identifiers by kind) nor
+``count(DISTINCT ...)`` (the sessions). Here each range of ``customer_no`` (about
+:func:`~jornada.engine.store.range_rows_for` events, as the ranged ``events`` build)
+is one statement appended in ``customer_id`` order, and the sessions are counted as
+the groups of a plain, spilling aggregate.
+"""
+
+from __future__ import annotations
+
+from jornada.engine.backend import Engine
+
+__all__ = ["materialise_customers"]
+
+_COLUMNS = """
+    customer_id VARCHAR,
+    first_seen TIMESTAMP,
+    last_seen TIMESTAMP,
+    events BIGINT,
+    sessions BIGINT,
+    identifiers MAP(VARCHAR, VARCHAR[]),
+    attributes MAP(VARCHAR, VARCHAR)
+"""
+"""The columns of ``customers`` (as the one-statement build made them)."""
+
+
+def materialise_customers(engine: Engine, *, range_rows: int | None = None) -> None:
+    """Rebuild ``customers``: one row per resolved customer of ``events`` with first/last
+    seen, counts of events and distinct sessions, every identifier by kind (values
+    sorted, kinds in order) and the attributes of their profile (customer file) if any;
+    rows in ``customer_id`` order.
+
+    Built in ranges of ``customer_no`` of about ``range_rows`` events each (by default
+    :func:`~jornada.engine.store.range_rows_for` the engine's memory limit); an
+    ``events`` table without ``customer_no`` (a store older than version 3, rebuilt
+    next) in one range.
+
+    >>> from jornada.engine.store import ensure_store, materialise_events
+    >>> engine = Engine.duckdb(); ensure_store(engine)
+    >>> _ = engine.sql(
+    ...     "INSERT INTO events_raw (event_id, customer_key, ts, event, source_session,"
+    ...     " source, load_id, seq) SELECT 'e' || i, c, TIMESTAMP '2026-01-01'"
+    ...     " + INTERVAL (i) MINUTE, 'view', s, 'f', 1, i FROM (VALUES (0, 'a', 's1'),"
+    ...     " (1, 'a', 's2'), (2, 'a', 's1'), (3, 'b', NULL)) AS t(i, c, s)")
+    >>> materialise_events(engine, session_gap_seconds=1800)
+    >>> materialise_customers(engine, range_rows=1)
+    >>> engine.sql("SELECT customer_id, events, sessions FROM customers").fetchall()
+    [('a', 3, 2), ('b', 1, 1)]
+    """
+    if range_rows is None:
+        # Imported here: store re-exports this function, so it imports this module first.
+        from jornada.engine.store import range_rows_for
+
+        range_rows = range_rows_for(engine)
+    columns = {
+        str(name)
+        for (name,) in engine.sql(
+            "SELECT column_name FROM duckdb_columns() WHERE table_name = 'events'"
+        ).fetchall()
+    }
+    engine.sql(f"CREATE OR REPLACE TABLE _rebuild_customers ({_COLUMNS})")
+    if "customer_no" in columns:
+        for low, high in _ranges(engine, range_rows):
+            engine.sql(
+                "INSERT INTO _rebuild_customers "
+                + _range_query(
+                    engine,
+                    key="customer_no",
+                    where=f"customer_no BETWEEN {int(low)} AND {int(high)}",
+                    starts_only="session_idx" in columns,
+                    bounds=_id_bounds(engine, low, high),
+                )
+            )
+    else:
+        engine.sql(
+            "INSERT INTO _rebuild_customers "
+            + _range_query(engine, key="customer_id", where="TRUE", starts_only=False)
+        )
+    engine.sql("DROP TABLE IF EXISTS customers")
+    engine.sql("ALTER TABLE _rebuild_customers RENAME TO customers")
+
+
+def _ranges(engine: Engine, range_rows: int) -> list[tuple[int, int]]:
+    """Consecutive ranges ``(low, high)`` of ``customer_no`` of about ``range_rows``
+    events each (a customer is never split)."""
+    found = engine.sql(
+        f"""
+        SELECT min(customer_no), max(customer_no)
+        FROM (
+            SELECT customer_no, coalesce(sum(n) OVER (
+                ORDER BY customer_no ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+            ), 0) // {max(1, int(range_rows))} AS part
+            FROM (SELECT customer_no, count(*) AS n FROM events GROUP BY customer_no)
+        )
+        GROUP BY part ORDER BY part
+        """
+    ).fetchall()
+    return [(int(low), int(high)) for low, high in found]
+
+
+def _id_bounds(engine: Engine, low: int, high: int) -> tuple[str, str]:
+    """The ``customer_id`` of customers ``low`` and ``high``: ``customer_no`` numbers
+    customers in ``customer_id`` order, so the range's identifiers are those of the ids
+    between (a filter on the scan, no join)."""
+    found = dict(
+        engine.sql(
+            "SELECT customer_no, any_value(customer_id) FROM events "
+            "WHERE customer_no IN (?, ?) GROUP BY customer_no",
+            [low, high],
+        ).fetchall()
+    )
+    return str(found[low]), str(found[high])
+
+
+def _range_query(
+    engine: Engine,
+    *,
+    key: str,
+    where: str,
+    starts_only: bool,
+    bounds: tuple[str, str] | None = None,
+) -> str:
+    """The rows of ``customers`` for the events matching ``where``, grouped by ``key``.
+
+    ``starts_only``: the distinct sessions are counted on the events that start a
+    stretch of a session (``session_idx = 0``), the first event of every session id
+    among them. ``bounds``: the range's first and last ``customer_id``."""
+    # Literal bounds (customer ids are jornada's, quoted as SQL strings) so the filter
+    # reaches the identity map's scan.
+    if bounds is None or not engine.has_table("identity_map"):
+        ids = "TRUE"
+    else:
+        low, high = (_literal(bound) for bound in bounds)
+        ids = f"m.customer_id BETWEEN {low} AND {high}"
+    if engine.has_table("identity_map"):
+        # Lists sorted after aggregating: an ordered aggregate (``list(... ORDER BY ...)``)
+        # cost three times as much CPU. Kinds are unique per customer, so sorting the
+        # entries orders the map by kind (it was in no particular order before).
+        identifiers = f"""
+        LEFT JOIN (
+            SELECT customer_id,
+                map_from_entries(list_sort(list({{'k': kind, 'v': values}}))) AS identifiers
+            FROM (SELECT m.customer_id, m.kind,
+                      list_sort(list(m.value), 'ASC', 'NULLS LAST') AS values
+                  FROM identity_map AS m WHERE {ids} GROUP BY ALL)
+            GROUP BY customer_id
+        ) AS i USING (customer_id)
+        LEFT JOIN (
+            SELECT m.customer_id, arg_min(c.attributes, c.profile_id) AS attributes
+            FROM profiles AS p
+            JOIN identity_map AS m ON m.kind = p.kind AND m.value = p.value
+            JOIN customer_profiles AS c USING (profile_id)
+            WHERE {ids}
+            GROUP BY m.customer_id
+        ) AS a USING (customer_id)
+        """
+        columns = "i.identifiers, a.attributes"
+    else:
+        identifiers = ""
+        columns = "NULL, NULL"
+    # A session id counts once per customer: the groups of (customer, session id) of a
+    # plain aggregate, which spills (a distinct aggregate does not). NULLs are not
+    # counted, as count(DISTINCT ...) does not count them.
+    starts = "AND session_idx = 0" if starts_only else ""
+    return f"""
+        SELECT e.customer_id, e.first_seen, e.last_seen, e.events,
+            coalesce(s.sessions, 0) AS sessions, {columns}
+        FROM (
+            SELECT {key} AS k, any_value(customer_id) AS customer_id, min(ts) AS first_seen,
+                max(ts) AS last_seen, count(*) AS events
+            FROM events WHERE {where} GROUP BY {key}
+        ) AS e
+        LEFT JOIN (
+            SELECT k, count(session_id) AS sessions
+            FROM (SELECT DISTINCT {key} AS k, session_id FROM events WHERE {where} {starts})
+            GROUP BY k
+        ) AS s USING (k)
+        {identifiers}
+        ORDER BY e.customer_id
+        """
+
+
+def _literal(text: str) -> str:
+    """A SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
