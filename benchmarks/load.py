@@ -93,11 +93,11 @@ def main(argv: list[str] | None = None) -> int:
 
     source = args.source or data_file(args.events, args.seed, args.format)
     mapping = ColumnMapping(**LOAD_MAPPING)
-    steps: list[tuple[str, float]] = []
+    steps: list[tuple[str, float, float]] = []  # step, wall clock, CPU clock
     started = time.perf_counter()
 
     def progress(step: str) -> None:
-        steps.append((step, time.perf_counter()))
+        steps.append((step, time.perf_counter(), time.process_time()))
 
     clock = StatementClock(echo=args.steps)
     with tempfile.TemporaryDirectory() as folder:
@@ -122,15 +122,19 @@ def main(argv: list[str] | None = None) -> int:
         workspace.close()
         store = workspace.root / "jornada.duckdb"
         store_mb = store.stat().st_size / 1e6
-    rebuild_started = dict(steps).get("resolving identities", started + wall)
-    load_wall = rebuild_started - started
+    at = {step: (wall_at, cpu_at) for step, wall_at, cpu_at in steps}
+    rebuild_started, rebuild_cpu = at.get(
+        "resolving identities", (started + wall, cpu_started + cpu)
+    )
+    load_wall, load_cpu = rebuild_started - started, rebuild_cpu - cpu_started
     print(
         f"{args.format} {result.rows_read:,} rows: {result.loaded:,} loaded, "
         f"{result.duplicates:,} duplicates, {result.quarantined:,} quarantined"
     )
     print(
-        f"load {load_wall:.2f} s ({result.rows_read / load_wall:,.0f} events/s), "
-        f"rebuild (identities, events, customers) {wall - load_wall:.2f} s, "
+        f"load {load_wall:.2f} s ({result.rows_read / load_wall:,.0f} events/s, "
+        f"{load_cpu:.2f} CPU-s), rebuild (identities, events, customers) "
+        f"{wall - load_wall:.2f} s ({cpu - load_cpu:.2f} CPU-s), "
         f"total {wall:.2f} s ({result.rows_read / wall:,.0f} events/s), CPU {cpu:.2f} s, "
         f"peak RSS {_peak_rss_mb():,.0f} MB, store file {store_mb:,.0f} MB "
         f"({used_blocks * block_size / 1e6:,.0f} MB in use, "

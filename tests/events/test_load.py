@@ -106,19 +106,22 @@ def test_rows_the_csv_reader_refuses_are_counted_and_numbered(
 def test_reloading_the_same_file_adds_nothing(engine: Engine, tmp_path: Path) -> None:
     path = write_csv(
         tmp_path / "e.csv",
-        ["user", "when", "what", "amount"],
+        ["user", "when", "what", "amount", "mail"],
         [
-            ["u1", "2026-01-01T10:00:00Z", "visit", ""],
-            ["", "x", "y", ""],
-            ["u1", "2026-01-02", "buy", "3"],
+            ["u1", "2026-01-01T10:00:00Z", "visit", "", "a@x.org"],
+            ["", "x", "y", "", ""],
+            ["u1", "2026-01-02", "buy", "3", "A@x.org "],
         ],
     )
-    first = load_events(engine, path, MAPPING)
-    second = load_events(engine, path, MAPPING)
+    mapping = MAPPING.model_copy(update={"identities": {"email": "mail"}})
+    first = load_events(engine, path, mapping)
+    second = load_events(engine, path, mapping)
     assert (first.loaded, first.quarantined) == (2, 1)
     assert (second.loaded, second.duplicates, second.quarantined) == (0, 2, 1)
     assert stored(engine, "SELECT count(*) FROM events") == [(2,)]
-    assert stored(engine, "SELECT count(*) FROM identifiers") == [(2,)]
+    assert stored(engine, "SELECT count(*) FROM events_raw") == [(2,)]
+    # One e-mail row per event; the customer keys are read from events_raw.
+    assert stored(engine, "SELECT kind, value FROM identifiers") == [("email", "a@x.org")] * 2
 
 
 def test_an_id_column_decides_duplicates(engine: Engine, tmp_path: Path) -> None:

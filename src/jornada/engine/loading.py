@@ -16,6 +16,7 @@ from typing import Any, Literal
 import pyarrow as pa
 
 from jornada.engine.backend import Engine, EngineError
+from jornada.engine.store import CUSTOMER_KEYS_FROM
 
 __all__ = [
     "RAW",
@@ -186,17 +187,15 @@ def run_load(
     payload of the rows kept straight into ``events_staged``. ``events_raw`` gets the
     keys (its payload columns stay NULL); the rebuild moves the payload into ``events``.
 
-    ``normalise`` maps identifier kinds (``customer`` and each identity kind) to a SQL
-    expression with :data:`RAW` where the raw text goes (the events layer owns the rules).
+    ``normalise`` maps identifier kinds (each identity kind) to a SQL expression with
+    :data:`RAW` where the raw text goes (the events layer owns the rules). The customer
+    key goes to ``events_raw`` only (see :data:`CUSTOMER_KEYS_FROM`).
 
     No statement of a load needs its rows in the order they were read (``seq`` and
     ``_row`` carry it), so DuckDB may write them as they come: with insertion order kept,
     its inserts and joins buffer rows to restore the order (more memory, more spill).
     """
-    row = engine.sql("SELECT current_setting('preserve_insertion_order')").fetchone()
-    keep_order = bool(row[0]) if row is not None else True
-    engine.sql("SET preserve_insertion_order = false")
-    try:
+    with engine.setting("preserve_insertion_order", False):
         return _run_load(
             engine,
             plan,
@@ -205,8 +204,6 @@ def run_load(
             source_columns=source_columns,
             normalise=normalise,
         )
-    finally:
-        engine.sql(f"SET preserve_insertion_order = {'true' if keep_order else 'false'}")
 
 
 def _run_load(
@@ -414,9 +411,15 @@ def _run_load(
     # A costly rule (the phone one is a dozen regexes) is worked out once per distinct
     # raw value and joined back; the others (trim, lower) cost less than that join.
     # (One scan for all kinds, a list per row unnested, took more CPU: 3.5 s against
-    # 3.0 s at 1M events.)
-    columns = {"customer": "_customer"}
-    columns.update({kind: f"_identity_{i}" for i, kind in enumerate(plan.identities)})
+    # 3.0 s at 1M events.) The customer key is not written here: it is ``events_raw``'s
+    # ``customer_key`` already, and identity resolution reads it there (a row per event
+    # was a third of the identifiers' time: 1,017 s of a 100M load). The store remembers
+    # from which load on (:data:`CUSTOMER_KEYS_FROM`): older loads wrote those rows.
+    engine.sql(
+        "INSERT INTO store_meta VALUES (?, ?) ON CONFLICT DO NOTHING",
+        [CUSTOMER_KEYS_FROM, str(load_id)],
+    )
+    columns = {kind: f"_identity_{i}" for i, kind in enumerate(plan.identities)}
     for kind, column in columns.items():
         rule = normalise[kind]
         if "regexp" in rule.lower():

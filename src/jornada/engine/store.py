@@ -23,9 +23,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from jornada.engine._customers import materialise_customers
 from jornada.engine.backend import Engine
 
 __all__ = [
+    "CUSTOMER_KEYS_FROM",
     "FACTS",
     "STORE_VERSION",
     "data_version",
@@ -40,6 +42,12 @@ __all__ = [
 
 STORE_VERSION = 3
 """2: the facts ``session_last`` and ``first_pair``; 3: ``customer_no``."""
+
+CUSTOMER_KEYS_FROM = "customer_keys_from_load"
+"""The ``store_meta`` key of the first load that wrote no ``customer`` rows into
+``identifiers``: from it on, an event's customer key is its ``events_raw.customer_key``
+(identity resolution reads it there, normalised as the rows were). Loads before it
+(stores written before this change) keep their rows in ``identifiers``."""
 
 FACTS = (
     "idx",
@@ -337,13 +345,15 @@ def materialise_events(
     engine.sql("DROP TABLE IF EXISTS _rebuild_events")
     for i, (part,) in enumerate(parts):
         query = _events_query(
+            # The range's keys with their customers' numbers: one join picks both.
             keys=(
-                "SELECT k.* FROM _rebuild_keys AS k SEMI JOIN _rebuild_numbers AS n "
+                "SELECT k.*, n.customer_no FROM _rebuild_keys AS k JOIN _rebuild_numbers AS n "
                 f"ON n.customer_id = k.customer_id AND n.part = {int(part)}"
             ),
             numbers=(
                 f"SELECT customer_id, customer_no FROM _rebuild_numbers WHERE part = {int(part)}"
             ),
+            numbered="SELECT raw_row, customer_no, ts, seq, event, source_session FROM keys",
             gap=gap,
             held=held,
             carried=carried,
@@ -365,21 +375,33 @@ def _events_query(
     held: list[str],
     carried: dict[str, str],
     range_only: bool = False,
+    numbered: str | None = None,
 ) -> str:
     """The rows of ``events`` for the customers of ``keys`` (a query of narrow key rows),
     numbered by ``numbers`` (a query over the CTE ``keys``, or any table), sorted.
     ``range_only``: ``keys`` is a range of the events, and the payload joined is cut to
     its rows first (else every range's join held every event's payload: at 10M events
-    under a 400 MB limit, ranges of 1M ran out of memory)."""
+    under a 400 MB limit, ranges of 1M ran out of memory). ``numbered``: the key rows
+    with their ``customer_no`` (by default ``keys`` joined to ``numbers``)."""
+    if numbered is None:
+        numbered = (
+            "SELECT k.raw_row, n.customer_no, k.ts, k.seq, k.event, k.source_session "
+            "FROM keys AS k JOIN numbers AS n ON n.customer_id = k.customer_id"
+        )
     payload = " UNION ALL ".join(held)
     if range_only:
         payload = f"SELECT h.* FROM ({payload}) AS h SEMI JOIN keys AS k ON k.seq = h.seq"
     # The facts are computed on narrow rows (keys and times) and joined back to the wide
     # raw rows by row id: sorting maps and texts through every window cost a third more.
+    # The windows partition, and the result is sorted, by the customer's small integer
+    # number rather than its text id (the same order: numbers follow ``customer_id``);
+    # comparing integers is cheaper than comparing ~20-character ids in every sort.
     return f"""
         WITH keys AS ({keys}),
+        numbers AS ({numbers}),
+        numbered AS ({numbered}),
         ordered AS (
-            SELECT raw_row, customer_id, event,
+            SELECT raw_row, customer_no, event,
                 (row_number() OVER w) - 1 AS idx,
                 lead(event) OVER w AS next_event,
                 lead(ts) OVER w AS next_ts,
@@ -390,81 +412,34 @@ def _events_query(
                         OR epoch_us(ts) - epoch_us(lag(ts) OVER w) > {gap} * 1000000
                         OR lag(source_session) OVER w IS NOT NULL
                 END AS starts_session
-            FROM keys
-            WINDOW w AS (PARTITION BY customer_id ORDER BY ts, seq)
+            FROM numbered
+            WINDOW w AS (PARTITION BY customer_no ORDER BY ts, seq)
         ),
         facts AS (
-            SELECT raw_row, customer_id, idx, next_event, next_ts,
+            SELECT raw_row, customer_no, idx, next_event, next_ts,
                 sum(starts_session::INTEGER) OVER w AS session_no,
                 idx - max(CASE WHEN starts_session THEN idx END) OVER w AS session_idx,
                 coalesce(lead(starts_session) OVER path, TRUE) AS session_last,
                 -- Distinct paths per transition become a sum of this flag (a distinct
                 -- aggregate over the moves was most of the transitions' time).
                 next_event IS NOT NULL AND row_number() OVER (
-                    PARTITION BY customer_id, event, next_event ORDER BY idx
+                    PARTITION BY customer_no, event, next_event ORDER BY idx
                 ) = 1 AS first_pair
             FROM ordered
-            WINDOW path AS (PARTITION BY customer_id ORDER BY idx),
+            WINDOW path AS (PARTITION BY customer_no ORDER BY idx),
                 w AS (path ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-        ),
-        numbers AS ({numbers})
+        )
         SELECT
-            r.event_id, f.customer_id, r.ts, r.event, {carried["channel"]},
-            coalesce(r.source_session, f.customer_id || '#' || f.session_no::VARCHAR)
+            r.event_id, n.customer_id, r.ts, r.event, {carried["channel"]},
+            coalesce(r.source_session, n.customer_id || '#' || f.session_no::VARCHAR)
                 AS session_id,
             {carried["value"]}, {carried["cost"]}, {carried["text"]}, {carried["score"]},
             {carried["properties"]}, r.source, r.load_id, r.seq,
             r.customer_key, {carried["identifiers"]},
             f.idx, f.next_event, f.next_ts, f.session_idx, f.session_last, f.first_pair,
-            n.customer_no
+            f.customer_no
         FROM events_raw AS r JOIN facts AS f ON f.raw_row = r.rowid
-        JOIN numbers AS n ON n.customer_id = f.customer_id
+        JOIN numbers AS n ON n.customer_no = f.customer_no
         LEFT JOIN ({payload}) AS p ON p.seq = r.seq
-        ORDER BY f.customer_id, f.idx
+        ORDER BY f.customer_no, f.idx
         """
-
-
-def materialise_customers(engine: Engine) -> None:
-    """Rebuild ``customers``: one row per resolved customer with first/last seen, counts,
-    every identifier by kind, and the attributes of their profile (customer file) if any.
-    """
-    resolved = engine.has_table("identity_map")
-    identifiers = (
-        """
-        LEFT JOIN (
-            SELECT customer_id, map_from_entries(list({'k': kind, 'v': values})) AS identifiers
-            FROM (SELECT customer_id, kind, list(value ORDER BY value) AS values
-                  FROM identity_map GROUP BY ALL)
-            GROUP BY customer_id
-        ) AS i USING (customer_id)
-        LEFT JOIN (
-            SELECT m.customer_id, arg_min(c.attributes, c.profile_id) AS attributes
-            FROM profiles AS p
-            JOIN identity_map AS m ON m.kind = p.kind AND m.value = p.value
-            JOIN customer_profiles AS c USING (profile_id)
-            GROUP BY m.customer_id
-        ) AS a USING (customer_id)
-        """
-        if resolved
-        else ""
-    )
-    columns = (
-        "i.identifiers, a.attributes"
-        if resolved
-        else (
-            "NULL::MAP(VARCHAR, VARCHAR[]) AS identifiers, NULL::MAP(VARCHAR, VARCHAR) AS attributes"
-        )
-    )
-    engine.sql(
-        f"""
-        CREATE OR REPLACE TABLE customers AS
-        SELECT e.customer_id, e.first_seen, e.last_seen, e.events, e.sessions, {columns}
-        FROM (
-            SELECT customer_id, min(ts) AS first_seen, max(ts) AS last_seen,
-                   count(*) AS events, count(DISTINCT session_id) AS sessions
-            FROM events GROUP BY customer_id
-        ) AS e
-        {identifiers}
-        ORDER BY e.customer_id
-        """
-    )

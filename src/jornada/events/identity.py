@@ -39,6 +39,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from jornada.engine import Engine
+from jornada.engine.store import CUSTOMER_KEYS_FROM
 from jornada.errors import JornadaError
 
 __all__ = [
@@ -212,6 +213,7 @@ def resolve_identities(
     identifiers: str = "identifiers",
     profiles: str | None = None,
     max_keys_per_identifier: int = 20,
+    customer_keys: str | None = "events_raw",
 ) -> IdentityReport:
     """Link identifiers seen together, give every connected group a customer id, and
     write ``identity_map``, ``identity_flags`` and ``event_customers``.
@@ -219,7 +221,11 @@ def resolve_identities(
     ``identifiers(event_id, kind, value)`` holds every (normalised) identifier seen on
     every event; kind ``customer`` is each source's own key. Identifiers on the same
     event are linked, and so are identifiers on the same row of ``profiles(profile_id,
-    kind, value)`` when given.
+    kind, value)`` when given. A store's loads write their events' own keys once, in
+    ``customer_keys(event_id, customer_key, load_id)`` (its ``events_raw``), not as
+    ``customer`` rows of ``identifiers``: from the load its ``store_meta`` names
+    (:data:`jornada.engine.store.CUSTOMER_KEYS_FROM`) on, they are read there, normalised
+    as the rows were. Without that table or mark, ``identifiers`` is read alone.
 
     Guard rail: an identifier linked (on events or profiles) to more than
     ``max_keys_per_identifier`` distinct other identifiers of kind ``customer`` (a
@@ -268,6 +274,9 @@ def resolve_identities(
     if max_keys_per_identifier < 0:
         raise IdentityError("max_keys_per_identifier must be 0 or more")
     sources = {"events": _input_sql(engine, identifiers, "event_id")}
+    keys = _customer_keys_sql(engine, customer_keys)
+    if keys is not None:
+        sources["events"] = f"SELECT * FROM ({sources['events']}) UNION ALL {keys}"
     if profiles is not None:
         sources["profiles"] = _input_sql(engine, profiles, "profile_id")
     try:
@@ -301,6 +310,28 @@ def _input_sql(engine: Engine, name: str, group: str) -> str:
     value = table.value.cast("string")
     selected = table.select(grp=table[group].cast("string"), kind=kind, value=value).filter(
         kind.notnull() & (kind != "") & value.notnull() & (value != "")
+    )
+    return str(ibis.to_sql(selected, dialect="duckdb"))
+
+
+def _customer_keys_sql(engine: Engine, name: str | None) -> str | None:
+    """The SQL reading ``grp, kind, value`` of the customer keys that loads kept in table
+    ``name`` only (see :func:`resolve_identities`), normalised by the ``customer`` rule
+    as a load's ``identifiers`` rows were; None when there are none to read."""
+    if name is None or not engine.has_table(name) or not engine.has_table("store_meta"):
+        return None
+    row = engine.sql("SELECT value FROM store_meta WHERE key = ?", [CUSTOMER_KEYS_FROM]).fetchone()
+    if row is None:
+        return None
+    table = engine.table(name)
+    key = table.customer_key.cast("string")
+    # The rule of a customer key is its stripped text, null when nothing is left; a key
+    # is kept when its left-stripped text is not empty, the same test without computing
+    # the rule twice (a filter on the rule's result cost three times its projection).
+    selected = table.filter((table.load_id >= int(row[0])) & (key.lstrip() != "")).select(
+        grp=table.event_id.cast("string"),
+        kind=ibis.literal(CUSTOMER_KIND),
+        value=normalize_identifier(CUSTOMER_KIND, key),
     )
     return str(ibis.to_sql(selected, dialect="duckdb"))
 

@@ -37,4 +37,6 @@ IDENTIFIER_COLUMNS: Final[dict[str, str]] = {
     "kind": "string",  # customer, email, phone, device, crm ... as declared at load
     "value": "string",  # normalised (emails lower-cased, phones digits with country code)
 }
-"""Columns of the ``identifiers`` table: every identifier seen on every event."""
+"""Columns of the ``identifiers`` table: every identifier seen on every event but its own
+customer key (that is ``events_raw.customer_key``, for the loads from the one recorded
+under ``store.CUSTOMER_KEYS_FROM``; older loads wrote it here as kind ``customer``)."""
