@@ -765,3 +765,37 @@ def test_cli_stages_and_stalled_end_to_end(tmp_path: Path) -> None:
         app, ["stalled", str(events), *flags, "--map", str(shop), "--percentile", "0"]
     )
     assert result.exit_code == 2
+
+
+def test_numbered_labels_follow_label_events_when_stage_ids_repeat() -> None:
+    """An invalid map (validation flags it) with a stage id twice, each with its own
+    block: label_events names the id for either block; the numbers (what the stages and
+    the churn features count on) give the first stage of that id for both."""
+    from jornada.analytics.stages import event_labels
+
+    journey = Journey(
+        id="twice",
+        title="Twice",
+        stages=[
+            Stage(id="x", name="X", events=EventBinding(names=["a"])),
+            Stage(
+                id="y",
+                name="Y",
+                touchpoints=[Touchpoint(id="t", name="T", events=EventBinding(names=["b"]))],
+            ),
+            Stage(id="x", name="X again", events=EventBinding(names=["c"])),
+        ],
+    )
+    engine = Engine.duckdb()
+    engine.sql(
+        "CREATE TABLE ev AS SELECT * FROM (VALUES (0, 'a'), (1, 'b'), (2, 'c'), (3, 'd'))"
+        " AS t(idx, event)"
+    )
+    events = engine.table("ev")
+    named = engine.to_arrow(label_events(journey, events).order_by("idx")).to_pylist()
+    numbered, touchpoints = event_labels(journey, events)
+    numbers = engine.to_arrow(numbered.order_by("idx")).to_pylist()
+    assert [row["stage_id"] for row in named] == ["x", "y", "x", None]
+    assert [row["stage_index"] for row in numbers] == [0, 1, 0, None]
+    assert touchpoints == ("t",)
+    assert [row["touchpoint"] for row in numbers] == [None, 0, None, None]

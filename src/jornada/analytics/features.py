@@ -65,8 +65,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from jornada.analytics.segments import with_positions
+from jornada.analytics.stages import event_labels
 from jornada.analytics.steps import resolve_step
-from jornada.events.binding import binding_filter, touchpoint_filters
+from jornada.events.binding import touchpoint_filters
 from jornada.model import Journey
 
 __all__ = [
@@ -234,49 +235,20 @@ def _tagged(table: ir.Table, kind: str, value: ir.Value, n: ir.Value) -> ir.Tabl
 
 def _numbered(journey: Journey, table: ir.Table) -> tuple[ir.Table, tuple[str, ...]]:
     """``table`` with the labels of :func:`~jornada.events.binding.label_events` as
-    numbers: ``_tp``, the position of the event's touchpoint among the bound ones (the
-    ids returned, in map order), and ``_stage``, its stage's position in the map (the
-    first stage of an id when ids repeat; for events of no touchpoint, the first stage
-    whose own ``events:`` block matches); null when the map does not describe the event.
+    numbers (:func:`~jornada.analytics.stages.event_labels`): ``_tp``, the position of the
+    event's touchpoint among the bound ones (the ids returned, in map order), and
+    ``_stage``, its stage's position in the map; null when the map does not describe the
+    event.
 
     The same labels, compared as small integers: counting each touchpoint and stage with
     a string comparison per event cost the features more than all their other columns.
     ``touchpoint_id`` and ``stage_id`` are there too, by name, for rules that read them.
     """
-    filters = touchpoint_filters(journey, table)
-    ids = tuple(filters)
-    stages = journey.ordered_stages()
-    position = {stage.id: k for k, stage in reversed(list(enumerate(stages)))}
-    null_int = ibis.null("int64")
-    tp: ir.IntegerValue = (
-        ibis.cases(*((c, ibis.literal(k, type="int64")) for k, c in enumerate(filters.values())))
-        if filters
-        else null_int
-    )
-    numbered = table.mutate(_tp=tp)
-    tp_stage: dict[str, str] = {}
-    for stage, touchpoint in journey.iter_touchpoints():
-        tp_stage.setdefault(touchpoint.id, stage.id)
-    by_touchpoint = (
-        numbered["_tp"].substitute(
-            {k: position[tp_stage[tp_id]] for k, tp_id in enumerate(ids)}, else_=null_int
-        )
-        if ids
-        else null_int
-    )
-    own: list[tuple[ir.BooleanValue, ir.IntegerValue]] = [
-        (
-            binding_filter(stage.events, numbered, context=f"the where rule of stage {stage.id!r}"),
-            ibis.literal(position[stage.id], type="int64"),
-        )
-        for stage in stages
-        if stage.events is not None
-    ]
-    stage_no = by_touchpoint.coalesce(ibis.cases(*own, else_=null_int)) if own else by_touchpoint
-    numbered = numbered.mutate(_stage=stage_no)
+    labelled, ids = event_labels(journey, table)
+    numbered = labelled.rename(_tp="touchpoint", _stage="stage_index")
+    stages = tuple(stage.id for stage in journey.ordered_stages())
     return numbered.mutate(
-        touchpoint_id=_named(numbered["_tp"], ids),
-        stage_id=_named(numbered["_stage"], tuple(stage.id for stage in stages)),
+        touchpoint_id=_named(numbered["_tp"], ids), stage_id=_named(numbered["_stage"], stages)
     ), ids
 
 

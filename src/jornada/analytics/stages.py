@@ -273,13 +273,16 @@ def event_labels(journey: Journey, events: ir.Table) -> tuple[ir.Table, tuple[st
         if touchpoints
         else ibis.null("int64")
     )
-    own: list[tuple[ir.BooleanValue, ir.IntegerValue]] = []
-    for k, stage in enumerate(stages):
-        if stage.events is not None and position[stage.id] == k:
-            condition = binding_filter(
-                stage.events, tagged, context=f"the where rule of stage {stage.id!r}"
-            )
-            own.append((condition, ibis.literal(k, type="int64")))
+    # Every stage's own block, in map order, gives its id's position (the first stage of
+    # an id when ids repeat, as label_events names the id).
+    own: list[tuple[ir.BooleanValue, ir.IntegerValue]] = [
+        (
+            binding_filter(stage.events, tagged, context=f"the where rule of stage {stage.id!r}"),
+            ibis.literal(position[stage.id], type="int64"),
+        )
+        for stage in stages
+        if stage.events is not None
+    ]
     stage_index = (
         by_touchpoint.coalesce(ibis.cases(*own, else_=ibis.null("int64"))) if own else by_touchpoint
     )
