@@ -197,18 +197,16 @@ def main(argv: list[str] | None = None) -> int:
     milestone = default_conversion(journey)
     assert milestone is not None
     print(f"3. by touchpoint of the {journey.id} map, position-based (conversion {milestone})")
+    by_touchpoint: dict[str, Any] = {
+        "conversion": milestone,
+        "touch": "touchpoint",
+        "journey": journey,
+        "lookback": f"{args.lookback_days}d",
+        "models": "position_based",
+        "engine": engine,
+    }
     map_wall, map_cpu, by_map = _timed(
-        "attribution by touchpoint",
-        lambda: attribution(
-            events,
-            conversion=milestone,
-            touch="touchpoint",
-            journey=journey,
-            lookback=f"{args.lookback_days}d",
-            models="position_based",
-            engine=engine,
-        ),
-        args.repeat,
+        "attribution by touchpoint", lambda: attribution(events, **by_touchpoint), args.repeat
     )
     print(
         f"  {by_map.total_conversions:,.0f} conversions, {by_map.distinct_paths:,} distinct "
@@ -220,16 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     with StageTables(events, journey) as tables:
         tables_wall, tables_cpu, from_tables = _timed(
             "from the stage tables",
-            lambda: attribution(
-                events,
-                conversion=milestone,
-                touch="touchpoint",
-                journey=journey,
-                lookback=f"{args.lookback_days}d",
-                models="position_based",
-                engine=engine,
-                stage_tables=tables,
-            ),
+            lambda: attribution(events, **by_touchpoint, stage_tables=tables),
             args.repeat,
         )
     assert from_tables.channels == by_map.channels

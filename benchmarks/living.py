@@ -174,15 +174,15 @@ def main(argv: list[str] | None = None) -> int:
         _clock("conformance", lambda: conformance(events, journey, facts=True), rows)
         _clock("KPIs", lambda: kpis(events, journey=journey), rows)
         if conversion is not None:
+            by_touchpoint: dict[str, Any] = {
+                "conversion": conversion,
+                "touch": "touchpoint",
+                "journey": journey,
+                "models": "position_based",
+            }
             _clock(
                 "attribution (position based, touchpoints)",
-                lambda: attribution(
-                    events,
-                    conversion=conversion,
-                    touch="touchpoint",
-                    journey=journey,
-                    models="position_based",
-                ),
+                lambda: attribution(events, **by_touchpoint),
                 rows,
             )
             # The living map's own call reads the touches from its stage tables (their
@@ -190,14 +190,7 @@ def main(argv: list[str] | None = None) -> int:
             with StageTables(events, journey, facts=True) as tables:
                 _clock(
                     "attribution (the same, from the stage tables)",
-                    lambda: attribution(
-                        events,
-                        conversion=conversion,
-                        touch="touchpoint",
-                        journey=journey,
-                        models="position_based",
-                        stage_tables=tables,
-                    ),
+                    lambda: attribution(events, **by_touchpoint, stage_tables=tables),
                     rows,
                 )
     if args.stage_block:

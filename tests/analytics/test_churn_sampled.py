@@ -27,11 +27,11 @@ from jornada.analytics.churn import (
     _sampled_frames,
     churn,
 )
-from jornada.analytics.features import FeatureSpec, feature_spec, features_by_cutoff
+from jornada.analytics.features import feature_spec, features_by_cutoff
 from jornada.workspace import Workspace
 from tests.analytics.conftest import EventLog
 from tests.analytics.test_churn import DEFINITION, shop  # noqa: F401 (a fixture)
-from tests.analytics.test_features import NAMES, PLAIN, journey_of, log_rows
+from tests.analytics.test_features import PLAIN, cutoff_spec, journey_of, log_rows
 
 MakeLog = Callable[..., EventLog]
 BASE = dt.datetime(2026, 1, 1)
@@ -69,14 +69,7 @@ def test_the_features_of_some_customers_are_the_full_features_restricted_to_them
         )
     cutoffs = [BASE + dt.timedelta(days=d) for d in sorted(cutoff_days)]
     journey = journey_of(PLAIN) if with_map else None
-    spec = FeatureSpec(
-        events=NAMES,
-        channels=("web", "app"),
-        surveys=("csat", "nps", ""),
-        touchpoints=tuple(f"{s.id}_tp" for s in PLAIN) if with_map else (),
-        stages=with_map,
-        recent_days=3,
-    )
+    spec = cutoff_spec(with_map)
     full = features_by_cutoff(table, cutoffs, spec=spec, journey=journey)
     everyone = {(r["customer_id"], r["cutoff_index"]): r for r in full.to_pyarrow().to_pylist()}
     pick = random.Random(seed)

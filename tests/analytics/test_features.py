@@ -222,6 +222,19 @@ def test_random_logs_match_the_oracle(
             )
 
 
+def cutoff_spec(with_map: bool) -> FeatureSpec:
+    """The spec of the cutoff tests: every name and channel of the logs, a 3-day recent
+    window, the touchpoints and stages of :data:`PLAIN` when ``with_map``."""
+    return FeatureSpec(
+        events=NAMES,
+        channels=("web", "app"),
+        surveys=("csat", "nps", ""),
+        touchpoints=tuple(f"{s.id}_tp" for s in PLAIN) if with_map else (),
+        stages=with_map,
+        recent_days=3,
+    )
+
+
 @settings(max_examples=15, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     rows=log_rows,
@@ -236,14 +249,7 @@ def test_features_at_several_cutoffs_in_one_query_match_the_oracle(
     log = make_log(rows)
     cutoffs = [BASE + dt.timedelta(days=d) for d in sorted(cutoff_days)]
     journey = journey_of(PLAIN) if with_map else None
-    spec = FeatureSpec(
-        events=NAMES,
-        channels=("web", "app"),
-        surveys=("csat", "nps", ""),
-        touchpoints=tuple(f"{s.id}_tp" for s in PLAIN) if with_map else (),
-        stages=with_map,
-        recent_days=3,
-    )
+    spec = cutoff_spec(with_map)
     table = features_by_cutoff(log.table, cutoffs, spec=spec, journey=journey)
     got: dict[int, dict[str, dict[str, Any]]] = {k: {} for k in range(len(cutoffs))}
     for row in table.to_pyarrow().to_pylist():

@@ -59,6 +59,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from jornada.analytics._exact import exact_sum
 from jornada.analytics.stages import StageTables
 from jornada.analytics.steps import resolve_step
 from jornada.engine import Engine
@@ -571,7 +572,7 @@ def _paths_of(
     table = keyed.group_by("path").aggregate(
         conversions=keyed.converted.sum(),
         nulls=(1 - keyed.converted).sum(),
-        value=_exact_sum(keyed.cvalue),
+        value=exact_sum(keyed.cvalue),
         valued=ibis.literal(0, type="int64"),
         timing=timing,
     )
@@ -579,7 +580,7 @@ def _paths_of(
     # the labels of the codes.
     totals = conversions.aggregate(
         conversions=conversions.count(),
-        value=_exact_sum(conversions.cvalue),
+        value=exact_sum(conversions.cvalue),
         valued=conversions.cvalue.count(),
     )
     if labels is not None:
@@ -637,13 +638,6 @@ def _decay_credits(
     credit = np.bincount(touch, weights=share, minlength=total).astype(np.float64)
     worth = np.bincount(touch, weights=share * values[conversion_of], minlength=total)
     return credit, worth.astype(np.float64)
-
-
-def _exact_sum(amounts: ir.FloatingColumn) -> ir.FloatingScalar:
-    """The sum of ``amounts`` added as exact decimals (nanounit precision), read as a
-    float: a float sum's last bits follow the order the engine's threads add in, so the
-    same events gave values apart in the last digits from one run to the next."""
-    return amounts.cast("decimal(38, 9)").sum().cast("float64")
 
 
 def _run(engine: Engine | None, expr: ir.Table) -> pa.Table:

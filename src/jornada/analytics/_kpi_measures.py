@@ -32,6 +32,7 @@ import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import pyarrow as pa
 
+from jornada.analytics._exact import exact_sum
 from jornada.analytics.timing import seconds_between
 from jornada.events.filters import customer_column
 
@@ -439,17 +440,6 @@ def _count(condition: ir.BooleanValue, where: Any = None) -> ir.IntegerScalar:
     return condition.cast("int64").sum(where=where)
 
 
-def _sum(values: ir.NumericValue, where: Any = None) -> ir.NumericScalar:
-    """The sum of ``values``; floats added as exact decimals (nanounit precision) and read
-    back as floats: a float sum's last bits follow the order the engine's threads add in,
-    so the same events gave revenues, spends and times apart in the last digits from one
-    run to the next."""
-    if values.type().is_floating():
-        exact: ir.NumericScalar = values.cast("decimal(38, 9)").sum(where=where)
-        return exact.cast("float64")
-    return values.sum(where=where)
-
-
 def _event_metrics(s: ir.Table, flags: _Flags, where: Any = None) -> dict[str, Any]:
     null_customer = ibis.null(s.customer.type())
     null_number = ibis.null("float64")
@@ -462,22 +452,22 @@ def _event_metrics(s: ir.Table, flags: _Flags, where: Any = None) -> dict[str, A
         "reach": ibis.cases((impression, s.customer), else_=null_customer).nunique(where=where),
         "clicks_events": _count(flags.role(s, "click"), where),
         "interactions": _count(flags.role(s, "engagement"), where),
-        "spend_events": _sum(s.cost, where),
+        "spend_events": exact_sum(s.cost, where),
         "purchases": _count(purchase, where),
-        "purchase_revenue": _sum(ibis.cases((purchase, s.value), else_=null_number), where),
-        "refunds": _sum(
+        "purchase_revenue": exact_sum(ibis.cases((purchase, s.value), else_=null_number), where),
+        "refunds": exact_sum(
             ibis.cases((flags.role(s, "refund"), s.value.abs()), else_=null_number), where
         ),
         "customers": s.customer.nunique(where=where),
         "csat_responses": _count(csat, where),
-        "csat_points": _sum(ibis.cases((csat, s.score), else_=null_number), where),
+        "csat_points": exact_sum(ibis.cases((csat, s.score), else_=null_number), where),
         "csat_satisfied": _count(csat & (s.score >= 4), where),
         "nps_responses": _count(nps, where),
         "nps_net": ibis.cases((nps & (s.score >= 9), 1), (nps & (s.score <= 6), -1), else_=0)
         .cast("int64")
         .sum(where=where),
         "ces_responses": _count(ces, where),
-        "ces_points": _sum(ibis.cases((ces, s.score), else_=null_number), where),
+        "ces_points": exact_sum(ibis.cases((ces, s.score), else_=null_number), where),
         "feedback": _count(flags.role(s, "feedback"), where),
     }
 
@@ -520,18 +510,18 @@ def _event_sums(s: ir.Table) -> dict[str, Any]:
     csat, nps, ces = s.score.between(1, 5), s.score.between(0, 10), s.score.between(1, 7)
     return {
         "events": s.count(),
-        "cost": _sum(s.cost),
-        "value": _sum(s.value),
-        "value_abs": _sum(s.value.abs()),
+        "cost": exact_sum(s.cost),
+        "value": exact_sum(s.value),
+        "value_abs": exact_sum(s.value.abs()),
         "csat_responses": _count(csat),
-        "csat_points": _sum(ibis.cases((csat, s.score), else_=null_number)),
+        "csat_points": exact_sum(ibis.cases((csat, s.score), else_=null_number)),
         "csat_satisfied": _count(csat & (s.score >= 4)),
         "nps_responses": _count(nps),
         "nps_net": ibis.cases((nps & (s.score >= 9), 1), (nps & (s.score <= 6), -1), else_=0)
         .cast("int64")
         .sum(),
         "ces_responses": _count(ces),
-        "ces_points": _sum(ibis.cases((ces, s.score), else_=null_number)),
+        "ces_points": exact_sum(ibis.cases((ces, s.score), else_=null_number)),
     }
 
 
@@ -573,11 +563,11 @@ def _wide(
         def total(name: str, i: int) -> Any:
             where = flags.flag(grouped, i)
             if split is None:
-                return _sum(grouped[name], where)
+                return exact_sum(grouped[name], where)
             role, column = split[name]
             if role is not None:
                 where &= flags.role(grouped, role)
-            return _sum(grouped[column], where)
+            return exact_sum(grouped[column], where)
 
         parts.append(
             _filtered(
@@ -658,7 +648,7 @@ def _visit_metrics(joined: ir.Table, where: Any = None) -> dict[str, Any]:
     zero = ibis.literal(0.0, type="float64")
     metrics = {
         "timed_page_views": _count(followed, where),
-        "page_seconds": _sum(
+        "page_seconds": exact_sum(
             ibis.cases((followed, seconds_between(joined.next_ts, joined.ts)), else_=zero), where
         ),
     }
@@ -669,7 +659,7 @@ def _visit_metrics(joined: ir.Table, where: Any = None) -> dict[str, Any]:
     metrics["bounces"] = _count(landing & ~followed, where)
     if "start" in joined.columns:
         seconds = seconds_between(joined.end, joined.start)
-        metrics["visit_seconds"] = _sum(ibis.cases((landing, seconds), else_=zero), where)
+        metrics["visit_seconds"] = exact_sum(ibis.cases((landing, seconds), else_=zero), where)
     if "pv" in joined.columns:
         metrics["visit_page_views"] = ibis.cases((landing, joined.pv), else_=0).sum(where=where)
     return metrics
@@ -751,7 +741,7 @@ def _conversions_part(reached: ir.Table, outcomes: ir.Table) -> ir.Table:
             (joined.conv, joined.customer), else_=ibis.null(joined.customer.type())
         ).nunique(),
         conversions=_count(joined.conv),
-        converted_revenue=_sum(joined.amount),
+        converted_revenue=exact_sum(joined.amount),
     )
 
 
@@ -761,7 +751,7 @@ def _clv_part(reached: ir.Table, outcomes: ir.Table) -> ir.Table:
         outcomes, [lifetime.customer == outcomes.o_customer, outcomes.o_period <= lifetime.p]
     )
     return joined.group_by(["scope", "p"]).aggregate(
-        clv_revenue=_sum(joined.amount),
+        clv_revenue=exact_sum(joined.amount),
         clv_customers=ibis.cases(
             (joined.buy, joined.customer), else_=ibis.null(joined.customer.type())
         ).nunique(),
@@ -861,9 +851,9 @@ def _spend_parts(
     if scoped is None:
         return []
     totals = scoped.group_by(["scope", "p"]).aggregate(
-        spend_table=_sum(scoped.spend),
-        impressions_table=_sum(scoped.impressions),
-        clicks_table=_sum(scoped.clicks),
+        spend_table=exact_sum(scoped.spend),
+        impressions_table=exact_sum(scoped.impressions),
+        clicks_table=exact_sum(scoped.clicks),
     )
     return [_pack(totals, _TABLE_PART)]
 
@@ -872,11 +862,11 @@ def _total_spend_parts(
     base: ir.Table, spend: ir.Table | None, period: KpiPeriod | None
 ) -> list[_Part]:
     total = ibis.literal(TOTAL, type="string")
-    events = base.group_by("p").aggregate(spend_events=_sum(base.cost)).mutate(scope=total)
+    events = base.group_by("p").aggregate(spend_events=exact_sum(base.cost)).mutate(scope=total)
     parts = [_pack(events, ["spend_events"])]
     if spend is not None:
         table = spend.mutate(p=period_number(spend.date.cast("timestamp"), period))
-        sums = table.group_by("p").aggregate(spend_table=_sum(table.spend)).mutate(scope=total)
+        sums = table.group_by("p").aggregate(spend_table=exact_sum(table.spend)).mutate(scope=total)
         parts.append(_pack(sums, ["spend_table"]))
     return parts
 

@@ -65,6 +65,7 @@ from plotly.subplots import make_subplots
 from rich.table import Table
 
 from jornada.analytics import _clv_models as models
+from jornada.analytics._exact import EXACT_DECIMAL
 from jornada.analytics.results import AnalysisResult, json_ready
 from jornada.analytics.steps import Step, resolve_step
 from jornada.engine import Engine
@@ -184,7 +185,7 @@ def _summary_query(
     # float sum's last bits depend on the order parallel threads add in, and a nearly
     # degenerate Gamma-Gamma fit turned those bits into different parameters, and a
     # "did not settle" note that came and went, from one run to the next.
-    exact = value.cast("decimal(38, 9)")
+    exact = value.cast(EXACT_DECIMAL)
     bought = events.filter(condition).select("customer_id", day=day, amount=exact, key=key)
     pairs = bought.group_by(["customer_id", "day"]).aggregate(
         amount=bought.amount.sum(), key=bought.key.min()
