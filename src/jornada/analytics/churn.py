@@ -835,7 +835,8 @@ def _sampled_frames(
     and the drivers are drawn from (:func:`_eval_rows`, :func:`~._churn_model.fit_rows`),
     so the features at the first two cutoffs are computed for those customers alone (their
     events through a semi join) and the models are the ones fitted on every customer's
-    features. Everyone alive at the last cutoff is scored: one aggregation over the log."""
+    features. Everyone alive at the last cutoff is scored, with
+    :func:`~jornada.analytics.features.features_arrow` (decision 0005)."""
     train_cutoff, eval_cutoff, as_of = cutoffs
     windows: list[Window] = [(cutoff, cutoff + outcome.window) for cutoff in cutoffs]
     panel = outcome.panel(events, windows, journey)
