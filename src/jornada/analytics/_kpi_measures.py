@@ -7,6 +7,14 @@ are first flagged with the *counts* (what counts as an impression, a purchase...
 conditions) and tagged with their scope; a stage or touchpoint takes the events its
 ``events:`` bindings match, so an event may belong to several scopes.
 
+**Sessions** (decision 0006): a session is a customer's events sharing one
+``session_id``, the source's own ids honoured as ``customers.sessions`` counts them: a
+session id that comes back later in the path (A, B, A: two devices merged by identity
+resolution) is one session, not one per stretch. Its landing is its first event (its
+landing page, its first page view), its exit its last event, its duration last - first,
+and an event's next event in the session may come after another session's. The
+visits measures and the carts follow it (see :func:`_session_columns`).
+
 Periods are numbered in the engine, portably: days since 1970-01-01, ISO weeks since
 Monday 1970-01-05, months (``year × 12 + month − 1``), quarters, years; one number 0
 for the whole log. :func:`period_start` turns a number back into its first day.
@@ -20,6 +28,7 @@ for the whole log. :func:`period_start` turns a number back into its first day.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import operator
@@ -91,13 +100,15 @@ BASE_MEASURES: Final[Mapping[str, str]] = {
     "ces_responses": "CES responses scored 1 to 7",
     "ces_points": "sum of those scores",
     "feedback": "feedback events",
-    # visits: sessions with a page view, scoped by their landing (first) page view
+    # visits: sessions with a page view, scoped by their landing (first) page view; a
+    # session is a customer's events sharing one session_id (decision 0006), wherever
+    # they are in the path
     "visits": "visits whose landing page view is in the scope",
-    "bounces": "those visits with no event after the landing page view",
-    "visit_seconds": "sum of those visits' durations (last event - first event)",
+    "bounces": "those visits with no event of the session after the landing page view",
+    "visit_seconds": "sum of those visits' durations (session's last event - first event)",
     "visit_page_views": "page views in those visits",
     "timed_page_views": "page views followed by another event of the same session",
-    "page_seconds": "sum of the time from those page views to the next event",
+    "page_seconds": "sum of the time from those page views to their session's next event",
     # customers the scope reached (an event in the scope in the period)
     "converters": "reached customers with a conversion at or after their first scope event",
     "conversions": "those conversion events",
@@ -441,35 +452,24 @@ def _count(condition: ir.BooleanValue, where: Any = None) -> ir.IntegerScalar:
 
 
 def _event_metrics(s: ir.Table, flags: _Flags, where: Any = None) -> dict[str, Any]:
-    null_customer = ibis.null(s.customer.type())
-    null_number = ibis.null("float64")
-    impression, purchase = flags.role(s, "impression"), flags.role(s, "purchase")
-    csat = flags.role(s, "csat") & s.score.between(1, 5)
-    nps = flags.role(s, "nps") & s.score.between(0, 10)
-    ces = flags.role(s, "ces") & s.score.between(1, 7)
-    return {
-        "impression_events": _count(impression, where),
-        "reach": ibis.cases((impression, s.customer), else_=null_customer).nunique(where=where),
-        "clicks_events": _count(flags.role(s, "click"), where),
-        "interactions": _count(flags.role(s, "engagement"), where),
-        "spend_events": exact_sum(s.cost, where),
-        "purchases": _count(purchase, where),
-        "purchase_revenue": exact_sum(ibis.cases((purchase, s.value), else_=null_number), where),
-        "refunds": exact_sum(
-            ibis.cases((flags.role(s, "refund"), s.value.abs()), else_=null_number), where
-        ),
-        "customers": s.customer.nunique(where=where),
-        "csat_responses": _count(csat, where),
-        "csat_points": exact_sum(ibis.cases((csat, s.score), else_=null_number), where),
-        "csat_satisfied": _count(csat & (s.score >= 4), where),
-        "nps_responses": _count(nps, where),
-        "nps_net": ibis.cases((nps & (s.score >= 9), 1), (nps & (s.score <= 6), -1), else_=0)
-        .cast("int64")
-        .sum(where=where),
-        "ces_responses": _count(ces, where),
-        "ces_points": exact_sum(ibis.cases((ces, s.score), else_=null_number), where),
-        "feedback": _count(flags.role(s, "feedback"), where),
+    """The events measures of ``s`` (over the events ``where`` holds): each additive one
+    the sum :data:`_EVENT_SUMS` names over the events of its role, and the distinct
+    customers (with an impression, for ``reach``)."""
+    metrics = {
+        name: _event_sum(s, total, _both(flags.role(s, role), where) if role else where)
+        for name, (role, total) in _EVENT_SUMS.items()
     }
+    null_customer = ibis.null(s.customer.type())
+    impression = flags.role(s, "impression")
+    metrics["reach"] = ibis.cases((impression, s.customer), else_=null_customer).nunique(
+        where=where
+    )
+    metrics["customers"] = s.customer.nunique(where=where)
+    return metrics
+
+
+def _both(condition: Any, where: Any) -> Any:
+    return condition if where is None else condition & where
 
 
 def _events_part(scoped: ir.Table, flags: _Flags, names: Sequence[str]) -> _Part:
@@ -500,29 +500,41 @@ _EVENT_SUMS: Final[Mapping[str, tuple[str | None, str]]] = {
     "feedback": ("feedback", "events"),
 }
 """Each additive measure of the events part as a role (None: every event) and a sum of
-:func:`_event_sums` over the events of that role."""
+:func:`_event_sum` over the events of that role."""
+
+_SCALES: Final[Mapping[str, tuple[int, int]]] = {"csat": (1, 5), "nps": (0, 10), "ces": (1, 7)}
+"""Each survey's scale: a response scored outside it is not counted."""
 
 
-def _event_sums(s: ir.Table) -> dict[str, Any]:
-    """The sums the additive events measures are made of, whatever the events' roles (see
-    :data:`_EVENT_SUMS`): summed per combination of flags, a role is a test of the group."""
-    null_number = ibis.null("float64")
-    csat, nps, ces = s.score.between(1, 5), s.score.between(0, 10), s.score.between(1, 7)
-    return {
-        "events": s.count(),
-        "cost": exact_sum(s.cost),
-        "value": exact_sum(s.value),
-        "value_abs": exact_sum(s.value.abs()),
-        "csat_responses": _count(csat),
-        "csat_points": exact_sum(ibis.cases((csat, s.score), else_=null_number)),
-        "csat_satisfied": _count(csat & (s.score >= 4)),
-        "nps_responses": _count(nps),
-        "nps_net": ibis.cases((nps & (s.score >= 9), 1), (nps & (s.score <= 6), -1), else_=0)
-        .cast("int64")
-        .sum(),
-        "ces_responses": _count(ces),
-        "ces_points": exact_sum(ibis.cases((ces, s.score), else_=null_number)),
-    }
+def _event_sum(s: ir.Table, name: str, where: Any = None) -> Any:
+    """The sum ``name`` of :data:`_EVENT_SUMS` over the events of ``s`` that ``where``
+    holds for, whatever their roles: the events part takes it over the events of a role,
+    or per combination of flags (a role is then a test of the group).
+
+    >>> import ibis
+    >>> t = ibis.memtable({"score": [0.0, 5.0, 9.0, 11.0]})
+    >>> sums = t.aggregate(n=_event_sum(t, "nps_net"), r=_event_sum(t, "nps_responses"))
+    >>> sums.to_pyarrow().to_pylist()  # 0 and 5 detract, 9 promotes, 11 is off the scale
+    [{'n': -1, 'r': 3}]
+    """
+    if name == "events":
+        return s.count(where=where)
+    if name in ("cost", "value"):
+        return exact_sum(s[name], where)
+    if name == "value_abs":
+        return exact_sum(s.value.abs(), where)
+    survey, what = name.split("_", 1)
+    low, high = _SCALES[survey]
+    scored = s.score.between(low, high)
+    if what == "responses":
+        return _count(scored, where)
+    if what == "points":
+        return exact_sum(ibis.cases((scored, s.score), else_=ibis.null("float64")), where)
+    if what == "satisfied":
+        return _count(scored & (s.score >= 4), where)
+    assert what == "net", name  # promoters (9-10) minus detractors (0-6)
+    net = ibis.cases((scored & (s.score >= 9), 1), (scored & (s.score <= 6), -1), else_=0)
+    return net.cast("int64").sum(where=where)
 
 
 def _wide(
@@ -540,7 +552,7 @@ def _wide(
     filtered by the flag. Only the events of the scopes are read (a period without any
     then has no row: its measures are those of nothing, as the filters would give).
     With ``split`` (measure -> (role, sum), see :data:`_EVENT_SUMS`), the sums of
-    :func:`_event_sums` are taken per combination of the atoms and roles, and a measure
+    :func:`_event_sum` are taken per combination of the atoms and roles, and a measure
     adds up those of its role's groups: the events are not tested for each role."""
     parts: list[_Part] = []
     additive = [(key, i, [n for n in names if n not in _DISTINCT]) for key, i, names in scopes]
@@ -556,8 +568,7 @@ def _wide(
             roles = [f"r_{split[n][0]}" for n in names if split[n][0] is not None]
             roles_at = [flags.packed.bits[role][0] for role in roles]
             columns = list(dict.fromkeys([*columns, *roles_at]))
-            plain = _event_sums(mine)
-            sums = {split[n][1]: plain[split[n][1]] for n in names}
+            sums = {split[n][1]: _event_sum(mine, split[n][1]) for n in names}
         grouped = mine.group_by(["p", *columns]).aggregate(**sums)
 
         def total(name: str, i: int) -> Any:
@@ -595,79 +606,122 @@ _BY_SESSION: Final = ("visits", "bounces", "visit_seconds", "visit_page_views")
 """The visits measures that read an event's session (the others read the event alone)."""
 
 
+def _twice(events: ir.Table) -> ir.Table:
+    """The (customer, session id) a customer's path comes back to after another session
+    (the store's facts: a stretch starts at ``session_idx`` 0 and ends at
+    ``session_last``; a session id seen at two stretch starts comes back). Usually none:
+    sessions derived from time gaps never do, nor do most sources'."""
+    starts = events.filter(events.session_idx == 0)
+    starts = starts.select(c=starts[customer_column(events)], sid=starts.session_id)
+    counted = starts.group_by(["c", "sid"]).aggregate(n=starts.count())
+    return counted.filter(counted.n > 1).select("c", "sid")
+
+
+def _recurring(events: ir.Table, twice: ir.Table) -> ir.Table:
+    """Each stretch of a session of ``twice`` (see :func:`_twice`): the customer
+    ``m_customer``, its first event ``m_start`` (``idx``), its session's key ``m_key``
+    (the ``idx`` of the session's first event) and ``m_next``, the time of the session's
+    next stretch (null for its last)."""
+    starts = events.filter(events.session_idx == 0)
+    starts = starts.select(
+        c=starts[customer_column(events)], sid=starts.session_id, idx=starts.idx, ts=starts.ts
+    )
+    again = starts.semi_join(twice, ["c", "sid"])
+    session = ibis.window(group_by=[again.c, again.sid])
+    ordered = ibis.window(group_by=[again.c, again.sid], order_by=again.idx)
+    return again.select(
+        m_customer=again.c,
+        m_start=again.idx,
+        m_key=again.idx.min().over(session),
+        m_next=again.ts.lead().over(ordered),
+    )
+
+
+def _session_columns(events: ir.Table, recurring: ir.Table | None) -> dict[str, Any]:
+    """The session of each event (decision 0006: a customer's events sharing one
+    ``session_id``): its key ``sk``, the ``idx`` of the session's first event (with the
+    customer, it names the session), and ``snext``, the time of the session's next event
+    after this one (null on the session's last event).
+
+    With the store's facts, a session is a stretch of the path (``sk`` = ``idx`` -
+    ``session_idx``, the next event ``next_ts`` unless ``session_last``) except the few
+    sessions a customer comes back to, whose stretches ``recurring`` joins (see
+    :func:`_recurring`; None: there are none). Without them (a plain table), windows over
+    each customer's session ids give the same.
+    """
+    if "session_last" not in events.columns:
+        customer = events[customer_column(events)]
+        session = ibis.window(group_by=[customer, events.session_id])
+        ordered = ibis.window(group_by=[customer, events.session_id], order_by=events.idx)
+        return {
+            "sk": events.idx.min().over(session).cast("int64"),
+            "snext": events.ts.lead().over(ordered),
+        }
+    start = (events.idx - events.session_idx).cast("int64")
+    following = events.next_ts  # the customer's next event
+    if recurring is None:
+        return {
+            "sk": start,
+            "snext": ibis.ifelse(events.session_last, ibis.null(events.ts.type()), following),
+        }
+    return {
+        "sk": recurring.m_key.cast("int64").fill_null(start),
+        "snext": ibis.ifelse(events.session_last, recurring.m_next, following),
+    }
+
+
 def _sessions(base: ir.Table, flags: _Flags, names: Iterable[str]) -> ir.Table:
-    """One row per session with a page view (``sid``): the position of its first page
-    view ``landing``, its page views ``pv`` (for ``visit_page_views``), its first and last
-    event's times ``start`` and ``end`` (for ``visit_seconds``) of the visits measures
-    ``names``; without the fact ``session_last``, every session, with its size ``n`` and
-    all of those."""
-    page = flags.role(base, "page_view")
-    if "session_last" not in base.columns:
-        sessions = base.group_by("session_id").aggregate(
-            n=base.count(),
-            pv=_count(page),
-            landing=ibis.cases((page, base.session_idx), else_=ibis.null("int64")).min(),
-            start=base.ts.min(),
-            end=base.ts.max(),
-        )
-        return sessions.rename(sid="session_id")
-    # Only the sessions with a page view (a few in ten) are grouped: their times come
-    # from their first and last events (``session_idx`` 0, ``session_last``), not from
-    # grouping every event into every session (3.5 CPU-s at 10M events).
-    views = base.filter(page)
+    """One row per session with a page view (customer ``s_customer``, key ``s_key``):
+    the ``idx`` of its first page view ``landing``, its page views ``pv`` (for
+    ``visit_page_views``), the times of its first and last events ``start`` and ``end``
+    (for ``visit_seconds``), of the visits measures ``names``."""
+    views = base.filter(flags.role(base, "page_view"))
     counted = {"pv": views.count()} if "visit_page_views" in names else {}
-    visited = views.group_by("session_id").aggregate(landing=views.session_idx.min(), **counted)
+    visited = views.group_by(["customer", "sk"]).aggregate(landing=views.idx.min(), **counted)
+    visited = visited.rename(s_customer="customer", s_key="sk")
     if "visit_seconds" not in names:
         # The times are half the part's cost (every session's first and last events,
         # most events): only visit_seconds reads them.
-        return visited.rename(sid="session_id")
-    bounds = base.filter((base.session_idx == 0) | base.session_last)
-    bounds = bounds.semi_join(visited, "session_id")
-    spans = bounds.group_by("session_id").aggregate(start=bounds.ts.min(), end=bounds.ts.max())
-    spans = spans.rename(sid="session_id")
-    joined = visited.join(spans, visited.session_id == spans.sid)
+        return visited
+    # A session's first event is the one at its key, its last the one without a next.
+    bounds = base.filter((base.idx == base.sk) | base.snext.isnull())
+    bounds = bounds.semi_join(
+        visited, [bounds.customer == visited.s_customer, bounds.sk == visited.s_key]
+    )
+    spans = bounds.group_by(["customer", "sk"]).aggregate(
+        start=bounds.ts.min(), end=bounds.ts.max()
+    )
+    joined = visited.join(spans, [visited.s_customer == spans.customer, visited.s_key == spans.sk])
     return joined.select(
-        sid=joined.session_id,
-        landing=joined.landing,
-        **{name: joined[name] for name in counted},
-        start=joined.start,
-        end=joined.end,
+        "s_customer", "s_key", "landing", *counted, start=joined.start, end=joined["end"]
     )
 
 
 def _visit_metrics(joined: ir.Table, where: Any = None) -> dict[str, Any]:
     """The visits measures of the page views ``joined`` (with their session's columns of
     :func:`_sessions`, those of the measures wanted)."""
-    if "session_last" in joined.columns:
-        followed = ~joined.session_last
-    else:
-        # The session's events are numbered 0..n-1 (``session_idx``): an event is
-        # followed by another of its session unless it is the n-th; then ``next_ts``
-        # is that event.
-        followed = joined.session_idx < joined.n - 1
+    followed = joined.snext.notnull()  # another event of its session comes after it
     zero = ibis.literal(0.0, type="float64")
     metrics = {
         "timed_page_views": _count(followed, where),
         "page_seconds": exact_sum(
-            ibis.cases((followed, seconds_between(joined.next_ts, joined.ts)), else_=zero), where
+            ibis.cases((followed, seconds_between(joined.snext, joined.ts)), else_=zero), where
         ),
     }
     if "landing" not in joined.columns:
         return metrics  # page views without their sessions: the measures of the events
-    landing = joined.session_idx == joined.landing
+    landing = joined.idx == joined.landing
     metrics["visits"] = _count(landing, where)
     metrics["bounces"] = _count(landing & ~followed, where)
     if "start" in joined.columns:
-        seconds = seconds_between(joined.end, joined.start)
+        seconds = seconds_between(joined["end"], joined.start)
         metrics["visit_seconds"] = exact_sum(ibis.cases((landing, seconds), else_=zero), where)
     if "pv" in joined.columns:
         metrics["visit_page_views"] = ibis.cases((landing, joined.pv), else_=0).sum(where=where)
     return metrics
 
 
-def _last(table: ir.Table) -> list[str]:
-    """The fact ``session_last`` when the events have it."""
-    return ["session_last"] if "session_last" in table.columns else []
+_VIEWED: Final = ("customer", "sk", "idx", "ts", "snext")  # what the visits read of a view
 
 
 def _with_sessions(
@@ -675,16 +729,14 @@ def _with_sessions(
 ) -> ir.Table:
     """The page views ``views`` with their session's columns (see :func:`_sessions`), when
     the visits measures ``names`` need them (time on page reads the page view alone)."""
-    if "session_last" in views.columns and not set(names) & set(_BY_SESSION):
+    if not set(names) & set(_BY_SESSION):
         return views
     sessions = _sessions(base, flags, names)
-    return views.join(sessions, views.session_id == sessions.sid)
+    return views.join(sessions, [views.customer == sessions.s_customer, views.sk == sessions.s_key])
 
 
 def _visits_part(base: ir.Table, scoped: ir.Table, flags: _Flags, names: Sequence[str]) -> _Part:
-    views = scoped.filter(flags.role(scoped, "page_view")).select(
-        "scope", "p", "session_id", "session_idx", "ts", "next_ts", *_last(scoped)
-    )
+    views = scoped.filter(flags.role(scoped, "page_view")).select("scope", "p", *_VIEWED)
     joined = _with_sessions(base, views, flags, names)
     metrics = _visit_metrics(joined)
     totals = joined.group_by(["scope", "p"]).aggregate(**{name: metrics[name] for name in names})
@@ -698,7 +750,7 @@ def _visits_wide(
     their session; each scope's measures filtered by its flag."""
     chosen = [i for _, i, _ in scopes]
     views = base.filter(flags.role(base, "page_view") & flags.flag(base, *chosen)).select(
-        "p", "session_id", "session_idx", "ts", "next_ts", *_last(base), *flags.columns(*chosen)
+        "p", *_VIEWED, *flags.columns(*chosen)
     )
     names = [name for name in _VISITS_PART if any(name in mine for _, _, mine in scopes)]
     joined = _with_sessions(base, views, flags, names)
@@ -800,7 +852,7 @@ def _referrals_part(scoped: ir.Table, flags: _Flags) -> ir.Table:
 def _carts_parts(base: ir.Table, scoped: ir.Table, flags: _Flags) -> list[_Part]:
     added = scoped.filter(flags.role(scoped, "cart"))
     # Periods are non-decreasing in time, so the least period is the first cart event's.
-    carts = added.group_by(["scope", "session_id", "customer"]).aggregate(
+    carts = added.group_by(["scope", "customer", "sk"]).aggregate(
         cts=added.ts.min(), p=added.p.min()
     )
     buys = base.filter(flags.role(base, "purchase"))
@@ -814,7 +866,7 @@ def _carts_parts(base: ir.Table, scoped: ir.Table, flags: _Flags) -> list[_Part]
                 seconds_between(buys.bts, carts.cts) <= _CART_WINDOW_SECONDS,
             ],
         )
-        .select("scope", "session_id", "customer", "p")
+        .select("scope", "customer", "sk", "p")
         .distinct()
     )
     counted = carts.group_by(["scope", "p"]).aggregate(carts=carts.count())
@@ -950,25 +1002,28 @@ def _base(
     period: KpiPeriod | None,
     roles: Mapping[str, Any],
     retention: bool,
+    sessions: bool = False,
+    recurring: ir.Table | None = None,
 ) -> ir.Table:
-    """Every event with its period, role flags and scope (or the fixed scopes' atoms),
-    the flags packed in bits (see :class:`_Packed`)."""
+    """Every event with its period ``p`` (none without ``period``: the one period 0 is
+    added to the kept table), role flags and scope (or the fixed scopes' atoms), the
+    flags packed in bits (see :class:`_Packed`); with ``sessions``, its session key
+    ``sk`` and the time of its session's next event ``snext`` (see
+    :func:`_session_columns`; ``recurring``: :func:`_recurring`)."""
     columns: dict[str, Any] = {
         # The store's integer customer number when the events have it: grouping and
         # joining on it cost less than on the text ids, with the same customers.
         "customer": events[customer_column(events)],
         "ts": events.ts,
         "idx": events.idx,
-        "session_id": events.session_id,
-        "session_idx": events.session_idx,
-        "next_ts": events.next_ts,
         "value": events.value.cast("float64"),
         "cost": events.cost.cast("float64"),
         "score": events.score.cast("float64"),
-        "p": period_number(events.ts, period),
     }
-    if "session_last" in events.columns:  # a stored fact (older stores lack it)
-        columns["session_last"] = events.session_last
+    if period is not None:
+        columns["p"] = period_number(events.ts, period)
+    if sessions:
+        columns.update(_session_columns(events, recurring))
     if retention:
         columns["rp"] = period_number(events.ts, period or "month")
     flags = {f"r_{role}": roles[role] for role in ROLES}
@@ -1026,6 +1081,16 @@ def _base(
             term = ibis.cases((shut, ibis.literal(0, type="int64")), else_=sum(found[1:], found[0]))
             own[column] = term if column not in own else own[column] + term
     columns.update({column: own[column] for column in packed.columns})
+    if recurring is not None:
+        # The few stretches of sessions a customer comes back to take their session's
+        # key and next stretch from the table of those (a left join of a small table).
+        source = source.left_join(
+            recurring,
+            [
+                events[customer_column(events)] == recurring.m_customer,
+                (events.idx - events.session_idx) == recurring.m_start,
+            ],
+        )
     if kind == "all":
         columns["scope"] = ibis.literal("all", type="string")
     elif kind == "channel":
@@ -1085,16 +1150,28 @@ def compute_measures(
     # The narrow flagged events are computed once and kept: every part below reads
     # them, and each scope's copy reads them again (evaluating the bindings and roles on
     # the events for each copy made the whole board 4x slower).
-    narrow = _base(
-        events,
-        kind=kind,
-        atoms=atoms,
-        packed=flags.packed,
-        period=period,
-        roles=roles,
-        retention=retention,
-    )
-    with narrow.cache() as cached:
+    sessions = bool(wanted & {*_VISITS_PART, *_CARTS_PART})
+    with contextlib.ExitStack() as stack:
+        recurring = None
+        if sessions and "session_last" in events.columns:
+            twice = stack.enter_context(_twice(events).cache())
+            if int(twice.count().to_pyarrow().as_py()):
+                recurring = stack.enter_context(_recurring(events, twice).cache())
+        narrow = _base(
+            events,
+            kind=kind,
+            atoms=atoms,
+            packed=flags.packed,
+            period=period,
+            roles=roles,
+            retention=retention,
+            sessions=sessions,
+            recurring=recurring,
+        )
+        cached = stack.enter_context(narrow.cache())
+        if period is None:
+            # One period: its number is a constant, not a column of the kept table.
+            cached = cached.mutate(p=ibis.literal(0, type="int64"))
         parts = _parts(cached, kind, fixed, flags, uses, period, wanted, retention, spend, blended)
         rows = _unpack(parts)
     return _collect(rows, period=period, retention=retention)
@@ -1176,7 +1253,7 @@ def _parts(
             )
         )
     if wanted & set(_CARTS_PART):
-        columns = ["session_id", "customer", "ts", "p", *flags.columns()]
+        columns = ["customer", "sk", "ts", "p", *flags.columns()]
         parts += _carts_parts(base, scoped(_CARTS_PART, columns), flags)
     spend_table = None if spend is None else ibis.memtable(spend)
     if spend_table is not None and wanted & set(_TABLE_PART):

@@ -21,6 +21,15 @@ impression, a click, a purchase...; each can be replaced by an event name, a sta
 touchpoint id of the map, or a rule (``counts={"conversion": "sign_up"}``, CLI
 ``--count conversion=sign_up``). A zero denominator gives no value (not zero).
 
+**Sessions.** Visits, bounce rate, pages per visit, session duration, time on page and
+carts read sessions: a session is a customer's events sharing one ``session_id`` (the
+source's ids honoured, as ``customers.sessions`` counts them), wherever they fall in the
+path: an id that comes back after another session's events is still one session
+(docs/decisions/0006-sessions.md). A visit is a session with a page view, placed (scope
+and period) by its landing page view, its first; it bounces when no event of the session
+follows that page view; it lasts from the session's first event to its last; a page
+view's time runs to the session's next event.
+
 **Spend.** Media spend is the ``cost`` of the scope's events plus the rows of an
 optional spend table (:mod:`jornada.analytics._kpi_spend`) of the scope's channel (or
 campaign; a stage or touchpoint is charged the rows of the channels its bindings name).
