@@ -27,8 +27,10 @@ runs, wall and CPU seconds of each.
 ``--auc`` measures what fitting on a sample costs (``churn()`` fits on a seeded, weighted
 sample beyond ``MAX_FIT_ROWS`` customers): the model of the time-based split is fitted on
 all the training customers and on samples of 200k, 100k, 50k... down to a tenth of them
-(drawn as ``churn()`` draws them), and each one's ROC AUC and PR AUC on the whole
-held-out period are printed with its CPU seconds (one thread, as ``churn()`` fits).
+(drawn as ``churn()`` draws them, seeds 0 and 1), and each one's ROC AUC, PR AUC and Brier
+score on the whole held-out period are printed with its CPU seconds (one thread, as
+``churn()`` fits). Every customer's features are computed as ``churn()`` computes those of
+its samples (every customer wanted). ``--memory-limit 2GB`` keeps the engine small.
 """
 
 from __future__ import annotations
@@ -54,8 +56,9 @@ from jornada.analytics import _churn_model as model_
 from jornada.analytics.churn import (
     ChurnDefinition,
     _default_as_of,
-    _frames,
+    _features_of,
     _log_range,
+    _matrix,
     churn,
 )
 from jornada.analytics.features import feature_spec, features
@@ -87,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", action="store_true", help="with --full: churn() by step")
     parser.add_argument("--auc", action="store_true", help="held-out AUC with fit samples")
     parser.add_argument("--threads", type=int)
+    parser.add_argument("--memory-limit", help="the engine's memory limit, such as 2GB")
     parser.add_argument("--report", action="store_true", help="churn() as the report runs it")
     args = parser.parse_args(argv)
     if args.report:
@@ -99,7 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     if database is None:
         return 1
     journey: Journey | None = load_template(args.map) if args.map else None
-    engine = Engine.duckdb(database, read_only=True, threads=args.threads)
+    engine = Engine.duckdb(
+        database, read_only=True, threads=args.threads, memory_limit=args.memory_limit
+    )
     try:
         events = engine.table("events")
         count = int(events.count().execute())
@@ -164,31 +170,68 @@ def _report(root: Path, map_id: str, repeat: int) -> None:
         workspace.close()
 
 
+def _everyone(
+    events: Any, definition: ChurnDefinition, cutoffs: list[dt.datetime], journey: Journey | None
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Every customer's features (column-major) and labels at each cutoff: the rows
+    ``churn()`` samples from, computed as it computes the sampled ones (every customer
+    wanted)."""
+    spec = feature_spec(events, before=cutoffs[0], journey=journey)
+    windows = [(cutoff, cutoff + definition.window) for cutoff in cutoffs]
+    panel = definition.panel(events, windows, journey)
+    labels = panel.select("customer_id", "j", "label").order_by(["j", "customer_id"]).to_pyarrow()
+    wanted = labels.select(["customer_id", "j"]).rename_columns(["customer_id", "cutoff_index"])
+    table = _features_of(events, wanted, cutoffs, spec, journey)
+    if table.num_rows != labels.num_rows:
+        raise SystemExit("the features do not cover the population: a bug")
+    index = labels["j"].to_numpy(zero_copy_only=False)
+    frames = []
+    for k in range(len(cutoffs)):
+        rows = np.flatnonzero(index == k)
+        part = table.slice(int(rows[0]), len(rows))
+        if not part["customer_id"].equals(labels["customer_id"].take(rows)):
+            raise SystemExit("the features and the labels are not in the same order: a bug")
+        y = labels["label"].to_numpy(zero_copy_only=False)[rows].astype(bool)
+        frames.append((_matrix(part, spec.columns()), y))
+    return frames
+
+
 def _auc(events: Any, definition: ChurnDefinition, journey: Journey | None) -> None:
     _, last = _log_range(events)
     as_of = _default_as_of(last)
     eval_cutoff = as_of - definition.window
     train_cutoff = eval_cutoff - definition.window
-    spec = feature_spec(events, before=train_cutoff, journey=journey)
-    train, held_out = _frames(events, definition, [train_cutoff, eval_cutoff], spec, journey)
-    customers = len(train.y)
+    (train_x, train_y), (held_x, held_y) = _everyone(
+        events, definition, [train_cutoff, eval_cutoff], journey
+    )
+    customers = len(train_y)
     sizes = [customers] + [
         n for n in (200_000, 100_000, 50_000, 20_000, 10_000) if customers // 10 <= n < customers
     ]
-    print(f"held-out ROC/PR AUC by fit sample ({customers:,} training customers):")
-    print(f"{'fitted on':>12}{'ROC AUC':>10}{'PR AUC':>10}{'Brier':>10}{'fit CPU s':>11}")
+    print(
+        f"held-out ROC/PR AUC by fit sample ({customers:,} training customers, "
+        f"{len(held_y):,} held out, {int(held_y.sum()):,} positive):"
+    )
+    print(
+        f"{'fitted on':>12}{'seed':>6}{'ROC AUC':>10}{'PR AUC':>10}{'Brier':>11}{'fit CPU s':>11}"
+    )
     with model_.limited_threads():
         for size in sizes:
-            sample = model_.fit_rows(train.y, seed=0, limit=size)
-            x, y, weights = train.x, train.y, None
-            if sample is not None:
-                x = np.asfortranarray(train.x[sample[0]])  # column-major, as churn() fits
-                y, weights = train.y[sample[0]], sample[1]
-            cpu = time.process_time()
-            fitted = model_.fit(x, y, seed=0, weights=weights)
-            cpu = time.process_time() - cpu
-            m = model_.evaluate(model_.predict(fitted, held_out.x), held_out.y)
-            print(f"{len(y):>12,}{m.roc_auc:>10.4f}{m.pr_auc:>10.4f}{m.brier:>10.5f}{cpu:>11.2f}")
+            for seed in (0, 1) if size < customers else (0,):
+                sample = model_.fit_rows(train_y, seed=seed, limit=size)
+                x, y, weights = train_x, train_y, None
+                if sample is not None:
+                    x = np.asfortranarray(train_x[sample[0]])  # column-major, as churn() fits
+                    y, weights = train_y[sample[0]], sample[1]
+                cpu = time.process_time()
+                fitted = model_.fit(x, y, seed=seed, weights=weights)
+                cpu = time.process_time() - cpu
+                m = model_.evaluate(model_.predict(fitted, held_x), held_y)
+                print(
+                    f"{len(y):>12,}{seed:>6}{m.roc_auc:>10.4f}{m.pr_auc:>10.4f}"
+                    f"{m.brier:>11.7f}{cpu:>11.2f}",
+                    flush=True,
+                )
 
 
 # The steps of churn() (function names in jornada.analytics and scikit-learn).

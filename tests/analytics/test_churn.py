@@ -951,8 +951,9 @@ def test_a_weighted_sample_of_the_held_out_period_keeps_the_demo_figures(
     fit's weighted sample (decision 0005): on the demo, a sample of a quarter of them keeps
     ROC AUC within 0.005 of the full figure and the base rate exactly (0.0007 and exact at
     10M events)."""
-    from jornada.analytics.churn import _default_as_of, _frames, _log_range
+    from jornada.analytics.churn import _default_as_of, _log_range
     from jornada.analytics.features import feature_spec
+    from tests.analytics.test_churn_sampled import frames
 
     events = demo.events()
     definition = ChurnDefinition(cancel=("account_closed", "email_unsubscribed"))
@@ -960,7 +961,7 @@ def test_a_weighted_sample_of_the_held_out_period_keeps_the_demo_figures(
     eval_cutoff = _default_as_of(last) - definition.window
     train_cutoff = eval_cutoff - definition.window
     spec = feature_spec(events, before=train_cutoff)
-    train, held_out = _frames(events, definition, [train_cutoff, eval_cutoff], spec, None)
+    train, held_out = frames(events, definition, [train_cutoff, eval_cutoff], spec, None)
     with model_.limited_threads():
         trained, _ = _fit(train, seed=0)
         risk = model_.predict(trained, held_out.x)

@@ -1,10 +1,13 @@
 """The features churn scores everyone with: :func:`features_arrow` is :func:`features` to the
-bit (computed as two aggregations and a numpy spread of the counts), and the numbered labels
-the features count touchpoints and stages with are :func:`label_events`' labels."""
+bit (computed as two aggregations and a numpy spread of the counts), as
+:func:`features_by_cutoff_arrow` (the sampled customers' features) is
+:func:`features_by_cutoff`; and the numbered labels the features count touchpoints and stages
+with are :func:`label_events`' labels."""
 
 from __future__ import annotations
 
 import datetime as dt
+import random
 from collections.abc import Callable
 from typing import Any
 
@@ -13,7 +16,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jornada.analytics.churn import ChurnDefinition, churn_triggers
-from jornada.analytics.features import FeatureSpec, _numbered, features, features_arrow
+from jornada.analytics.features import (
+    FeatureSpec,
+    _numbered,
+    features,
+    features_arrow,
+    features_by_cutoff,
+    features_by_cutoff_arrow,
+)
 from jornada.events.binding import label_events
 from jornada.model import EventBinding, Journey, Stage, Touchpoint
 from tests.analytics.conftest import EventLog
@@ -100,6 +110,57 @@ def test_features_arrow_is_the_ordered_features_table(
     got = features_arrow(table, cutoff, spec=spec, journey=journey)
     assert got.schema.equals(want.schema), (got.schema, want.schema)
     assert got.equals(want), [n for n in want.column_names if not got[n].equals(want[n])]
+
+
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    rows=log_rows,
+    cutoff_days=st.lists(st.integers(1, 22), min_size=1, max_size=3, unique=True),
+    journey_kind=st.sampled_from(["none", "plain", "tangled"]),
+    facts=st.booleans(),
+    touchpoints=st.permutations(["look_tp", "pay_tp", "help_tp", "paid", "web_visit", "nowhere"]),
+    seed=st.integers(0, 2**16),
+)
+def test_features_by_cutoff_arrow_is_the_ordered_table_by_cutoff(
+    make_log: MakeLog,
+    rows: list[Any],
+    cutoff_days: list[int],
+    journey_kind: str,
+    facts: bool,
+    touchpoints: list[str],
+    seed: int,
+) -> None:
+    """Same columns, types, rows and numbers as :func:`features_by_cutoff` ordered by
+    cutoff and customer, for everyone and for some (customer, cutoff) pairs (a random
+    part, with pairs of no row), with and without the store's facts."""
+    log = make_log(rows)
+    table = log.table if facts else _plain(log.table)
+    journey = {"none": None, "plain": journey_of(PLAIN), "tangled": TANGLED}[journey_kind]
+    spec = FeatureSpec(
+        events=(*NAMES, "never_seen"),
+        channels=("web", "app", "sms"),
+        surveys=("csat", "nps", ""),
+        touchpoints=tuple(touchpoints[:4]) if journey is not None else (),
+        stages=journey is not None,
+        recent_days=3,
+    )
+    cutoffs = [BASE + dt.timedelta(days=d) for d in sorted(cutoff_days)]
+    want: pa.Table = features_by_cutoff(table, cutoffs, spec=spec, journey=journey)
+    want = want.order_by(["cutoff_index", "customer_id"]).to_pyarrow()
+    got = features_by_cutoff_arrow(table, cutoffs, spec=spec, journey=journey)
+    assert got.schema.equals(want.schema), (got.schema, want.schema)
+    assert got.equals(want), [n for n in want.column_names if not got[n].equals(want[n])]
+    pick = random.Random(seed)
+    keep = [pick.random() < 0.5 for _ in range(want.num_rows)]
+    chosen = want.filter(pa.array(keep, pa.bool_()))
+    pairs = pa.table(
+        {
+            "customer_id": [*chosen["customer_id"].to_pylist(), "nobody", "a"],
+            "cutoff_index": [*chosen["cutoff_index"].to_pylist(), 0, len(cutoffs)],
+        }
+    )
+    some = features_by_cutoff_arrow(table, cutoffs, spec=spec, journey=journey, pairs=pairs)
+    assert some.equals(chosen), [n for n in want.column_names if not some[n].equals(chosen[n])]
 
 
 @settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -18,16 +18,19 @@ from hypothesis import strategies as st
 from rich.console import Console
 
 from jornada.analytics import _churn_model as model_
+from jornada.analytics._churn_labels import Outcome
 from jornada.analytics.churn import (
     _default_as_of,
     _features_of,
     _fit,
-    _frames,
+    _Frame,
     _log_range,
+    _matrix,
     _sampled_frames,
     churn,
 )
-from jornada.analytics.features import feature_spec, features_by_cutoff
+from jornada.analytics.features import FeatureSpec, feature_spec, features_by_cutoff
+from jornada.model import Journey
 from jornada.workspace import Workspace
 from tests.analytics.conftest import EventLog
 from tests.analytics.test_churn import DEFINITION, shop  # noqa: F401 (a fixture)
@@ -35,6 +38,34 @@ from tests.analytics.test_features import PLAIN, cutoff_spec, journey_of, log_ro
 
 MakeLog = Callable[..., EventLog]
 BASE = dt.datetime(2026, 1, 1)
+
+
+def frames(
+    events: Any,
+    outcome: Outcome,
+    cutoffs: list[dt.datetime],
+    spec: FeatureSpec,
+    journey: Journey | None,
+) -> list[_Frame]:
+    """The reference churn samples from: every customer's features at each of ``cutoffs``
+    (the one-query :func:`features_by_cutoff`, joined with the labels), by customer id."""
+    table = features_by_cutoff(events, cutoffs, spec=spec, journey=journey)
+    panel = outcome.panel(events, [(c, c + outcome.window) for c in cutoffs], journey)
+    panel = panel.select(p_customer=panel["customer_id"], p_j=panel["j"], label=panel["label"])
+    joined = table.join(
+        panel,
+        [table["customer_id"] == panel["p_customer"], table["cutoff_index"] == panel["p_j"]],
+    ).drop("p_customer", "p_j")
+    arrow = joined.order_by(["cutoff_index", "customer_id"]).to_pyarrow()
+    index = arrow["cutoff_index"].to_numpy(zero_copy_only=False)
+    bounds = np.searchsorted(index, np.arange(len(cutoffs) + 1), side="left")
+    found = []
+    for k in range(len(cutoffs)):
+        part = arrow.slice(int(bounds[k]), int(bounds[k + 1] - bounds[k]))
+        y = part["label"].to_numpy(zero_copy_only=False).astype(bool)
+        info = part.select(["last_event", "last_event_at", "last_touchpoint"])
+        found.append(_Frame(part["customer_id"], _matrix(part, spec.columns()), y, info))
+    return found
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -77,8 +108,8 @@ def test_the_features_of_some_customers_are_the_full_features_restricted_to_them
     keys.append(("nobody", 0))  # a key without events has no row
     wanted = pa.table(
         {
-            "w_customer": pa.array([c for c, _ in keys], pa.string()),
-            "w_index": pa.array([k for _, k in keys], pa.int64()),
+            "customer_id": pa.array([c for c, _ in keys], pa.string()),
+            "cutoff_index": pa.array([k for _, k in keys], pa.int64()),
         }
     )
     got = _features_of(table, wanted, cutoffs, spec, journey).to_pylist()
@@ -104,7 +135,7 @@ def test_the_models_are_those_of_the_full_features(
     train_cutoff = eval_cutoff - DEFINITION.window
     cutoffs = [train_cutoff, eval_cutoff, as_of]
     spec = feature_spec(events, before=train_cutoff)
-    full = _frames(events, DEFINITION, cutoffs, spec, None)
+    full = frames(events, DEFINITION, cutoffs, spec, None)
     limit = len(full[0].y) // 2
     assert limit < len(full[1].y)
     monkeypatch.setattr(model_, "MAX_FIT_ROWS", limit)
@@ -160,7 +191,7 @@ def test_a_weighted_sample_estimates_the_held_out_figures(
     eval_cutoff = as_of - DEFINITION.window
     train_cutoff = eval_cutoff - DEFINITION.window
     spec = feature_spec(events, before=train_cutoff)
-    train, held_out = _frames(events, DEFINITION, [train_cutoff, eval_cutoff], spec, None)
+    train, held_out = frames(events, DEFINITION, [train_cutoff, eval_cutoff], spec, None)
     with model_.limited_threads():
         model, _ = _fit(train, seed=0)
         risk = model_.predict(model, held_out.x)

@@ -34,7 +34,14 @@ seeds each, ``benchmarks/churn.py --auc``). Weighted fits are a third slower per
 100k customers still take half of 200k's time. Everyone is still scored, and the result
 says how many customers each model was fitted on. Beyond the limit, :func:`evaluate` takes
 the final fit's sample with its weights (each row counts as that many customers): the
-held-out figures are then estimates (decision 0005).
+held-out figures are then estimates (decision 0005). A smaller sample was measured and not
+taken: fitted on 50k the held-out ROC AUC stayed (0.9507/0.9527 against 0.9510/0.9516 on
+100k, seeds 0 and 1) but the Brier score was worse for both seeds (0.0005728/0.0005730
+against 0.0005694/0.0005695), beyond the seeds' spread.
+
+The bin edges of a weighted fit are scikit-learn's, computed faster (:class:`_Binning`:
+one call for a column's 254 weighted quantiles instead of one call each, 40% of a fit
+on 100k rows): the same model to the bit.
 
 Drivers are measured on a sample of at most :data:`MAX_DRIVER_ROWS` held-out customers:
 every positive one up to half of it, the rest drawn from the negatives (seeded); ROC AUC
@@ -61,6 +68,7 @@ from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
+from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import (
     average_precision_score,
@@ -68,6 +76,13 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
+try:  # scikit-learn's binning internals (1.8+), for the weighted quantiles below
+    from sklearn.ensemble._hist_gradient_boosting.binning import _BinMapper
+    from sklearn.ensemble._hist_gradient_boosting.common import ALMOST_INF, X_DTYPE
+    from sklearn.utils.stats import _weighted_percentile
+except ImportError:  # pragma: no cover - another scikit-learn: its own binning
+    _BinMapper = None
 
 __all__ = [
     "CalibrationBin",
@@ -233,6 +248,77 @@ def _draw(
     return rows[order], weights[order]
 
 
+class _Boosting(HistGradientBoostingClassifier):  # type: ignore[misc]
+    """scikit-learn's gradient boosting, with :class:`_Binning`'s bin edges (the same
+    ones, to the bit: the same model, faster with weights)."""
+
+    def _bin_data(self, x: Matrix, *args: Any, **kwargs: Any) -> Any:
+        training = kwargs.get("is_training_data", args[-1] if args else False)
+        mapper: Any = self.__dict__.get("_bin_mapper")
+        if training and _BinMapper is not None and type(mapper) is _BinMapper:
+            self._bin_mapper = _Binning(**mapper.get_params())
+        return super()._bin_data(x, *args, **kwargs)
+
+
+if _BinMapper is not None:
+
+    class _Binning(_BinMapper):  # type: ignore[misc]
+        """scikit-learn's bin mapper, with each column's weighted quantiles in one call.
+
+        With sample weights (:func:`fit_rows`), scikit-learn 1.8 computes the 254 bin
+        edges of a column with many values one percentile at a time, sorting the column
+        and summing its weights again for each: about 40% of a fit on 100k rows. One call
+        of its ``_weighted_percentile`` with all of them gives the same numbers (each
+        percentile is looked up alone in the same sorted weights); the rest is its
+        ``_find_binning_thresholds``. Other cases (no weights, categorical columns, more
+        rows than its subsample) are scikit-learn's own."""
+
+        def fit(self, x: Matrix, y: Any = None, sample_weight: Matrix | None = None) -> Any:
+            plain = (
+                sample_weight is None
+                or (self.is_categorical is not None and np.any(self.is_categorical))
+                or (self.subsample is not None and x.shape[0] > self.subsample)
+                or not 3 <= self.n_bins <= 256
+            )
+            if plain:
+                return super().fit(x, y, sample_weight=sample_weight)
+            x = np.asarray(x, dtype=X_DTYPE)
+            weights = np.asarray(sample_weight, dtype="float64")
+            thresholds = [
+                _thresholds(x[:, column], self.n_bins - 1, weights) for column in range(x.shape[1])
+            ]
+            self.is_categorical_ = np.zeros(x.shape[1], dtype=np.uint8)
+            self.missing_values_bin_idx_ = self.n_bins - 1
+            self.bin_thresholds_ = thresholds
+            self.n_bins_non_missing_ = np.array([len(t) + 1 for t in thresholds], dtype=np.uint32)
+            return self
+
+
+def _thresholds(values: Matrix, max_bins: int, weights: Matrix) -> Matrix:
+    """scikit-learn's ``_find_binning_thresholds`` of one weighted column, its quantiles
+    in one call (see :class:`_Binning`)."""
+    known = ~np.isnan(values)
+    values, weights = values[known], weights[known]
+    kept = weights != 0
+    values, weights = values[kept], weights[kept]
+    order = np.argsort(values)
+    values, weights = values[order], weights[order]
+    # np.unique without sorting again: the values are sorted already.
+    distinct = values[np.concatenate(([True], values[1:] != values[:-1]))].astype(X_DTYPE)
+    if len(distinct) == 1:
+        return np.asarray([])
+    if len(distinct) <= max_bins:
+        edges: Matrix = sliding_window_view(distinct, 2).mean(axis=1)
+    else:
+        percentiles = np.linspace(0, 100, num=max_bins + 1)[1:-1]
+        edges = np.asarray(_weighted_percentile(values, weights, percentiles, average=True))
+    unique = np.unique(edges)
+    if unique.shape[0] != edges.shape[0]:
+        edges = unique
+    np.clip(edges, a_min=None, a_max=ALMOST_INF, out=edges)
+    return edges
+
+
 def fit(
     x: Matrix, y: Vector, *, seed: int, weights: Matrix | None = None
 ) -> HistGradientBoostingClassifier:
@@ -251,7 +337,7 @@ def fit(
         # sample. As a constant, no tree splits on it, and the model is the one without it.
         x = x.copy(order="K")
         x[:, empty] = 0.0
-    model = HistGradientBoostingClassifier(
+    model = _Boosting(
         max_iter=100,
         learning_rate=0.1,
         max_leaf_nodes=15,

@@ -110,7 +110,7 @@ from jornada.analytics.features import (
     FeatureSpec,
     feature_spec,
     features_arrow,
-    features_by_cutoff,
+    features_by_cutoff_arrow,
     utc_naive,
 )
 from jornada.analytics.funnel import parse_window
@@ -741,40 +741,6 @@ class _Frame:
         return self.x[at]
 
 
-def _frames(
-    events: ir.Table,
-    outcome: Outcome,
-    cutoffs: Sequence[dt.datetime],
-    spec: FeatureSpec,
-    journey: Journey | None,
-) -> list[_Frame]:
-    """Features at each of ``cutoffs`` (increasing) of the population at that cutoff, with
-    their labels: one query for all of them (the events are read once)."""
-    table = features_by_cutoff(events, cutoffs, spec=spec, journey=journey)
-    windows: list[Window] = [(cutoff, cutoff + outcome.window) for cutoff in cutoffs]
-    panel = outcome.panel(events, windows, journey)
-    panel = panel.select(p_customer=panel["customer_id"], p_j=panel["j"], label=panel["label"])
-    joined = table.join(
-        panel,
-        [table["customer_id"] == panel["p_customer"], table["cutoff_index"] == panel["p_j"]],
-    ).drop("p_customer", "p_j")
-    arrow = joined.order_by(["cutoff_index", "customer_id"]).to_pyarrow()
-    index = arrow["cutoff_index"].to_numpy(zero_copy_only=False)
-    bounds = np.searchsorted(index, np.arange(len(cutoffs) + 1), side="left")
-    names = spec.columns()
-    frames = []
-    for k in range(len(cutoffs)):
-        part = arrow.slice(int(bounds[k]), int(bounds[k + 1] - bounds[k]))
-        # Column by column into a column-major matrix: contiguous writes.
-        x = np.empty((part.num_rows, len(names)), order="F")
-        for column, name in enumerate(names):
-            x[:, column] = part[name].to_numpy(zero_copy_only=False).astype("float64")
-        y = part["label"].to_numpy(zero_copy_only=False).astype(bool)
-        info = part.select(["last_event", "last_event_at", "last_touchpoint"])
-        frames.append(_Frame(part["customer_id"], x, y, info))
-    return frames
-
-
 def _matrix(part: pa.Table, names: list[str]) -> model_.Matrix:
     # Column by column into a column-major matrix: contiguous writes.
     x = np.empty((part.num_rows, len(names)), order="F")
@@ -806,18 +772,13 @@ def _features_of(
     journey: Journey | None,
 ) -> pa.Table:
     """The rows of :func:`~jornada.analytics.features.features_by_cutoff` of the
-    customers ``w_customer`` at the cutoffs ``w_index`` of ``wanted``, by cutoff and
+    customers ``customer_id`` at the cutoffs ``cutoff_index`` of ``wanted``, by cutoff and
     customer: computed on those customers' events only (a semi join; a customer's
-    features depend on their own events alone)."""
-    keys = ibis.memtable(wanted)
+    features depend on their own events alone), as
+    :func:`~jornada.analytics.features.features_by_cutoff_arrow` computes them."""
+    keys = ibis.memtable(wanted.select(["customer_id"]).rename_columns(["w_customer"]))
     chosen = events.semi_join(keys, events["customer_id"] == keys["w_customer"])
-    table = features_by_cutoff(chosen, cutoffs, spec=spec, journey=journey)
-    joined = table.join(
-        keys,
-        [table["customer_id"] == keys["w_customer"], table["cutoff_index"] == keys["w_index"]],
-    )
-    arrow: pa.Table = joined.order_by(["cutoff_index", "customer_id"]).to_pyarrow()
-    return arrow
+    return features_by_cutoff_arrow(chosen, cutoffs, spec=spec, journey=journey, pairs=wanted)
 
 
 def _sampled_frames(
@@ -828,8 +789,9 @@ def _sampled_frames(
     journey: Journey | None,
     seed: int,
 ) -> list[_Frame]:
-    """The frames of :func:`_frames` at the training, evaluation and scoring cutoffs, with
-    the features of the training and held-out customers the model needs only.
+    """The populations at the training, evaluation and scoring cutoffs (by customer id),
+    with their labels, and the features of the training and held-out customers the model
+    needs only.
 
     The labels come first (one small aggregation): they decide which customers the fits
     and the drivers are drawn from (:func:`_eval_rows`, :func:`~._churn_model.fit_rows`),
@@ -850,7 +812,7 @@ def _sampled_frames(
     names = spec.columns()
     wanted = pa.table(
         {
-            "w_customer": pa.concat_arrays(
+            "customer_id": pa.concat_arrays(
                 [
                     (part["customer_id"] if rows is None else part["customer_id"].take(rows))
                     .combine_chunks()
@@ -858,7 +820,7 @@ def _sampled_frames(
                     for part, rows in zip(populations, needed, strict=True)
                 ]
             ),
-            "w_index": np.concatenate(
+            "cutoff_index": np.concatenate(
                 [
                     np.full(part.num_rows if rows is None else len(rows), k, dtype="int64")
                     for k, (part, rows) in enumerate(zip(populations, needed, strict=True))

@@ -77,6 +77,7 @@ __all__ = [
     "features",
     "features_arrow",
     "features_by_cutoff",
+    "features_by_cutoff_arrow",
     "utc_naive",
 ]
 
@@ -447,9 +448,91 @@ def features_arrow(
     cutoff = utc_naive(cutoff)
     if (spec.touchpoints or spec.stages) and journey is None:
         raise ValueError("this feature spec has touchpoint or stage columns: pass the journey")
-    # Survey columns are named first (FeatureSpec._names): without the counted kinds the
-    # other columns keep their names.
-    rest = FeatureSpec(
+    main: pa.Table = (
+        features(events, cutoff, spec=_rest(spec), journey=journey)
+        .order_by("customer_id")
+        .to_pyarrow()
+    )
+    kinds, tp_ids = _kinds(events.filter(events["ts"] < cutoff), journey)
+    rows = pc.index_in(kinds["customer_id"], value_set=main["customer_id"].combine_chunks())
+    if rows.null_count:
+        raise ValueError("the counts and the other columns disagree on the customers: a bug")
+    counted = _spread(kinds, rows.to_numpy(zero_copy_only=False), spec, tp_ids, main.num_rows)
+    columns = {name: counted[name] if name in counted else main[name] for name in _order(spec)}
+    return pa.table(columns)
+
+
+def features_by_cutoff_arrow(
+    events: ir.Table,
+    cutoffs: Sequence[dt.datetime],
+    *,
+    spec: FeatureSpec,
+    journey: Journey | None = None,
+    pairs: pa.Table | None = None,
+) -> pa.Table:
+    """The rows of :func:`features_by_cutoff` ordered by ``cutoff_index`` and
+    ``customer_id``, as Arrow, computed as :func:`features_arrow` computes its rows: the
+    counts per event name, channel and touchpoint spread from one small grouping per
+    (customer, period, event, channel, touchpoint). With ``pairs`` (columns
+    ``customer_id`` and ``cutoff_index``), only those rows.
+
+    >>> import ibis, datetime as dt
+    >>> events = ibis.memtable({"customer_id": ["b", "a", "a"], "event": ["x", "x", "y"],
+    ...     "ts": [dt.datetime(2026, 1, d) for d in (1, 2, 3)], "channel": ["web"] * 3,
+    ...     "value": [None, 5.0, None], "score": [None, None, 3.0],
+    ...     "session_id": ["s1", "s2", "s2"]})
+    >>> spec = FeatureSpec(events=("x", "y"), channels=("web",))
+    >>> cutoffs = [dt.datetime(2026, 1, 3), dt.datetime(2026, 2, 1)]
+    >>> table = features_by_cutoff_arrow(events, cutoffs, spec=spec)
+    >>> table.select(["cutoff_index", "customer_id", "events", "event_y"]).to_pylist()
+    ... # doctest: +NORMALIZE_WHITESPACE
+    [{'cutoff_index': 0, 'customer_id': 'a', 'events': 1, 'event_y': 0},
+     {'cutoff_index': 0, 'customer_id': 'b', 'events': 1, 'event_y': 0},
+     {'cutoff_index': 1, 'customer_id': 'a', 'events': 2, 'event_y': 1},
+     {'cutoff_index': 1, 'customer_id': 'b', 'events': 1, 'event_y': 0}]
+    """
+    cutoffs = [utc_naive(c) for c in cutoffs]
+    table = features_by_cutoff(events, cutoffs, spec=_rest(spec), journey=journey)
+    if pairs is not None:
+        keys = ibis.memtable(
+            pa.table(
+                {
+                    "w_customer": pairs["customer_id"].combine_chunks().cast(pa.string()),
+                    "w_index": pairs["cutoff_index"].combine_chunks().cast(pa.int64()),
+                }
+            )
+        )
+        table = table.semi_join(
+            keys,
+            [table["customer_id"] == keys["w_customer"], table["cutoff_index"] == keys["w_index"]],
+        )
+    main: pa.Table = table.order_by(["cutoff_index", "customer_id"]).to_pyarrow()
+    kinds, tp_ids = _kinds(events.filter(events["ts"] < cutoffs[-1]), journey, cutoffs)
+    index = main["cutoff_index"].to_numpy(zero_copy_only=False)
+    bounds = np.searchsorted(index, np.arange(len(cutoffs) + 1), side="left")
+    p = kinds["_p"].to_numpy(zero_copy_only=False)
+    parts = []
+    for k in range(len(cutoffs)):
+        part = main.slice(int(bounds[k]), int(bounds[k + 1] - bounds[k]))
+        # A period's counts go to every cutoff from its own on.
+        mine = kinds.filter(pa.array(p <= k))
+        rows = pc.index_in(mine["customer_id"], value_set=part["customer_id"].combine_chunks())
+        # Customers left out by ``pairs`` have no row: their counts are dropped.
+        at = rows.fill_null(part.num_rows).to_numpy(zero_copy_only=False)
+        counted = _spread(mine, at, spec, tp_ids, part.num_rows)
+        order = [*_order(spec), "cutoff_index"]
+        parts.append(
+            pa.table({name: counted[name] if name in counted else part[name] for name in order})
+        )
+    result: pa.Table = pa.concat_tables(parts)
+    return result
+
+
+def _rest(spec: FeatureSpec) -> FeatureSpec:
+    """``spec`` without the counted event names, channels and touchpoints. Survey columns
+    are named first (FeatureSpec._names): without the counted kinds the other columns keep
+    their names."""
+    return FeatureSpec(
         surveys=spec.surveys,
         stages=spec.stages,
         purchase=spec.purchase,
@@ -457,35 +540,28 @@ def features_arrow(
         failed_payment=spec.failed_payment,
         recent_days=spec.recent_days,
     )
-    main: pa.Table = (
-        features(events, cutoff, spec=rest, journey=journey).order_by("customer_id").to_pyarrow()
-    )
-    before = events.filter(events["ts"] < cutoff)
-    tp_ids: tuple[str, ...] = ()
+
+
+def _kinds(
+    before: ir.Table, journey: Journey | None, cutoffs: Sequence[dt.datetime] = ()
+) -> tuple[pa.Table, tuple[str, ...] | None]:
+    """The events counted per customer, period (``_p``, with ``cutoffs``: the first
+    cutoff the event is before), event, channel and (with a map) touchpoint number
+    (``_tp``), with the touchpoint ids the numbers stand for (None without a map; see
+    :func:`_numbered`)."""
     keys = ["customer_id", "event", "channel"]
+    tp_ids = None
     if journey is not None:
         before, tp_ids = _numbered(journey, before)
         keys.append("_tp")
+    if cutoffs:
+        ts = before["ts"]
+        before = before.mutate(
+            _p=ibis.cases(*((ts < c, k) for k, c in enumerate(cutoffs)), else_=len(cutoffs))
+        )
+        keys.insert(1, "_p")
     kinds: pa.Table = before.group_by(keys).aggregate(n=before.count()).to_pyarrow()
-    rows = pc.index_in(kinds["customer_id"], value_set=main["customer_id"].combine_chunks())
-    if rows.null_count:
-        raise ValueError("the counts and the other columns disagree on the customers: a bug")
-    at = rows.to_numpy(zero_copy_only=False)
-    n = kinds["n"].to_numpy(zero_copy_only=False).astype("float64")
-    _, event_names, channels, touchpoints = spec._names()
-    counted: dict[str, pa.Array] = {}
-    for column, names in (("event", event_names), ("channel", channels)):
-        values = kinds[column]
-        code = pc.index_in(values, value_set=pa.array(list(names), type=values.type))
-        _spread(counted, at, n, code.fill_null(-1).to_numpy(), list(names.values()), main.num_rows)
-    if journey is not None:
-        # The touchpoint numbers as positions among the spec's touchpoints (-1: not one).
-        spread = np.array([list(touchpoints).index(t) if t in touchpoints else -1 for t in tp_ids])
-        number = kinds["_tp"].fill_null(-1).to_numpy(zero_copy_only=False)
-        code = np.where(number >= 0, spread[np.maximum(number, 0)] if len(spread) else -1, -1)
-        _spread(counted, at, n, code, list(touchpoints.values()), main.num_rows)
-    columns = {name: counted[name] if name in counted else main[name] for name in _order(spec)}
-    return pa.table(columns)
+    return kinds, tp_ids
 
 
 def _order(spec: FeatureSpec) -> list[str]:
@@ -493,19 +569,42 @@ def _order(spec: FeatureSpec) -> list[str]:
 
 
 def _spread(
-    counted: dict[str, pa.Array],
+    kinds: pa.Table,
     rows: npt.NDArray[np.int64],
-    n: npt.NDArray[np.float64],
-    code: npt.NDArray[np.int64],
-    names: list[str],
+    spec: FeatureSpec,
+    tp_ids: tuple[str, ...] | None,
     customers: int,
-) -> None:
-    """The ``n`` of the rows of each ``code`` (position in ``names``), summed per customer
-    (``rows``), as int64 columns named ``names``: exact (counts far below 2**53)."""
-    for k, name in enumerate(names):
-        mine = code == k
-        total = np.bincount(rows[mine], weights=n[mine], minlength=customers)
-        counted[name] = pa.array(total.astype("int64"))
+) -> dict[str, pa.Array]:
+    """The counts ``n`` of :func:`_kinds`, summed per customer (``rows``, positions
+    among ``customers``; ``customers`` itself drops the row) into the spec's event,
+    channel and touchpoint columns, as int64 columns: exact (counts far below 2**53)."""
+    n = kinds["n"].to_numpy(zero_copy_only=False).astype("float64")
+    _, event_names, channels, touchpoints = spec._names()
+    codes = []
+    for column, names in (("event", event_names), ("channel", channels)):
+        values = kinds[column]
+        code = pc.index_in(values, value_set=pa.array(list(names), type=values.type))
+        codes.append((code.fill_null(-1).to_numpy(zero_copy_only=False), list(names.values())))
+    if tp_ids is not None:
+        # The touchpoint numbers as positions among the spec's touchpoints (-1: not one).
+        spread = np.array([list(touchpoints).index(t) if t in touchpoints else -1 for t in tp_ids])
+        number = kinds["_tp"].fill_null(-1).to_numpy(zero_copy_only=False)
+        code = np.where(number >= 0, spread[np.maximum(number, 0)] if len(spread) else -1, -1)
+        codes.append((code, list(touchpoints.values())))
+    counted: dict[str, pa.Array] = {}
+    for code, columns in codes:
+        if not columns:
+            continue
+        # One count per (column, customer): the cell's flat position, column by column (each
+        # column's counts then contiguous), rows beyond the customers (dropped) and codes
+        # of no column left out.
+        mine = (code >= 0) & (rows < customers)
+        cell = code[mine] * customers + rows[mine]
+        total = np.bincount(cell, weights=n[mine], minlength=customers * len(columns))
+        table = total.reshape(len(columns), customers)
+        for k, name in enumerate(columns):
+            counted[name] = pa.array(table[k].astype("int64"))
+    return counted
 
 
 def _is(number: ir.IntegerValue, names: tuple[str, ...], name: str) -> ir.BooleanValue:
