@@ -40,3 +40,17 @@ def test_only_setting_names_reach_the_sql() -> None:
         engine.setting("threads = 1; DROP TABLE x", 1),
     ):
         pass
+
+
+def test_the_blocks_own_error_shows_when_the_transaction_is_aborted() -> None:
+    """Inside a transaction the failure aborted, DuckDB refuses to put the setting back;
+    the error raised is still the block's, and the engine works once it is rolled back."""
+    engine = Engine.duckdb()
+    engine.sql("BEGIN TRANSACTION")
+    with (
+        pytest.raises(EngineError, match="boom"),
+        engine.setting("preserve_insertion_order", False),
+    ):
+        engine.sql("SELECT error('boom')")  # a failure at run time aborts the transaction
+    engine.sql("ROLLBACK")
+    assert engine.sql("SELECT 1").fetchone() == (1,)

@@ -168,11 +168,19 @@ class Engine:
         self.sql(f"SET {name} = ?", [value])
         try:
             yield
-        finally:
-            if before is None:
-                self.sql(f"RESET {name}")
-            else:
-                self.sql(f"SET {name} = ?", [before])
+        except BaseException:
+            # In a transaction the failure aborted, DuckDB refuses the SET too: the error
+            # on its way out is the one to show (out of memory, a bad row...), not that.
+            with contextlib.suppress(EngineError):
+                self._put_back(name, before)
+            raise
+        self._put_back(name, before)
+
+    def _put_back(self, name: str, before: object) -> None:
+        if before is None:
+            self.sql(f"RESET {name}")
+        else:
+            self.sql(f"SET {name} = ?", [before])
 
     # --- tracing -------------------------------------------------------------------
 
