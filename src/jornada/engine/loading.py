@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import pyarrow as pa
@@ -124,28 +125,44 @@ def _as_text(expr: str) -> str:
     return f"nullif(trim(CAST({expr} AS VARCHAR)), '')"
 
 
+def _absolute(tstz: str) -> str:
+    """A TIMESTAMPTZ as a UTC TIMESTAMP: the cast's value in a UTC session, from its
+    microseconds (the cast works through a calendar: ~0.3 CPU-s per 1M rows). Infinite
+    times, which the arithmetic makes NULL, still take the cast (``coalesce`` reads its
+    second argument only for the rows still NULL)."""
+    return f"coalesce(make_timestamp(epoch_us({tstz})), CAST({tstz} AS TIMESTAMP))"
+
+
+def _from_local(timestamp: str, plan: LoadPlan) -> str:
+    """A TIMESTAMP local to the plan's time zone as a UTC TIMESTAMP (in UTC, itself)."""
+    converted = (
+        f"CAST(timezone('UTC', timezone({_literal(plan.time_zone)}, {timestamp})) AS TIMESTAMP)"
+    )
+    if plan.time_zone != "UTC":
+        return converted
+    return f"coalesce(make_timestamp(epoch_us({timestamp})), {converted})"
+
+
 def _time_expression(column: str, column_type: str, plan: LoadPlan) -> str:
     """UTC timestamp of a time column, NULL when it cannot be read."""
-    tz = _literal(plan.time_zone)
     if column_type.startswith("TIMESTAMP WITH TIME ZONE"):
-        return f"CAST({column} AS TIMESTAMP)"  # session time zone is UTC
+        return _absolute(column)
     if column_type.startswith(("TIMESTAMP", "DATE")):
-        return f"CAST(timezone('UTC', timezone({tz}, CAST({column} AS TIMESTAMP))) AS TIMESTAMP)"
+        return _from_local(f"CAST({column} AS TIMESTAMP)", plan)
     text = _as_text(column)
     if plan.time_format in ("epoch", "epoch_ms"):
         scale = "1000.0" if plan.time_format == "epoch_ms" else "1.0"
-        return f"CAST(to_timestamp(TRY_CAST({text} AS DOUBLE) / {scale}) AS TIMESTAMP)"
+        return _absolute(f"to_timestamp(TRY_CAST({text} AS DOUBLE) / {scale})")
     if plan.time_format is not None:
         local = f"try_strptime({text}, {_literal(plan.time_format)})"
-        has_zone = "%z" in plan.time_format or "%Z" in plan.time_format
-        if has_zone:
-            return f"CAST({local} AS TIMESTAMP)"
-        return f"CAST(timezone('UTC', timezone({tz}, CAST({local} AS TIMESTAMP))) AS TIMESTAMP)"
+        if "%z" in plan.time_format or "%Z" in plan.time_format:
+            return _absolute(local)
+        return _from_local(f"CAST({local} AS TIMESTAMP)", plan)
     # ISO 8601: with an offset (Z, +02:00, -0300) it is absolute; without, local to --tz.
     return (
         f"CASE WHEN regexp_matches({text}, '([zZ]|[+-][0-9]{{2}}(:?[0-9]{{2}})?)$') "
-        f"THEN CAST(TRY_CAST({text} AS TIMESTAMPTZ) AS TIMESTAMP) "
-        f"ELSE CAST(timezone('UTC', timezone({tz}, TRY_CAST({text} AS TIMESTAMP))) AS TIMESTAMP) END"
+        f"THEN {_absolute(f'TRY_CAST({text} AS TIMESTAMPTZ)')} "
+        f"ELSE {_from_local(f'TRY_CAST({text} AS TIMESTAMP)', plan)} END"
     )
 
 
@@ -165,10 +182,185 @@ def _number_expression(column: str, column_type: str) -> str:
     return f"TRY_CAST(replace({_as_text(column)}, ',', '.') AS DOUBLE)"
 
 
-CHECKED = "_load_checked"
-"""The narrow rows of the load in progress: a table of the store, not a temporary one
-(DuckDB keeps temporary tables uncompressed: at 100M events this one spilled ~18 GB),
-created and dropped inside the load's transaction, so never seen committed."""
+SOURCE = "_load_source"
+"""A copy of a text source (CSV, JSON lines, Arrow) with its row numbers, read by every
+pass of the load instead of the source (see :func:`_stage`)."""
+
+BAD = "_load_bad"
+DROPPED = "_load_dropped"
+REFUSED = "_load_refused"
+
+_STAGE_SHARE = 5
+"""A text source is copied into memory when it is at most this fraction of the engine's
+memory limit (the copy takes about twice the file's size: 368 MB for a 175 MB CSV), into
+the store otherwise."""
+
+_UNIT_BYTES = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+_UNIT_BYTES |= {"KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+
+
+def _memory_limit_bytes(engine: Engine) -> float | None:
+    """The engine's memory limit in bytes, as DuckDB shows it ("1.8 GiB"); None if unknown."""
+    row = engine.sql("SELECT current_setting('memory_limit')").fetchone()
+    number, _, unit = str(row[0] if row else "").strip().partition(" ")
+    try:
+        return float(number) * _UNIT_BYTES[unit.strip().upper()]
+    except (ValueError, KeyError):
+        return None
+
+
+def _source_bytes(plan: LoadPlan) -> int | None:
+    if plan.kind == "arrow":
+        return plan.arrow.nbytes if plan.arrow is not None else None
+    try:
+        return Path(plan.location).stat().st_size
+    except OSError:
+        return None
+
+
+def _stage(engine: Engine, plan: LoadPlan, rejects: str) -> tuple[str, list[Any]]:
+    """The numbered rows of the source, for every pass of the load: Parquet as it is, a
+    text source copied once into :data:`SOURCE`.
+
+    Numbering the rows of a CSV, JSON lines or Arrow source takes ``row_number() OVER
+    ()``, which DuckDB runs on one thread, with everything after it in the same pipeline:
+    each pass would parse the source again, on one core. The copy is read in parallel, as
+    Parquet is (numbered by its reader). Reading every column once also keeps DuckDB
+    1.5's CSV reader consistent: a pass that reads only some columns does not refuse a
+    row for bad text in another (so passes would disagree on the rows), and with rows to
+    refuse it failed on such a pass ("INTERNAL Error: Attempted to access index 4 within
+    vector of size 4"), invalidating the database. The copy is a temporary table (in
+    memory) when the source is small beside the memory limit, else a table of the store
+    (compressed, on disk), created and dropped inside the load's transaction.
+    """
+    reader, params = _reader(plan, rejects)
+    if plan.kind == "parquet":
+        return reader, params
+    size, limit = _source_bytes(plan), _memory_limit_bytes(engine)
+    small = size is not None and limit is not None and size * _STAGE_SHARE <= limit
+    temporary = "TEMP " if small else ""
+    engine.sql(f"DROP TABLE IF EXISTS {SOURCE}")
+    engine.sql(f"CREATE {temporary}TABLE {SOURCE} AS SELECT * FROM {reader}", params)
+    return f"(SELECT * FROM {SOURCE})", []
+
+
+def _filters_kept_above(engine: Engine) -> contextlib.AbstractContextManager[None]:
+    """DuckDB's filter pushdown off, for a statement that filters on values it computes:
+    pushed under the projection, the filter computes them again (the time parse, the
+    number checks: the keys of 1M CSV rows took 4.9 CPU-s with the pushdown, 1.3
+    without; an identifier kind's rows 0.73 against 0.59). No such statement reads a
+    table a pushed filter would prune."""
+    return engine.setting("disabled_optimizers", "filter_pushdown")
+
+
+@dataclass(frozen=True)
+class _Sql:
+    """The SQL expressions of one load, over a source row ``src`` (``src._row``: its data
+    row number)."""
+
+    event_id: str
+    source_id: str | None  # the id column's text (scoped), when there is one
+    keys: str  # the key columns, named _event_id, _customer, _time_raw, _ts, ...
+    good: str  # true when the row has no problem (over the key columns)
+    problem: str  # the row's first problem as "column<RS>reason", NULL when none
+    payload: str  # channel, value, cost, text, score, properties, identities
+    identities: dict[str, str]  # kind -> raw text of the row's identifier of that kind
+
+
+def _load_sql(
+    plan: LoadPlan,
+    source_columns: Sequence[tuple[str, str]],
+    *,
+    ids_complete: bool = False,
+) -> _Sql:
+    """The expressions of a load. ``ids_complete``: every row has its id (no content
+    hash needed, so a pass reads only the columns it uses)."""
+    types = dict(source_columns)
+    q = {fld: quote_identifier(col) for fld, col in plan.columns.items()}
+    mapped = set(plan.columns.values()) | set(plan.identities.values())
+    rest = [name for name, _ in source_columns if name not in mapped]
+
+    def raw(fld: str) -> str:
+        return _as_text(q[fld]) if fld in q else "NULL::VARCHAR"
+
+    parsed_time = _time_expression(q["time"], types[plan.columns["time"]], plan)
+    numbers = {
+        fld: _number_expression(q[fld], types[plan.columns[fld]]) if fld in q else "NULL::DOUBLE"
+        for fld in NUMERIC_FIELDS
+    }
+    # A typed number column never fails its cast: only text ones are checked.
+    checked = [fld for fld in NUMERIC_FIELDS if fld in q and numbers[fld].startswith("TRY_CAST")]
+    all_columns = [quote_identifier(name) for name, _ in source_columns]
+    content = " || chr(31) || ".join(f"coalesce(CAST({c} AS VARCHAR), chr(0))" for c in all_columns)
+    content_hash = f"'h' || md5({content})"
+    source_id = raw("id")
+    if plan.id_scope is not None:
+        source_id = f"{_literal(plan.id_scope + ':')} || {source_id}"
+    event_id = (
+        content_hash
+        if "id" not in q
+        else source_id
+        if ids_complete
+        else f"coalesce({source_id}, {content_hash})"
+    )
+
+    def entries(pairs: list[tuple[str, str]]) -> str:
+        if not pairs:
+            return "MAP {}::MAP(VARCHAR, VARCHAR)"
+        listed = ", ".join(
+            f"({_literal(key)}, {_as_text(quote_identifier(col))})" for key, col in pairs
+        )
+        return f"map_from_entries(list_filter([{listed}], lambda e: e[2] IS NOT NULL))"
+
+    keys = ", ".join(
+        [
+            f"{event_id} AS _event_id",
+            *([f"{source_id} AS _source_id"] if "id" in q else []),
+            f"{raw('customer')} AS _customer",
+            f"{raw('time')} AS _time_raw",
+            f"{parsed_time} AS _ts",
+            f"{raw('event')} AS _event",
+            f"{raw('session')} AS _session",
+            *(f"{raw(fld)} AS _{fld}_raw, {numbers[fld]} AS _{fld}" for fld in checked),
+        ]
+    )
+    # The first problem of a row, in column order: missing fields, then unreadable values.
+    problems = [
+        ("_customer IS NULL", plan.columns["customer"], "missing customer"),
+        ("_time_raw IS NULL", plan.columns["time"], "missing time"),
+        ("_event IS NULL", plan.columns["event"], "missing event name"),
+        ("_ts IS NULL", plan.columns["time"], "unparseable timestamp"),
+    ]
+    problems += [
+        (f"_{fld}_raw IS NOT NULL AND _{fld} IS NULL", plan.columns[fld], "not a number")
+        for fld in checked
+    ]
+    problem = (
+        "CASE "
+        + " ".join(
+            f"WHEN {cond} THEN {_literal(col)} || chr(30) || {_literal(reason)}"
+            for cond, col, reason in problems
+        )
+        + " END"
+    )
+    # No condition is ever NULL (each is IS [NOT] NULL), so NOT is exact. A missing time
+    # is an unparsed one too: the good rows need not look at the raw text.
+    good = " AND ".join(f"NOT ({cond})" for cond, *_ in problems if cond != "_time_raw IS NULL")
+    payload = ", ".join(
+        [
+            raw("channel"),
+            numbers["value"],
+            numbers["cost"],
+            raw("text"),
+            numbers["score"],
+            entries([(name, name) for name in rest]),
+            entries(list(plan.identities.items())),
+        ]
+    )
+    identities = {kind: _as_text(quote_identifier(col)) for kind, col in plan.identities.items()}
+    return _Sql(
+        event_id, source_id if "id" in q else None, keys, good, problem, payload, identities
+    )
 
 
 def run_load(
@@ -180,298 +372,274 @@ def run_load(
     source_columns: Sequence[tuple[str, str]],
     normalise: Mapping[str, str],
 ) -> LoadCounts:
-    """Check the source on narrow rows, quarantine bad rows, store the new events.
+    """Check the source, quarantine bad rows, store the new events, without an
+    intermediate table (see docs/decisions/0004-narrow-loads.md):
 
-    Two reads of the source (see docs/decisions/0004-narrow-loads.md): the first keeps
-    only the keys and each row's first problem in :data:`CHECKED`; the second writes the
-    payload of the rows kept straight into ``events_staged``. ``events_raw`` gets the
-    keys (its payload columns stay NULL); the rebuild moves the payload into ``events``.
+    1. the keys of the good rows straight into ``events_raw`` (its payload columns NULL);
+    2. the payload of every row read straight into ``events_staged``: the rows it wrote
+       are the rows read, so a clean source (as many good rows as rows) is known to be
+       clean without another pass;
+    3. only when some rows were bad: their problems and raw rows into ``quarantine``;
+    4. ids repeated in the source or already stored, found on the keys just written
+       (on 8-byte hashes first); the rows of steps 3 and 4 are then deleted from
+       ``events_raw`` and ``events_staged`` (none on a clean first load);
+    5. the identifiers of the rows kept into ``identifiers``, one statement per kind.
+
+    Parquet is read at each step (its reader numbers the rows); any other source is
+    copied once, numbered, and the copy read (see :func:`_stage`).
 
     ``normalise`` maps identifier kinds (each identity kind) to a SQL expression with
     :data:`RAW` where the raw text goes (the events layer owns the rules). The customer
     key goes to ``events_raw`` only (see :data:`CUSTOMER_KEYS_FROM`).
 
-    No statement of a load needs its rows in the order they were read (``seq`` and
-    ``_row`` carry it), so DuckDB may write them as they come: with insertion order kept,
-    its inserts and joins buffer rows to restore the order (more memory, more spill).
+    No statement of a load needs its rows in the order they were read (``seq`` carries
+    it), so DuckDB may write them as they come: with insertion order kept, its inserts
+    and joins buffer rows to restore the order (more memory, more spill).
     """
-    with engine.setting("preserve_insertion_order", False):
-        return _run_load(
-            engine,
-            plan,
-            load_id=load_id,
-            first_seq=first_seq,
-            source_columns=source_columns,
-            normalise=normalise,
-        )
-
-
-def _run_load(
-    engine: Engine,
-    plan: LoadPlan,
-    *,
-    load_id: int,
-    first_seq: int,
-    source_columns: Sequence[tuple[str, str]],
-    normalise: Mapping[str, str],
-) -> LoadCounts:
-    types = dict(source_columns)
-    q = {fld: quote_identifier(col) for fld, col in plan.columns.items()}
-    mapped = set(plan.columns.values()) | set(plan.identities.values())
-    rest = [name for name, _ in source_columns if name not in mapped]
-
-    def raw(fld: str) -> str:
-        return _as_text(q[fld]) if fld in q else "NULL::VARCHAR"
-
-    time_col = q["time"]
-    parsed_time = _time_expression(time_col, types[plan.columns["time"]], plan)
-    numbers = {
-        fld: _number_expression(q[fld], types[plan.columns[fld]]) if fld in q else "NULL::DOUBLE"
-        for fld in NUMERIC_FIELDS
-    }
-    all_columns = [quote_identifier(name) for name, _ in source_columns]
-    content = " || chr(31) || ".join(f"coalesce(CAST({c} AS VARCHAR), chr(0))" for c in all_columns)
-    content_hash = f"'h' || md5({content})"
-    source_id = raw("id")
-    if plan.id_scope is not None:
-        source_id = f"{_literal(plan.id_scope + ':')} || {source_id}"
-    event_id = f"coalesce({source_id}, {content_hash})" if "id" in q else content_hash
-    properties = (
-        "map_from_entries(list_filter(["
-        + ", ".join(f"({_literal(name)}, {_as_text(quote_identifier(name))})" for name in rest)
-        + "], lambda e: e[2] IS NOT NULL))"
-        if rest
-        else "MAP {}::MAP(VARCHAR, VARCHAR)"
-    )
-    identities = (
-        "map_from_entries(list_filter(["
-        + ", ".join(
-            f"({_literal(kind)}, {_as_text(quote_identifier(col))})"
-            for kind, col in plan.identities.items()
-        )
-        + "], lambda e: e[2] IS NOT NULL))"
-        if plan.identities
-        else "MAP {}::MAP(VARCHAR, VARCHAR)"
-    )
-    # The raw identifier texts as plain columns: the identifiers table is made of them.
-    identity_columns = "".join(
-        f", {_as_text(quote_identifier(col))} AS _identity_{i}"
-        for i, col in enumerate(plan.identities.values())
-    )
-    kept_identities = "".join(f", _identity_{i}" for i in range(len(plan.identities)))
-    # The first problem of a row, in column order: missing fields, then unreadable values.
-    problems = [
-        ("_customer IS NULL", plan.columns["customer"], "missing customer"),
-        ("_time_raw IS NULL", plan.columns["time"], "missing time"),
-        ("_event IS NULL", plan.columns["event"], "missing event name"),
-        ("_ts IS NULL", plan.columns["time"], "unparseable timestamp"),
-    ]
-    for fld in NUMERIC_FIELDS:
-        if fld in q:
-            problems.append(
-                (f"_{fld}_raw IS NOT NULL AND _{fld} IS NULL", plan.columns[fld], "not a number")
-            )
-    checked_numbers = "".join(
-        f"{raw(fld)} AS _{fld}_raw, {numbers[fld]} AS _{fld}, "
-        for fld in NUMERIC_FIELDS
-        if fld in q
-    )
-    problem_case = (
-        "CASE "
-        + " ".join(
-            f"WHEN {cond} THEN {_literal(col)} || chr(30) || {_literal(reason)}"
-            for cond, col, reason in problems
-        )
-        + " END"
-    )
-
     rejects = f"_rejects_{load_id}"
-    reader, params = _reader(plan, rejects)
-    if plan.kind == "arrow":
-        assert plan.arrow is not None
-        engine.duck.register(plan.location, plan.arrow)
-    engine.sql(f"DROP TABLE IF EXISTS {CHECKED}")
-    # First read: narrow rows. ``_read_row`` numbers the rows the reader returns, ``_row``
-    # the source's data rows (they differ after a CSV row the reader refused).
-    engine.sql(
-        f"""
-        CREATE TABLE {CHECKED} AS
-        SELECT _row, _row AS _read_row, _event_id, _customer, _ts, _event, _session,
-               {problem_case} AS _problem{kept_identities}
-        FROM (
-            SELECT
-                _row,
-                {event_id} AS _event_id,
-                {raw("customer")} AS _customer,
-                {raw("time")} AS _time_raw,
-                {checked_numbers}
-                {parsed_time} AS _ts,
-                {raw("event")} AS _event,
-                {raw("session")} AS _session{identity_columns}
-            FROM {reader} AS src
-        )
-        """,
-        params,
-    )
-    # Rows the CSV reader itself refused (wrong column count, bad encoding...).
-    rejected: list[tuple[int, str | None, str, str]] = []
-    if plan.kind == "csv" and engine.has_table(rejects):
-        rejected = [
-            (int(line), column, str(kind), str(message))
-            for line, column, kind, message in engine.sql(
-                f"SELECT DISTINCT ON (line) line, column_name, error_type, error_message "
-                f"FROM {quote_identifier(rejects)} ORDER BY line"
-            ).fetchall()
-        ]
-    # A good row's data row number from its number in the reader: shifted past the
-    # refused rows before it (refused row r_j leaves r_j - j good rows before it).
-    shift = "(SELECT count(*) FROM _refused WHERE r - j < {row})"
-    if rejected:
-        engine.sql("CREATE OR REPLACE TEMP TABLE _refused (r BIGINT, j BIGINT)")
-        engine.duck.executemany(
-            "INSERT INTO _refused VALUES (?, ?)",
-            [(line - 1, j) for j, (line, *_rest) in enumerate(rejected, start=1)],
-        )
-        engine.sql(f"UPDATE {CHECKED} SET _row = _read_row + {shift.format(row='_read_row')}")
-        engine.duck.executemany(
-            "INSERT INTO quarantine VALUES (?, ?, ?, ?, ?, ?)",
-            [
-                (load_id, plan.source_name, line - 1, column, _reject_reason(kind, message), None)
-                for line, column, kind, message in rejected
-            ],
+    params = [plan.source_name, load_id, first_seq]
+    with engine.setting("preserve_insertion_order", False):
+        if plan.kind == "arrow":
+            assert plan.arrow is not None
+            engine.duck.register(plan.location, plan.arrow)
+        reader, reader_params = _stage(engine, plan, rejects)
+        # Rows the CSV reader refused (wrong column count, bad encoding...): the rows after
+        # them are numbered past them (``_row`` is the data row number).
+        rejected = _refused_rows(engine, plan, rejects)
+        if rejected:
+            reader = (
+                f"(SELECT src.* REPLACE (src._row + coalesce(s.n, 0) AS _row) "
+                f"FROM {reader} AS src ASOF LEFT JOIN {REFUSED} AS s ON src._row > s.t)"
+            )
+            engine.duck.executemany(
+                "INSERT INTO quarantine VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (load_id, plan.source_name, line - 1, column, _reject_reason(kind, text), None)
+                    for line, column, kind, text in rejected
+                ],
+            )
+
+        # The keys of the good rows. With an id column, the rows with their id first: a
+        # row without one takes a content hash (every column read and hashed), which a
+        # clean source never needs; such rows, if any, follow once the count says so.
+        sql = _load_sql(plan, source_columns, ids_complete=True)
+        has_ids = sql.source_id is not None
+        kept = _insert_keys(
+            engine,
+            sql,
+            reader,
+            [*params, *reader_params],
+            "_source_id IS NOT NULL" if has_ids else None,
         )
 
-    counts = engine.sql(
-        f"SELECT count(*), count(*) FILTER (WHERE _problem IS NOT NULL) FROM {CHECKED}"
-    ).fetchone()
-    assert counts is not None
-    parsed_rows, bad_rows = int(counts[0]), int(counts[1])
-    if bad_rows:
-        # The raw row, as read, for the people who fix the source: read again, only for
-        # the rows in quarantine (clean files never pay for this).
-        raw_reader, raw_params = _reader(plan, rejects + "_again")
+        read_row = engine.sql(
+            f"INSERT INTO events_staged SELECT ? + src._row, {sql.payload} FROM {reader} AS src",
+            [first_seq, *reader_params],
+        ).fetchone()
+        parsed = int(read_row[0]) if read_row else 0
+
+        if parsed > kept and has_ids:
+            sql = _load_sql(plan, source_columns, ids_complete=False)
+            hashed = _insert_keys(
+                engine, sql, reader, [*params, *reader_params], "_source_id IS NULL"
+            )
+            kept += hashed
+            if not hashed:  # every row has its id after all
+                sql = _load_sql(plan, source_columns, ids_complete=True)
+        if parsed > kept:
+            # The raw row, as read, for the people who fix the source (the rows' other
+            # columns are evaluated for these rows only: the filter is pushed under them).
+            engine.sql(
+                f"""
+                CREATE OR REPLACE TEMP TABLE {BAD} AS
+                SELECT _row, {sql.problem} AS _problem, _raw
+                FROM (
+                    SELECT src._row AS _row, CAST(to_json(src) AS VARCHAR) AS _raw, {sql.keys}
+                    FROM {reader} AS src
+                )
+                WHERE NOT ({sql.good})
+                """,
+                reader_params,
+            )
+            engine.sql(
+                f"""
+                INSERT INTO quarantine
+                SELECT ?, ?, _row, split_part(_problem, chr(30), 1),
+                       split_part(_problem, chr(30), 2), _raw
+                FROM {BAD} ORDER BY _row
+                """,
+                [load_id, plan.source_name],
+            )
+        duplicates = _drop_rows(engine, first_seq=first_seq, bad=parsed > kept)
+
+        # The customer key is not written to ``identifiers``: it is ``events_raw``'s
+        # ``customer_key`` already, and identity resolution reads it there (a row per
+        # event was a third of the identifiers' time: 1,017 s of a 100M load). The store
+        # remembers from which load on (:data:`CUSTOMER_KEYS_FROM`).
         engine.sql(
-            f"""
-            INSERT INTO quarantine
-            SELECT ?, ?, p._row, split_part(p._problem, chr(30), 1),
-                   split_part(p._problem, chr(30), 2), CAST(to_json(src) AS VARCHAR)
-            FROM {CHECKED} AS p JOIN {raw_reader} AS src ON src._row = p._read_row
-            WHERE p._problem IS NOT NULL ORDER BY p._row
-            """,
-            [load_id, plan.source_name, *raw_params],
+            "INSERT INTO store_meta VALUES (?, ?) ON CONFLICT DO NOTHING",
+            [CUSTOMER_KEYS_FROM, str(load_id)],
         )
+        if sql.identities:
+            _insert_identifiers(
+                engine,
+                sql,
+                normalise,
+                reader,
+                reader_params,
+                first_seq,
+                dropped=bool(duplicates or parsed > kept),
+            )
 
-    # Rows not to store: bad, already stored, or a repeat of an id earlier in the source
-    # (a row may be listed twice: the anti-joins below do not mind). They are few (none on
-    # a clean first load), so they are listed and the second read drops them with an
-    # anti-join rather than joining every row it keeps.
-    engine.sql(
-        f"""
-        CREATE OR REPLACE TEMP TABLE _skip AS
-        SELECT _read_row FROM {CHECKED} WHERE _problem IS NOT NULL
-        UNION ALL
-        SELECT p._read_row FROM {CHECKED} AS p SEMI JOIN events_raw AS e
-            ON e.event_id = p._event_id
-        WHERE p._problem IS NULL
-        UNION ALL
-        SELECT p._read_row FROM {CHECKED} AS p JOIN (
-            SELECT _event_id, min(_row) AS first_row FROM {CHECKED}
-            WHERE _problem IS NULL AND hash(_event_id) IN (
-                -- Repeated ids found on their 8-byte hashes first: grouping 100M long ids
-                -- by their text took gigabytes of memory, and few hashes repeat.
-                SELECT hash(_event_id) FROM {CHECKED} WHERE _problem IS NULL
+        _drop_work_tables(engine, plan, rejects)
+
+    rows_read = parsed + len(rejected)
+    quarantined = parsed - kept + len(rejected)
+    return LoadCounts(rows_read, kept - duplicates, duplicates, quarantined)
+
+
+def _insert_keys(
+    engine: Engine, sql: _Sql, reader: str, params: list[Any], only: str | None
+) -> int:
+    """Insert the keys of the source's good rows (``only`` those too) into ``events_raw``,
+    ``seq`` from the source's data row number; returns how many."""
+    with _filters_kept_above(engine):
+        inserted = engine.sql(
+            f"""
+            INSERT INTO events_raw
+            SELECT _event_id, _customer, _ts, _event, NULL, _session, NULL, NULL, NULL, NULL,
+                   NULL, NULL, ?, ?, ? + _row
+            FROM (SELECT src._row AS _row, {sql.keys} FROM {reader} AS src)
+            WHERE {sql.good}{f" AND {only}" if only else ""}
+            """,
+            params,
+        ).fetchone()
+    return int(inserted[0]) if inserted else 0
+
+
+def _refused_rows(
+    engine: Engine, plan: LoadPlan, rejects: str
+) -> list[tuple[int, str | None, str, str]]:
+    """The rows the CSV reader refused (line, column, kind, message), one per line.
+
+    The rows it returns are numbered as it returns them; their data row numbers skip
+    the refused ones. The j-th refused row r_j leaves t_j = r_j - j rows before it, so a
+    row the reader numbered k is data row k + (the greatest j with t_j < k): the
+    thresholds go into :data:`REFUSED` as (t, n), n the greatest j of each t.
+    """
+    if plan.kind != "csv" or not engine.has_table(rejects):
+        return []
+    rejected = [
+        (int(line), column, str(kind), str(message))
+        for line, column, kind, message in engine.sql(
+            f"SELECT DISTINCT ON (line) line, column_name, error_type, error_message "
+            f"FROM {quote_identifier(rejects)} ORDER BY line"
+        ).fetchall()
+    ]
+    if rejected:
+        thresholds = {line - 1 - j: j for j, (line, *_rest) in enumerate(rejected, start=1)}
+        engine.sql(f"CREATE OR REPLACE TEMP TABLE {REFUSED} (t BIGINT, n BIGINT)")
+        engine.duck.executemany(f"INSERT INTO {REFUSED} VALUES (?, ?)", list(thresholds.items()))
+    return rejected
+
+
+def _drop_rows(engine: Engine, *, first_seq: int, bad: bool) -> int:
+    """Delete the rows not to keep from ``events_raw`` and ``events_staged``: the bad ones
+    (listed in :data:`BAD`), and the ids already stored or repeated earlier in the source
+    (a row may be listed twice). Returns the number of duplicates."""
+    parts = [
+        # Repeated ids found on their 8-byte hashes first: grouping 100M long ids by
+        # their text took gigabytes of memory, and few hashes repeat.
+        """
+        SELECT n.seq FROM events_raw AS n JOIN (
+            SELECT event_id, min(seq) AS first_seq FROM events_raw
+            WHERE seq > $first AND hash(event_id) IN (
+                SELECT hash(event_id) FROM events_raw WHERE seq > $first
                 GROUP BY 1 HAVING count(*) > 1
             )
-            GROUP BY _event_id HAVING count(*) > 1
-        ) AS d USING (_event_id)
-        WHERE p._problem IS NULL AND p._row > d.first_row
+            GROUP BY event_id HAVING count(*) > 1
+        ) AS d USING (event_id)
+        WHERE n.seq > d.first_seq
         """
-    )
-    # A clean first load skips nothing: its reads then need no anti-join at all.
-    skipped = engine.sql("SELECT count(*) FROM _skip").fetchone()
-    dropped = bool(skipped and skipped[0])
-    new_rows = (
-        f"{CHECKED} AS p ANTI JOIN _skip AS k ON k._read_row = p._read_row" if dropped else CHECKED
-    )
-    engine.sql(f"CREATE OR REPLACE TEMP VIEW _new AS SELECT * FROM {new_rows}")
-    loaded_row = engine.sql(  # an INSERT answers with the number of rows it inserted
-        """
-        INSERT INTO events_raw
-        SELECT _event_id, _customer, _ts, _event, NULL, _session, NULL, NULL, NULL, NULL,
-               NULL, NULL, ?, ?, ? + _row
-        FROM _new
-        """,
-        [plan.source_name, load_id, first_seq],
-    ).fetchone()
-    loaded = int(loaded_row[0]) if loaded_row else 0
-
-    # One statement per kind, each streaming the narrow rows once: the (event, kind,
-    # value) rows are written as they are made, never held (at 100M events they are
-    # ~200M rows; gathered in one query that used them twice, they spilled past 25 GB).
-    # A costly rule (the phone one is a dozen regexes) is worked out once per distinct
-    # raw value and joined back; the others (trim, lower) cost less than that join.
-    # (One scan for all kinds, a list per row unnested, took more CPU: 3.5 s against
-    # 3.0 s at 1M events.) The customer key is not written here: it is ``events_raw``'s
-    # ``customer_key`` already, and identity resolution reads it there (a row per event
-    # was a third of the identifiers' time: 1,017 s of a 100M load). The store remembers
-    # from which load on (:data:`CUSTOMER_KEYS_FROM`): older loads wrote those rows.
+    ]
+    if first_seq > 0:  # events stored before: a first load has nothing to compare with
+        parts.append(
+            "SELECT n.seq FROM events_raw AS n SEMI JOIN "
+            "(SELECT event_id FROM events_raw WHERE seq <= $first) AS o USING (event_id) "
+            "WHERE n.seq > $first"
+        )
+    if bad:
+        parts.append(f"SELECT $first + _row FROM {BAD}")
     engine.sql(
-        "INSERT INTO store_meta VALUES (?, ?) ON CONFLICT DO NOTHING",
-        [CUSTOMER_KEYS_FROM, str(load_id)],
+        f"CREATE OR REPLACE TEMP TABLE {DROPPED} AS " + " UNION ALL ".join(parts),
+        {"first": first_seq},
     )
-    columns = {kind: f"_identity_{i}" for i, kind in enumerate(plan.identities)}
-    for kind, column in columns.items():
-        rule = normalise[kind]
-        if "regexp" in rule.lower():
-            engine.sql(
-                f"""
+    listed = engine.sql(f"SELECT count(*) FROM {DROPPED}").fetchone()
+    if not (listed and listed[0]):
+        return 0
+    deleted = engine.sql(
+        f"DELETE FROM events_raw WHERE seq IN (SELECT seq FROM {DROPPED})"
+    ).fetchone()
+    engine.sql(f"DELETE FROM events_staged WHERE seq IN (SELECT seq FROM {DROPPED})")
+    return int(deleted[0]) if deleted else 0
+
+
+def _insert_identifiers(
+    engine: Engine,
+    sql: _Sql,
+    normalise: Mapping[str, str],
+    reader: str,
+    reader_params: list[Any],
+    first_seq: int,
+    *,
+    dropped: bool,
+) -> None:
+    """Every identifier of the rows kept, normalised, one statement per kind.
+
+    Each statement writes the (event, kind, value) rows as it makes them, never holding
+    them (at 100M events they are ~200M rows; gathered in a query that used them twice,
+    they spilled past 25 GB). The event id comes with the row when the source has an id
+    column; a content hash (every column read and hashed) is taken from ``events_raw``
+    instead, joined on ``seq``, which also leaves out the rows not kept. (One statement
+    for all kinds, a list of them per row unnested, took 2.3 CPU-s at 1M events against
+    1.5 for the four.)
+    """
+    for kind, text in sql.identities.items():
+        rule = normalise[kind].replace(RAW, "_raw")
+        if sql.source_id is None:
+            query = f"""
                 INSERT INTO identifiers
-                SELECT p._event_id, {_literal(kind)}, n.value
-                FROM _new AS p JOIN (
-                    SELECT _raw, {rule.replace(RAW, "_raw")} AS value
-                    FROM (SELECT DISTINCT {column} AS _raw FROM {CHECKED})
-                ) AS n ON n._raw = p.{column}
-                WHERE n.value IS NOT NULL
+                SELECT r.event_id, {_literal(kind)}, i.value
+                FROM (SELECT ? + src._row AS seq, {rule} AS value
+                      FROM (SELECT *, {text} AS _raw FROM {reader} AS src) AS src) AS i
+                JOIN events_raw AS r USING (seq)
+                WHERE i.value IS NOT NULL AND r.seq > ?
                 """
-            )
+            params = [first_seq, *reader_params, first_seq]
         else:
-            engine.sql(
-                f"""
+            kept = f"ANTI JOIN {DROPPED} AS d ON d.seq = p._seq" if dropped else ""
+            query = f"""
                 INSERT INTO identifiers
                 SELECT _event_id, {_literal(kind)}, value
-                FROM (SELECT _event_id, {rule.replace(RAW, column)} AS value FROM _new)
+                FROM (
+                    SELECT ? + src._row AS _seq, {sql.event_id} AS _event_id, {rule} AS value
+                    FROM (SELECT *, {text} AS _raw FROM {reader} AS src) AS src
+                ) AS p {kept}
                 WHERE value IS NOT NULL
                 """
-            )
-    engine.sql("DROP VIEW IF EXISTS _new")
-    engine.sql(f"DROP TABLE IF EXISTS {CHECKED}")
+            params = [first_seq, *reader_params]
+        with contextlib.nullcontext() if sql.source_id is None else _filters_kept_above(engine):
+            engine.sql(query, params)
 
-    # Second read: the payload of the rows kept, straight into its staging table.
-    wide_reader, wide_params = _reader(plan, rejects + "_wide")
-    row = "src._row" + (" + " + shift.format(row="src._row") if rejected else "")
-    not_skipped = "ANTI JOIN _skip AS k ON k._read_row = src._row" if dropped else ""
-    engine.sql(
-        f"""
-        INSERT INTO events_staged
-        SELECT ? + {row}, {raw("channel")}, {numbers["value"]}, {numbers["cost"]},
-               {raw("text")}, {numbers["score"]}, {properties}, {identities}
-        FROM {wide_reader} AS src {not_skipped}
-        """,
-        [first_seq, *wide_params],
-    )
 
-    engine.sql("DROP TABLE IF EXISTS _skip")
+def _drop_work_tables(engine: Engine, plan: LoadPlan, rejects: str) -> None:
+    for table in (SOURCE, BAD, DROPPED, REFUSED):
+        engine.sql(f"DROP TABLE IF EXISTS {table}")
     if plan.kind == "csv":
-        for suffix in ("", "_again", "_wide"):
-            for table in (rejects + suffix, rejects + suffix + "_scan"):
-                engine.sql(f"DROP TABLE IF EXISTS {quote_identifier(table)}")
-    engine.sql("DROP TABLE IF EXISTS _refused")
+        for table in (rejects, rejects + "_scan"):
+            engine.sql(f"DROP TABLE IF EXISTS {quote_identifier(table)}")
     if plan.kind == "arrow":
         engine.duck.unregister(plan.location)
-
-    rows_read = parsed_rows + len(rejected)
-    quarantined = bad_rows + len(rejected)
-    return LoadCounts(rows_read, loaded, rows_read - loaded - quarantined, quarantined)
 
 
 def run_profile_load(
@@ -558,8 +726,6 @@ def check_time_zone(engine: Engine, zone: str) -> bool:
 
 
 def drop_temporary(engine: Engine) -> None:
-    with contextlib.suppress(EngineError):
-        engine.sql("DROP VIEW IF EXISTS _new")
-    for table in (CHECKED, "_skip", "_refused"):
+    for table in (SOURCE, BAD, DROPPED, REFUSED):
         with contextlib.suppress(EngineError):
             engine.sql(f"DROP TABLE IF EXISTS {table}")
