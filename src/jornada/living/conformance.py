@@ -61,7 +61,13 @@ import plotly.graph_objects as go
 
 from jornada.analytics.results import AnalysisResult, json_ready, wilson_interval
 from jornada.analytics.segments import with_positions
-from jornada.analytics.stages import StageTables, arg_extreme, event_labels, stage_visits
+from jornada.analytics.stages import (
+    StagePaths,
+    StageTables,
+    event_labels,
+    stage_path_counts,
+    stage_visits,
+)
 from jornada.errors import JornadaError
 from jornada.events.filters import EventScope, customer_column, scope_events
 from jornada.model import Journey
@@ -470,79 +476,6 @@ def _rows(expr: ir.Table) -> list[dict[str, Any]]:
     return rows
 
 
-def _conformity(visits: ir.Table, n: int) -> dict[str, ir.Value]:
-    """Per customer (aggregates of their visits): ``_first``, the first stage, and
-    ``_other_moves``, the moves not to the next stage: they conform when both are 0."""
-    previous = visits["previous"]
-    stage = visits["stage_index"]
-    is_move = previous.notnull()
-    next_stage = is_move & (stage == previous + 1)
-    return {
-        "_first": arg_extreme(stage, visits["idx"], n, last=False),
-        "_other_moves": (is_move & ~next_stage).cast("int64").sum(),
-    }
-
-
-def _conforms(per_customer: ir.Table) -> ir.BooleanValue:
-    return (per_customer["_first"] == 0) & (per_customer["_other_moves"] == 0)
-
-
-def _per_customer(visits: ir.Table, n: int, key: str) -> ir.Table:
-    """One row per customer in the map: whether they conform, go back, loop; the last
-    stage reached; visits per stage."""
-    previous = visits["previous"]
-    stage = visits["stage_index"]
-    is_move = previous.notnull()
-    backward = is_move & (stage < previous)
-    aggregates: dict[str, ir.Value] = {
-        **_conformity(visits, n),
-        "_last_reached": stage.max(),
-        "_visits": visits.count(),
-        "_moves": is_move.cast("int64").sum(),
-        "_backward": backward.cast("int64").sum(),
-    }
-    for k in range(n):
-        aggregates[f"_v{k}"] = (stage == k).cast("int64").sum()
-    return visits.group_by(key).aggregate(**aggregates)
-
-
-def _summary(per_customer: ir.Table, n: int) -> dict[str, Any]:
-    t = per_customer
-
-    def count(condition: ir.BooleanValue) -> ir.IntegerScalar:
-        return condition.cast("int64").sum()
-
-    metrics: dict[str, ir.Value] = {
-        "customers": t.count(),
-        "conforming": count(_conforms(t)),
-        "in_order": count(t["_backward"] == 0),
-        "moves": t["_moves"].sum(),
-        "backward_moves": t["_backward"].sum(),
-        "backward_customers": count(t["_backward"] > 0),
-        "deviating": count(~_conforms(t)),
-    }
-    reentry_parts: list[ir.IntegerValue] = []
-    loop_parts: list[ir.BooleanValue] = []
-    for k in range(n):
-        visits_k = t[f"_v{k}"]
-        beyond = t["_last_reached"] > k
-        reentries = ibis.greatest(visits_k - 1, 0)
-        metrics[f"visited_{k}"] = count(visits_k > 0)
-        metrics[f"beyond_{k}"] = count(beyond)
-        metrics[f"skipped_{k}"] = count(beyond & (visits_k == 0))
-        metrics[f"looped_{k}"] = count(visits_k > 1)
-        metrics[f"reentries_{k}"] = reentries.sum()
-        reentry_parts.append(reentries)
-        loop_parts.append(visits_k > 1)
-    if loop_parts:
-        any_loop = loop_parts[0]
-        for part in loop_parts[1:]:
-            any_loop = any_loop | part
-        metrics["looping_customers"] = count(any_loop)
-    rows = _rows(t.aggregate(**metrics))
-    return rows[0]
-
-
 def conformance(
     events: ir.Table,
     journey: Journey,
@@ -614,9 +547,8 @@ def conformance(
         stored = (facts or stage_tables.facts) and all(c in shared.columns for c in _FACTS)
         return _measure(
             shared,
-            stage_tables.visits,
+            stage_tables.paths,
             journey,
-            n,
             top,
             key=key,
             facts=stored,
@@ -628,16 +560,17 @@ def conformance(
     stored = facts and all(c in labelled.columns for c in _FACTS)
     # Each intermediate table is read by several queries: computed once (a temporary
     # table on DuckDB, a cached DataFrame on Spark) and released at the end.
-    with labelled.cache() as cached, stage_visits(cached, key).cache() as visits:
-        measured = _measure(cached, visits, journey, n, top, key=key, facts=stored)
+    with labelled.cache() as cached:
+        counted = stage_path_counts(stage_visits(cached, key), key).to_pyarrow()
+        paths = StagePaths.of(counted, n)
+        measured = _measure(cached, paths, journey, top, key=key, facts=stored)
         return replace(measured, scope=scope)
 
 
 def _measure(
     labelled: ir.Table,
-    visits: ir.Table,
+    paths: StagePaths,
     journey: Journey,
-    n: int,
     top: int,
     *,
     key: str,
@@ -646,9 +579,14 @@ def _measure(
 ) -> Conformance:
     """The result from every event labelled (the customer ``key``, ``idx``, ``ts``,
     ``event``, ``stage_index``, the session and the stored facts as :func:`_labelled`
-    keeps them) and the visits; ``facts``: whether the stored facts give the time in
-    sessions; ``total``: the customers with any event, when known."""
+    keeps them) and the customers' stage paths counted; ``facts``: whether the stored
+    facts give the time in sessions; ``total``: the customers with any event, when known.
+
+    Every per-customer figure (conformity, moves, loops, skips, backward moves, the path
+    itself) is a function of the customer's collapsed stage path: they are computed on
+    the distinct paths, weighted by their customers (:class:`StagePaths`)."""
     stages = journey.ordered_stages()
+    n = len(stages)
     ids = [stage.id for stage in stages]
     outside = _outside(labelled, key, facts, total)
     in_map = labelled["stage_index"].notnull()
@@ -661,54 +599,24 @@ def _measure(
     )
     unmapped = tuple((row["event"], _int(row["events"])) for row in _rows(unmapped_names))
 
-    per_customer = _per_customer(visits, n, key)
-    summary = _summary(per_customer, n)
-
-    moves = visits.filter(
-        visits["previous"].notnull() & (visits["stage_index"] < visits["previous"])
-    )
-    pairs = moves.group_by(["previous", "stage_index"]).aggregate(
-        moves=moves.count(), customers=moves[key].nunique()
-    )
-    backward_rows = _rows(
-        pairs.order_by([ibis.desc("moves"), ibis.asc("previous"), ibis.asc("stage_index")])
-    )
+    summary = paths.conformity()
+    backward_rows = paths.backward()
     backward = tuple(
-        BackwardMove(
-            ids[int(row["previous"])],
-            ids[int(row["stage_index"])],
-            _int(row["moves"]),
-            _int(row["customers"]),
-        )
-        for row in backward_rows
+        BackwardMove(ids[source], ids[target], moves, customers)
+        for source, target, moves, customers in backward_rows
     )
     out_count = [0] * n
     in_count = [0] * n
-    for row in backward_rows:
-        out_count[int(row["previous"])] += _int(row["moves"])
-        in_count[int(row["stage_index"])] += _int(row["moves"])
+    for source, target, moves, _ in backward_rows:
+        out_count[source] += moves
+        in_count[target] += moves
 
-    # Path keys: the stage numbers in order (a list orders element by element, a shorter
-    # prefix first). Customers are grouped once, conformity and path together: no join
-    # of the deviating customers back to their visits.
-    ordered = ibis.struct({"idx": visits["idx"], "stage": visits["stage_index"]}).collect().sort()
-    keys = visits.group_by(key).aggregate(
-        **_conformity(visits, n), _key=ordered.map(lambda item: item.stage)
-    )
-    keys = keys.filter(~_conforms(keys))
-    counted = keys.group_by("_key").aggregate(customers=keys.count())
-    counted = counted.mutate(_distinct=counted["customers"].count().over())
-    path_rows = _rows(counted.order_by([ibis.desc("customers"), ibis.asc("_key")]).limit(top))
     customers = _int(summary["customers"])
-    paths = tuple(
-        DeviatingPath(
-            tuple(ids[int(part)] for part in row["_key"]),
-            _int(row["customers"]),
-            _int(row["customers"]) / customers,
-        )
-        for row in path_rows
+    ranked, distinct = paths.deviating(top)
+    deviating_paths = tuple(
+        DeviatingPath(tuple(ids[part] for part in path), count, count / customers)
+        for path, count in ranked
     )
-    distinct = _int(path_rows[0]["_distinct"]) if path_rows else 0
 
     per_stage = tuple(
         StageConformance(
@@ -745,7 +653,7 @@ def _measure(
         backward=backward,
         deviating=_int(summary["deviating"]),
         distinct_deviating=distinct,
-        paths=paths,
+        paths=deviating_paths,
         unmapped=unmapped,
         top=top,
     )
