@@ -275,7 +275,12 @@ def _measures(
 ) -> TouchpointMeasures:
     """The measures from the touchpoints' events (``tp``, the customer ``key`` and the
     events' columns)."""
-    total = int(events[key].nunique().execute())
+    # The stage tables count their events' customers once for every analysis reading them.
+    total = (
+        stage_tables.total_customers
+        if stage_tables is not None
+        else int(events[key].nunique().execute())
+    )
     to_next = seconds_between(touched.next_ts, touched.ts)
     metrics: dict[str, ir.Value] = {
         "events": touched.count(),
