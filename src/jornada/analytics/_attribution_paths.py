@@ -44,6 +44,7 @@ from __future__ import annotations
 import enum
 import functools
 import math
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -295,18 +296,20 @@ def conversion_paths(
         and journey is not None
         and stage_tables is not None
         and _reads_labels(events, journey, stage_tables, only)
-        and not _has_events_without_time(events, engine)
     ):
-        return _labelled_paths(
-            events,
-            stage_tables,
-            conversion,
-            journey,
-            lookback_seconds,
-            half_life_seconds,
-            value,
-            engine,
-        )
+        missing, top = _times_and_positions(events, engine)
+        if not missing:
+            return _labelled_paths(
+                events,
+                stage_tables,
+                conversion,
+                journey,
+                lookback_seconds,
+                half_life_seconds,
+                value,
+                engine,
+                top,
+            )
     if touch is Touch.touchpoint:
         if journey is None:
             raise AttributionError(
@@ -374,11 +377,13 @@ def _reads_labels(
     )
 
 
-def _has_events_without_time(events: ir.Table, engine: Engine | None) -> bool:
-    """Whether some event has no time: the stage tables leave those out, the paths do not
-    (a store never has one; a plain table may). One scan of one column."""
-    missing = events.aggregate(missing=events["ts"].isnull().any())
-    return bool(_run(engine, missing).column("missing")[0].as_py())
+def _times_and_positions(events: ir.Table, engine: Engine | None) -> tuple[bool, int]:
+    """Whether some event has no time (the stage tables leave those out, the paths do
+    not: a store never has one, a plain table may), and the highest position (``idx``;
+    0 without events). One scan of two columns."""
+    found = events.aggregate(missing=events["ts"].isnull().any(), top=events["idx"].max())
+    [row] = _run(engine, found).to_pylist()
+    return bool(row["missing"]), int(row["top"] or 0)
 
 
 def _labelled_paths(
@@ -390,13 +395,18 @@ def _labelled_paths(
     half_life_seconds: float | None,
     value: bool | None,
     engine: Engine | None,
+    top: int,
 ) -> PathTable:
     """The path table by touchpoint from the stage tables' labelled events (see
     :func:`conversion_paths`). The conversions (few) are read from ``events`` once and
-    kept; the touches are the labelled events with a touchpoint less the conversions (an
-    anti join on the customer and position: it reads only the labels, the customer, the
-    position and the time of the labelled events, whatever else they carry). A
-    touchpoint's code is the rank of its id, as the labels' row numbers would give it."""
+    kept; the touches are the labelled events with a touchpoint, reading only the labels,
+    the customer, the position and the time of the labelled events, whatever else they
+    carry. A conversion event with a touchpoint is among them: the query drops it where it
+    meets its own conversion (see :func:`_paths_of`), cheaper than an anti join of every
+    touch with the conversions. A touchpoint's code is the rank of its id, as the labels'
+    row numbers would give it. ``top`` is the highest position of the events: when
+    every position and code fit in a 32-bit integer (``top`` times the few codes), the
+    lists are of those, cheaper to sort and group than 64-bit ones (the same paths)."""
     key = tables.key
     labelled = tables.labelled
     converting = resolve_step(conversion, events, journey).condition.fill_null(False)
@@ -426,20 +436,27 @@ def _labelled_paths(
             rows = touched.select(
                 who=touched[key], pos=touched["idx"].cast("int64"), ts=touched["ts"], code=code
             )
-            keys = conversions.select(c_who="who", c_pos="pos")
-            rows = rows.anti_join(
-                keys, [rows["who"] == keys["c_who"], rows["pos"] == keys["c_pos"]]
-            )
             return rows.select(*names)
 
         named = {rank: tp for tp, rank in ranks.items()}
+        bits = max(1, (len(ids) - 1).bit_length())
         return _paths_of(
-            touches_of, conversions_of, named, lookback_seconds, half_life_seconds, value, engine
+            touches_of,
+            conversions_of,
+            named,
+            lookback_seconds,
+            half_life_seconds,
+            value,
+            engine,
+            with_conversions=True,
+            code_bits=bits if (top + 1) << bits <= _INT32_MAX else None,
         )
 
 
 _LABELS: Final = dt.Array(dt.Struct({"code": dt.int64, "label": dt.string}))
 """The type of the totals row's labels (codes and their labels)."""
+
+_INT32_MAX: Final = (1 << 31) - 1
 
 _NEVER: Final = 1 << 62
 """The position of a customer's virtual last "conversion" (after every event): the key
@@ -481,12 +498,28 @@ def _paths_of(
     half_life_seconds: float | None,
     value: bool | None,
     engine: Engine | None,
+    *,
+    with_conversions: bool = False,
+    code_bits: int | None = None,
 ) -> PathTable:
     """The path table in one query. ``touches_of(*names)`` gives the touches with those
     of the columns ``who``, ``pos``, ``ts`` and ``touch`` (the label; ``code`` instead
     when ``named`` maps every code to its label, codes ranked as the labels sort);
     ``conversions_of(*names)`` the conversions with those of ``who``, ``pos``, ``ts``,
-    ``cvalue``. Each call is a projection of its own."""
+    ``cvalue``. Each call is a projection of its own. ``with_conversions``: the touches
+    may include conversion events (labelled ones), which are then left out here.
+
+    Those are left out by the join that finds each touch its conversion: a conversion
+    event is the end of its own span of positions, so it meets that conversion at its
+    own position and is dropped there. Taken into the customers' spans of touches, such
+    an event may give a customer a virtual conversion they would not have had, or move
+    it to a later time; neither changes a path: the virtual conversion only trims the
+    touches after the last real one to the lookback before their last, and a
+    conversion later than every touch leaves no touch after it.
+
+    ``code_bits``: a position and a code are packed into a 32-bit integer with the code
+    in these low bits (the caller knows they fit: ``(top + 1) << code_bits`` at most
+    ``2**31 - 1``); None packs them into 64 bits (:data:`_CODES`)."""
     lookback_us = None if lookback_seconds is None else round(lookback_seconds * 1_000_000)
 
     conversions = conversions_of("who", "pos", "ts", "cvalue")
@@ -532,14 +565,17 @@ def _paths_of(
         ends,
         [
             touches.who == ends.who,
-            touches.pos < ends.cpos,
+            touches.pos <= ends.cpos if with_conversions else touches.pos < ends.cpos,
             touches.pos > ends.ppos,
         ],
     )
+    kept: list[ir.BooleanValue] = []
+    if with_conversions:
+        kept.append(found.pos < found.cpos)  # not the conversion event itself
     if lookback_us is not None:
-        found = found.filter(
-            found.cpos.isnull() | (found.cts.delta(found.ts, unit="microsecond") <= lookback_us)
-        )
+        kept.append(found.cts.delta(found.ts, unit="microsecond") <= lookback_us)
+    if kept:
+        found = found.filter(found.cpos.isnull() | functools.reduce(operator.and_, kept))
     parts = found.select(
         "who",
         "pos",
@@ -553,19 +589,25 @@ def _paths_of(
     )
     # Spark has no ordered collect: pack (position, code) into one integer whose order is
     # the position's, sort the collected list, and keep the codes.
-    packed = (parts.pos * _CODES + parts.code).collect().sort()
+    span = _CODES if code_bits is None else 1 << code_bits
+    packing = parts.pos * span + parts.code
+    if code_bits is not None:
+        packing = packing.cast("int32")
+    packed = packing.collect().sort()
     extra: dict[str, Any] = {}
     if half_life_seconds is not None:
         extra["seconds"] = parts.seconds.collect(where=parts.key < _NEVER).sort()
     keyed = parts.group_by("who", "key").aggregate(
-        path=packed.map(lambda item: item % _CODES), cvalue=parts.cvalue.max(), **extra
+        path=packed.map(lambda item: item % span), cvalue=parts.cvalue.max(), **extra
     )
     keyed = keyed.mutate(converted=(keyed.key < _NEVER).cast("int64"))
     no_timing = ibis.null("array<struct<seconds: array<float64>, value: float64>>")
+    # Sorted: the credits are summed over the conversions in this order, which must not
+    # be the order the engine's groups and threads happened to collect them in.
     timing = (
-        ibis.struct({"seconds": keyed.seconds, "value": keyed.cvalue}).collect(
-            where=keyed.converted == 1
-        )
+        ibis.struct({"seconds": keyed.seconds, "value": keyed.cvalue})
+        .collect(where=keyed.converted == 1)
+        .sort()
         if half_life_seconds is not None
         else no_timing
     )

@@ -51,6 +51,7 @@ the scorer's default, else the one its words suggest.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import operator
@@ -631,14 +632,17 @@ def measured_emotions(
     # columns read: the other columns, the wide maps above all, would cost more to read
     # than the rows.
     read = _read_columns(events, groups, labels, language_column)
-    responses = _responses(events).select(*read)
-    if labels is not None:
-        responses = label_events(labels, responses)
     inputs = [*groups, "text", "score", "properties"]
     if language_column is not None:
         inputs.append(language_column)
-    kept_columns = [c for c in dict.fromkeys(inputs) if c in responses.columns]
-    with responses.select(*kept_columns).cache() as kept:
+    with contextlib.ExitStack() as stack:
+        responses = _responses(events).select(*read)
+        if labels is not None:
+            # The responses are written down as read, then labelled: evaluated in the
+            # scan of the log, the map's rules cost more than on the few rows kept.
+            responses = label_events(labels, stack.enter_context(responses.cache()))
+        kept_columns = [c for c in dict.fromkeys(inputs) if c in responses.columns]
+        kept = stack.enter_context(responses.select(*kept_columns).cache())
         measured = emotion_events(
             kept, scorer=scorer, surveys=surveys, language_column=language_column
         )
