@@ -11,9 +11,12 @@ the groups of a plain, spilling aggregate.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
+
 from jornada.engine.backend import Engine
 
-__all__ = ["materialise_customers"]
+__all__ = ["build_customers", "materialise_customers"]
 
 _COLUMNS = """
     customer_id VARCHAR,
@@ -50,42 +53,67 @@ def materialise_customers(engine: Engine, *, range_rows: int | None = None) -> N
     >>> engine.sql("SELECT customer_id, events, sessions FROM customers").fetchall()
     [('a', 3, 2), ('b', 1, 1)]
     """
+    build_customers(engine, source="events", range_rows=range_rows)
+    engine.sql("DROP TABLE IF EXISTS customers")
+    engine.sql("ALTER TABLE _rebuild_customers RENAME TO customers")
+
+
+def build_customers(
+    engine: Engine,
+    *,
+    source: str,
+    range_rows: int | None = None,
+    after: int | None = None,
+    on_range: Callable[[int], None] | None = None,
+) -> None:
+    """Build the new ``customers`` from the events table ``source`` as
+    ``_rebuild_customers`` (see :func:`materialise_customers`).
+
+    ``after``: the table holds the customers up to this ``customer_no`` already (a
+    rebuild stopped half-way), the ranges start past it. ``on_range``: each range is
+    appended in a transaction of its own, in which ``on_range`` is called with the
+    range's last ``customer_no`` (to record it)."""
     if range_rows is None:
-        # Imported here: store re-exports this function, so it imports this module first.
+        # Imported here: store re-exports this module's functions, so it imports it first.
         from jornada.engine.store import range_rows_for
 
         range_rows = range_rows_for(engine)
     columns = {
         str(name)
         for (name,) in engine.sql(
-            "SELECT column_name FROM duckdb_columns() WHERE table_name = 'events'"
+            "SELECT column_name FROM duckdb_columns() WHERE table_name = ?", [source]
         ).fetchall()
     }
-    engine.sql(f"CREATE OR REPLACE TABLE _rebuild_customers ({_COLUMNS})")
-    if "customer_no" in columns:
-        for low, high in _ranges(engine, range_rows):
+    if after is None:
+        engine.sql(f"CREATE OR REPLACE TABLE _rebuild_customers ({_COLUMNS})")
+    if "customer_no" not in columns:
+        engine.sql(
+            "INSERT INTO _rebuild_customers "
+            + _range_query(
+                engine, source=source, key="customer_id", where="TRUE", starts_only=False
+            )
+        )
+        return
+    for low, high in _ranges(engine, source, range_rows, after or 0):
+        with engine.transaction() if on_range is not None else contextlib.nullcontext():
             engine.sql(
                 "INSERT INTO _rebuild_customers "
                 + _range_query(
                     engine,
+                    source=source,
                     key="customer_no",
                     where=f"customer_no BETWEEN {int(low)} AND {int(high)}",
                     starts_only="session_idx" in columns,
-                    bounds=_id_bounds(engine, low, high),
+                    bounds=_id_bounds(engine, source, low, high),
                 )
             )
-    else:
-        engine.sql(
-            "INSERT INTO _rebuild_customers "
-            + _range_query(engine, key="customer_id", where="TRUE", starts_only=False)
-        )
-    engine.sql("DROP TABLE IF EXISTS customers")
-    engine.sql("ALTER TABLE _rebuild_customers RENAME TO customers")
+            if on_range is not None:
+                on_range(high)
 
 
-def _ranges(engine: Engine, range_rows: int) -> list[tuple[int, int]]:
-    """Consecutive ranges ``(low, high)`` of ``customer_no`` of about ``range_rows``
-    events each (a customer is never split)."""
+def _ranges(engine: Engine, source: str, range_rows: int, after: int) -> list[tuple[int, int]]:
+    """Consecutive ranges ``(low, high)`` of the ``customer_no`` past ``after`` of about
+    ``range_rows`` events each (a customer is never split)."""
     found = engine.sql(
         f"""
         SELECT min(customer_no), max(customer_no)
@@ -93,7 +121,10 @@ def _ranges(engine: Engine, range_rows: int) -> list[tuple[int, int]]:
             SELECT customer_no, coalesce(sum(n) OVER (
                 ORDER BY customer_no ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
             ), 0) // {max(1, int(range_rows))} AS part
-            FROM (SELECT customer_no, count(*) AS n FROM events GROUP BY customer_no)
+            FROM (
+                SELECT customer_no, count(*) AS n FROM {source}
+                WHERE customer_no > {int(after)} GROUP BY customer_no
+            )
         )
         GROUP BY part ORDER BY part
         """
@@ -101,13 +132,13 @@ def _ranges(engine: Engine, range_rows: int) -> list[tuple[int, int]]:
     return [(int(low), int(high)) for low, high in found]
 
 
-def _id_bounds(engine: Engine, low: int, high: int) -> tuple[str, str]:
+def _id_bounds(engine: Engine, source: str, low: int, high: int) -> tuple[str, str]:
     """The ``customer_id`` of customers ``low`` and ``high``: ``customer_no`` numbers
     customers in ``customer_id`` order, so the range's identifiers are those of the ids
     between (a filter on the scan, no join)."""
     found = dict(
         engine.sql(
-            "SELECT customer_no, any_value(customer_id) FROM events "
+            f"SELECT customer_no, any_value(customer_id) FROM {source} "
             "WHERE customer_no IN (?, ?) GROUP BY customer_no",
             [low, high],
         ).fetchall()
@@ -118,6 +149,7 @@ def _id_bounds(engine: Engine, low: int, high: int) -> tuple[str, str]:
 def _range_query(
     engine: Engine,
     *,
+    source: str,
     key: str,
     where: str,
     starts_only: bool,
@@ -171,11 +203,13 @@ def _range_query(
         FROM (
             SELECT {key} AS k, any_value(customer_id) AS customer_id, min(ts) AS first_seen,
                 max(ts) AS last_seen, count(*) AS events
-            FROM events WHERE {where} GROUP BY {key}
+            FROM {source} WHERE {where} GROUP BY {key}
         ) AS e
         LEFT JOIN (
             SELECT k, count(session_id) AS sessions
-            FROM (SELECT DISTINCT {key} AS k, session_id FROM events WHERE {where} {starts})
+            FROM (
+                SELECT DISTINCT {key} AS k, session_id FROM {source} WHERE {where} {starts}
+            )
             GROUP BY k
         ) AS s USING (k)
         {identifiers}

@@ -21,9 +21,10 @@ into ``events_staged``, and the rebuild moves it over (docs/decisions/0004-narro
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
-from jornada.engine._customers import materialise_customers
+from jornada.engine._customers import build_customers, materialise_customers
 from jornada.engine.backend import Engine
 
 __all__ = [
@@ -171,7 +172,12 @@ def store_outdated(engine: Engine) -> bool:
 
 
 def mark_rebuild_pending(engine: Engine) -> None:
-    """Record, with the load that needs it, that the derived tables must be rebuilt."""
+    """Record, with the load that needs it, that the derived tables must be rebuilt (a
+    half-done rebuild's finished steps are of the events before this load: forgotten)."""
+    # Not deleted and inserted again in one transaction: DuckDB may refuse the key then.
+    engine.sql(
+        "DELETE FROM store_meta WHERE starts_with(key, 'rebuild_') AND key <> 'rebuild_pending'"
+    )
     engine.sql("INSERT OR REPLACE INTO store_meta VALUES ('rebuild_pending', 'yes')")
 
 
@@ -180,24 +186,64 @@ def rebuild_pending(engine: Engine) -> bool:
     return bool(row and row[0])
 
 
+def _step_done(engine: Engine, step: str) -> str | None:
+    """What the rebuild's finished step ``step`` recorded (None: not done)."""
+    row = engine.sql("SELECT value FROM store_meta WHERE key = ?", [f"rebuild_{step}"]).fetchone()
+    return None if row is None else str(row[0])
+
+
+def _record_step(engine: Engine, step: str, value: str) -> None:
+    engine.sql("INSERT OR REPLACE INTO store_meta VALUES (?, ?)", [f"rebuild_{step}", value])
+
+
 def rebuild_derived(
     engine: Engine,
     *,
     resolve: Callable[[Engine], None] | None,
     session_gap_seconds: int,
+    range_rows: int | None = None,
 ) -> None:
     """Resolve identities, then rebuild ``events`` and ``customers`` and clear the mark.
 
     Runs after a load has committed its raw rows (identity resolution inside the load's
     transaction was two orders of magnitude slower in DuckDB 1.5: its temporary tables
-    lose their statistics there). A process killed before the end leaves the mark, and
-    the next open of the workspace finishes the rebuild, so analyses never see a half.
+    lose their statistics there). Each step commits on its own and is recorded in
+    ``store_meta`` (``rebuild_...`` keys): the identities, the keys, each range of
+    ``events`` into ``_rebuild_events``, each range of ``customers`` into
+    ``_rebuild_customers``; the last step replaces ``events`` and ``customers`` together
+    and clears the mark. A process killed or failing before the end leaves the mark and
+    its finished steps, and the next open of the workspace goes on from there (at 100M
+    events a range takes minutes, the whole rebuild an hour); analyses never see a half,
+    since the tables they read are replaced in that one last transaction. ``range_rows``
+    as :func:`materialise_events` takes it.
     """
-    if resolve is not None:
+    gap = int(session_gap_seconds)
+    if _step_done(engine, "gap") not in (None, str(gap)):  # settings changed meanwhile
+        engine.sql(
+            "DELETE FROM store_meta WHERE starts_with(key, 'rebuild_') "
+            "AND key NOT IN ('rebuild_pending', 'rebuild_resolved')"
+        )
+    if resolve is not None and _step_done(engine, "resolved") is None:
         resolve(engine)
+        _record_step(engine, "resolved", "yes")
+    _record_step(engine, "gap", str(gap))
+    if range_rows is None:
+        range_rows = range_rows_for(engine)
+    _build_events(engine, gap=gap, range_rows=range_rows, steps=True)
+    after = _step_done(engine, "customers")
+    build_customers(
+        engine,
+        source="_rebuild_events",
+        range_rows=range_rows,
+        after=int(after) if after is not None else None,
+        on_range=lambda high: _record_step(engine, "customers", str(high)),
+    )
     with engine.transaction():
-        materialise_events(engine, session_gap_seconds=session_gap_seconds)
-        materialise_customers(engine)
+        for table in ("events", "customers"):
+            engine.sql(f"DROP TABLE IF EXISTS {table}")
+            engine.sql(f"ALTER TABLE _rebuild_{table} RENAME TO {table}")
+        engine.sql("DROP TABLE IF EXISTS _rebuild_keys")
+        engine.sql("DROP TABLE IF EXISTS _rebuild_numbers")
         # The staged payload now lives in ``events``: drop it from staging and remember
         # which loads ``events`` holds the payload of (the next rebuild reads it there).
         engine.sql("DELETE FROM events_staged")
@@ -206,7 +252,7 @@ def rebuild_derived(
             "SELECT 'absorbed_load', CAST(max(load_id) AS VARCHAR) FROM events_raw "
             "HAVING count(*) > 0"
         )
-        engine.sql("DELETE FROM store_meta WHERE key = 'rebuild_pending'")
+        engine.sql("DELETE FROM store_meta WHERE starts_with(key, 'rebuild_')")
         engine.sql(
             "INSERT OR REPLACE INTO store_meta VALUES ('store_version', ?)", [str(STORE_VERSION)]
         )
@@ -272,10 +318,12 @@ def materialise_events(
 
     Past ``range_rows`` events (by default :func:`range_rows_for` the engine's memory
     limit) the table is built in ranges of customers (in
-    ``customer_id`` order, about ``range_rows`` events each), one statement per range:
-    the same rows in the same order, but each statement's windows, join and sort spill
-    a range's worth. In one statement, 100M events spilled past 23 GB under a 6 GB
-    memory limit; in ranges of 12.5M, at most 2.3 GB each (docs/benchmarks.md).
+    ``customer_id`` order, about ``range_rows`` events each): the same rows in the same
+    order, but each range's windows, joins and sort spill a range's worth. In one
+    statement, 100M events spilled past 23 GB under a 6 GB memory limit; in ranges of
+    12.5M, at most 2.3 GB each (docs/benchmarks.md). A range's rows are first gathered
+    from the whole tables into a table of their own, then its facts computed from that
+    alone (see :func:`_gather_range`).
 
     >>> engine = Engine.duckdb(); ensure_store(engine)
     >>> _ = engine.sql(
@@ -290,116 +338,208 @@ def materialise_events(
     """
     if range_rows is None:
         range_rows = range_rows_for(engine)
-    payload = "seq, channel, value, cost, text, score, properties, identifiers"
+    _build_events(engine, gap=int(session_gap_seconds), range_rows=range_rows, steps=False)
+    engine.sql("DROP TABLE IF EXISTS events")
+    engine.sql("ALTER TABLE _rebuild_events RENAME TO events")
+    engine.sql("DROP TABLE IF EXISTS _rebuild_keys")
+    engine.sql("DROP TABLE IF EXISTS _rebuild_numbers")
+
+
+_PAYLOAD = ("channel", "value", "cost", "text", "score", "properties", "identifiers")
+
+
+def _build_events(engine: Engine, *, gap: int, range_rows: int, steps: bool) -> None:
+    """Build the new ``events`` as ``_rebuild_events`` (see :func:`materialise_events`).
+
+    ``steps``: each step in its own transaction, recorded in ``store_meta``, and the
+    steps already recorded skipped (:func:`rebuild_derived`)."""
+
+    def step() -> contextlib.AbstractContextManager[None]:
+        return engine.transaction() if steps else contextlib.nullcontext()
+
+    def record(name: str, value: str) -> None:
+        if steps:
+            _record_step(engine, name, value)
+
+    if steps and _step_done(engine, "events") is not None:
+        return
+    payload = "seq, " + ", ".join(_PAYLOAD)
     held = [f"SELECT {payload} FROM events_staged"]
     absorbed = _absorbed_load(engine)
     if absorbed:
         held.append(f"SELECT {payload} FROM events WHERE load_id <= {absorbed}")
     carried = {
         column: f"CASE WHEN p.seq IS NULL THEN r.{column} ELSE p.{column} END AS {column}"
-        for column in ("channel", "value", "cost", "text", "score", "properties", "identifiers")
+        for column in _PAYLOAD
     }
     has_resolution = engine.has_table("event_customers")
     customer = "coalesce(c.customer_id, r.customer_key)" if has_resolution else "r.customer_key"
-    join = "LEFT JOIN event_customers AS c USING (event_id)" if has_resolution else ""
-    gap = int(session_gap_seconds)
-    keys_of_raw = (
-        f"SELECT r.rowid AS raw_row, {customer} AS customer_id, r.ts, r.seq, r.event, "
-        f"r.source_session FROM events_raw AS r {join}"
-    )
     # Numbered over the few customers, not sorted over every event.
     numbered = (
         "SELECT customer_id, CAST(row_number() OVER (ORDER BY customer_id) AS INTEGER) "
         "AS customer_no"
     )
-    total = engine.sql("SELECT count(*) FROM events_raw").fetchone()
-    if total is None or int(total[0]) <= range_rows:
-        engine.sql(
-            "CREATE OR REPLACE TABLE events AS "
-            + _events_query(
-                keys=keys_of_raw,
-                numbers=f"{numbered} FROM (SELECT DISTINCT customer_id FROM keys)",
-                gap=gap,
-                held=held,
-                carried=carried,
+    total_row = engine.sql("SELECT count(*) FROM events_raw").fetchone()
+    total = int(total_row[0]) if total_row is not None else 0
+    if not (steps and _step_done(engine, "keys") is not None) and total <= range_rows:
+        join = "LEFT JOIN event_customers AS c USING (event_id)" if has_resolution else ""
+        keys = (
+            f"SELECT r.rowid AS raw_row, {customer} AS customer_id, r.ts, r.seq, r.event, "
+            f"r.source_session FROM events_raw AS r {join}"
+        )
+        with step():
+            engine.sql(
+                "CREATE OR REPLACE TABLE _rebuild_events AS "
+                + _events_query(
+                    ctes=f"""keys AS ({keys}),
+                    numbers AS ({numbered} FROM (SELECT DISTINCT customer_id FROM keys)),
+                    numbered AS (
+                        SELECT k.raw_row, n.customer_no, k.ts, k.seq, k.event,
+                            k.source_session
+                        FROM keys AS k JOIN numbers AS n ON n.customer_id = k.customer_id
+                    )""",
+                    rows="events_raw",
+                    columns=carried,
+                    joins=f"LEFT JOIN ({' UNION ALL '.join(held)}) AS p ON p.seq = r.seq",
+                    gap=gap,
+                )
             )
+            record("events", "done")
+        return
+    # In ranges: the keys and the customers' numbers and ranges once, then per range
+    # its rows gathered into ``_rebuild_range`` and ``events``' rows computed from them
+    # alone, appended to a new table that replaces ``events`` at the end (the payload of
+    # absorbed loads is read from the old one until then).
+    if not (steps and _step_done(engine, "keys") is not None):
+        with step():
+            _range_keys(
+                engine,
+                customer=customer,
+                has_resolution=has_resolution,
+                buckets=max(1, -(-total // (2 * range_rows))),
+            )
+            engine.sql(
+                f"""
+                CREATE OR REPLACE TABLE _rebuild_numbers AS
+                SELECT customer_id, customer_no, before // {int(range_rows)} AS part
+                FROM (
+                    {numbered}, coalesce(sum(n) OVER (
+                        ORDER BY customer_id
+                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+                    ), 0) AS before
+                    FROM (SELECT customer_id, count(*) AS n FROM _rebuild_keys GROUP BY ALL)
+                )
+                """
+            )
+            engine.sql("DROP TABLE IF EXISTS _rebuild_events")
+            record("keys", "done")
+    parts = [
+        int(part)
+        for (part,) in engine.sql(
+            "SELECT DISTINCT part FROM _rebuild_numbers ORDER BY part"
+        ).fetchall()
+    ]
+    done = int(_step_done(engine, "events_parts") or 0) if steps else 0
+    for i, part in enumerate(parts):
+        if i < done:
+            continue
+        with step():
+            _gather_range(engine, part=part, held=held, carried=carried)
+            start = "CREATE TABLE _rebuild_events AS " if i == 0 else "INSERT INTO _rebuild_events "
+            engine.sql(
+                start
+                + _events_query(
+                    ctes=f"""numbers AS (
+                        SELECT customer_id, customer_no FROM _rebuild_numbers
+                        WHERE part = {part}
+                    ),
+                    numbered AS (
+                        SELECT rowid AS raw_row, customer_no, ts, seq, event, source_session
+                        FROM _rebuild_range
+                    )""",
+                    rows="_rebuild_range",
+                    columns={column: f"r.{column}" for column in _PAYLOAD},
+                    joins="",
+                    gap=gap,
+                )
+            )
+            engine.sql("DROP TABLE _rebuild_range")
+            record("events_parts", str(i + 1))
+    record("events", "done")
+
+
+def _range_keys(engine: Engine, *, customer: str, has_resolution: bool, buckets: int) -> None:
+    """``_rebuild_keys``: every raw event's row id, resolved customer and path keys.
+
+    The customer of an event is found by joining ``event_customers`` on the text
+    ``event_id``: at 100M events that join of two 100M-row sides spilled past 7 GB in
+    one statement, so it runs in ``buckets`` statements, each on the events whose id
+    hashes to it (an event and its resolution fall in the same bucket)."""
+    columns = (
+        f"r.rowid AS raw_row, {customer} AS customer_id, r.ts, r.seq, r.event, r.source_session"
+    )
+    if not has_resolution:
+        engine.sql(
+            f"CREATE OR REPLACE TABLE _rebuild_keys AS SELECT {columns} FROM events_raw AS r"
         )
         return
-    # In ranges: the keys and the customers' numbers and ranges once, then a statement
-    # per range appending to a new table that replaces ``events`` at the end (the
-    # payload of absorbed loads is read from the old one until then).
-    engine.sql(f"CREATE OR REPLACE TABLE _rebuild_keys AS {keys_of_raw}")
+    engine.sql(
+        f"CREATE OR REPLACE TABLE _rebuild_keys AS SELECT {columns} "
+        "FROM events_raw AS r LEFT JOIN event_customers AS c USING (event_id) LIMIT 0"
+    )
+    for bucket in range(buckets):
+        engine.sql(
+            f"INSERT INTO _rebuild_keys SELECT {columns} FROM events_raw AS r "
+            "LEFT JOIN (SELECT event_id, customer_id FROM event_customers "
+            f"WHERE hash(event_id) % {buckets} = {bucket}) AS c USING (event_id) "
+            f"WHERE hash(r.event_id) % {buckets} = {bucket}"
+        )
+
+
+def _gather_range(engine: Engine, *, part: int, held: list[str], carried: dict[str, str]) -> None:
+    """``_rebuild_range``: the raw rows of range ``part``'s events with their payload and
+    ``customer_no``.
+
+    The whole tables (the keys, the raw rows, the held payload) are only joined here,
+    each to the range's narrow keys, in a statement of its own: their hash tables stay
+    small, so no join goes out of core. Joined to the facts under the windows and the
+    sort, a join out of core spilled its probe side, every raw row of the table, in
+    every range (16-19 GB per range at 100M events under a 3 GB limit)."""
+    payload = " UNION ALL ".join(held)
+    raw = ", ".join(
+        f"r.{column}"
+        for column in ("event_id", "ts", "event", "source_session", "source", "load_id")
+    )
     engine.sql(
         f"""
-        CREATE OR REPLACE TABLE _rebuild_numbers AS
-        SELECT customer_id, customer_no, before // {int(range_rows)} AS part
-        FROM (
-            {numbered}, coalesce(sum(n) OVER (
-                ORDER BY customer_id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
-            ), 0) AS before
-            FROM (SELECT customer_id, count(*) AS n FROM _rebuild_keys GROUP BY customer_id)
+        CREATE OR REPLACE TABLE _rebuild_range AS
+        WITH range_keys AS MATERIALIZED (
+            SELECT k.raw_row, k.seq, n.customer_no
+            FROM _rebuild_keys AS k JOIN _rebuild_numbers AS n
+            ON n.customer_id = k.customer_id AND n.part = {int(part)}
         )
+        SELECT {raw}, r.seq, r.customer_key, k.customer_no,
+            {", ".join(carried[column] for column in _PAYLOAD)}
+        FROM events_raw AS r JOIN range_keys AS k ON k.raw_row = r.rowid
+        LEFT JOIN (
+            SELECT h.* FROM ({payload}) AS h SEMI JOIN range_keys AS k ON k.seq = h.seq
+        ) AS p ON p.seq = r.seq
         """
     )
-    parts = engine.sql("SELECT DISTINCT part FROM _rebuild_numbers ORDER BY part").fetchall()
-    engine.sql("DROP TABLE IF EXISTS _rebuild_events")
-    for i, (part,) in enumerate(parts):
-        query = _events_query(
-            # The range's keys with their customers' numbers: one join picks both.
-            keys=(
-                "SELECT k.*, n.customer_no FROM _rebuild_keys AS k JOIN _rebuild_numbers AS n "
-                f"ON n.customer_id = k.customer_id AND n.part = {int(part)}"
-            ),
-            numbers=(
-                f"SELECT customer_id, customer_no FROM _rebuild_numbers WHERE part = {int(part)}"
-            ),
-            numbered="SELECT raw_row, customer_no, ts, seq, event, source_session FROM keys",
-            gap=gap,
-            held=held,
-            carried=carried,
-            range_only=True,
-        )
-        start = "CREATE TABLE _rebuild_events AS " if i == 0 else "INSERT INTO _rebuild_events "
-        engine.sql(start + query)
-    engine.sql("DROP TABLE IF EXISTS events")
-    engine.sql("ALTER TABLE _rebuild_events RENAME TO events")
-    engine.sql("DROP TABLE _rebuild_keys")
-    engine.sql("DROP TABLE _rebuild_numbers")
 
 
-def _events_query(
-    *,
-    keys: str,
-    numbers: str,
-    gap: int,
-    held: list[str],
-    carried: dict[str, str],
-    range_only: bool = False,
-    numbered: str | None = None,
-) -> str:
-    """The rows of ``events`` for the customers of ``keys`` (a query of narrow key rows),
-    numbered by ``numbers`` (a query over the CTE ``keys``, or any table), sorted.
-    ``range_only``: ``keys`` is a range of the events, and the payload joined is cut to
-    its rows first (else every range's join held every event's payload: at 10M events
-    under a 400 MB limit, ranges of 1M ran out of memory). ``numbered``: the key rows
-    with their ``customer_no`` (by default ``keys`` joined to ``numbers``)."""
-    if numbered is None:
-        numbered = (
-            "SELECT k.raw_row, n.customer_no, k.ts, k.seq, k.event, k.source_session "
-            "FROM keys AS k JOIN numbers AS n ON n.customer_id = k.customer_id"
-        )
-    payload = " UNION ALL ".join(held)
-    if range_only:
-        payload = f"SELECT h.* FROM ({payload}) AS h SEMI JOIN keys AS k ON k.seq = h.seq"
+def _events_query(*, ctes: str, rows: str, columns: dict[str, str], joins: str, gap: int) -> str:
+    """The rows of ``events`` for the events of ``rows`` (a table with the raw columns),
+    sorted. ``ctes`` define ``numbers`` (``customer_id``, ``customer_no``) and
+    ``numbered`` (the narrow key rows with their ``customer_no`` and ``raw_row``, the
+    row id in ``rows``); ``columns`` give the payload columns, ``joins`` what they read."""
     # The facts are computed on narrow rows (keys and times) and joined back to the wide
     # raw rows by row id: sorting maps and texts through every window cost a third more.
     # The windows partition, and the result is sorted, by the customer's small integer
     # number rather than its text id (the same order: numbers follow ``customer_id``);
     # comparing integers is cheaper than comparing ~20-character ids in every sort.
     return f"""
-        WITH keys AS ({keys}),
-        numbers AS ({numbers}),
-        numbered AS ({numbered}),
+        WITH {ctes},
         ordered AS (
             SELECT raw_row, customer_no, event,
                 (row_number() OVER w) - 1 AS idx,
@@ -430,16 +570,16 @@ def _events_query(
                 w AS (path ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
         )
         SELECT
-            r.event_id, n.customer_id, r.ts, r.event, {carried["channel"]},
+            r.event_id, n.customer_id, r.ts, r.event, {columns["channel"]},
             coalesce(r.source_session, n.customer_id || '#' || f.session_no::VARCHAR)
                 AS session_id,
-            {carried["value"]}, {carried["cost"]}, {carried["text"]}, {carried["score"]},
-            {carried["properties"]}, r.source, r.load_id, r.seq,
-            r.customer_key, {carried["identifiers"]},
+            {columns["value"]}, {columns["cost"]}, {columns["text"]}, {columns["score"]},
+            {columns["properties"]}, r.source, r.load_id, r.seq,
+            r.customer_key, {columns["identifiers"]},
             f.idx, f.next_event, f.next_ts, f.session_idx, f.session_last, f.first_pair,
             f.customer_no
-        FROM events_raw AS r JOIN facts AS f ON f.raw_row = r.rowid
+        FROM {rows} AS r JOIN facts AS f ON f.raw_row = r.rowid
         JOIN numbers AS n ON n.customer_no = f.customer_no
-        LEFT JOIN ({payload}) AS p ON p.seq = r.seq
+        {joins}
         ORDER BY f.customer_no, f.idx
         """
