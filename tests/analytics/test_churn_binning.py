@@ -74,13 +74,6 @@ def test_the_model_is_scikit_learns(weighted: bool) -> None:
     weights = np.where(y, 1.0, 4.0) if weighted else None
     model = model_.fit(x, y, seed=3, weights=weights)
     assert isinstance(model._bin_mapper, model_._Binning)
-    plain = HistGradientBoostingClassifier(
-        max_iter=100,
-        learning_rate=0.1,
-        max_leaf_nodes=15,
-        min_samples_leaf=20,
-        l2_regularization=1.0,
-        early_stopping=False,
-        random_state=3,
-    ).fit(x, y, sample_weight=weights)
+    # scikit-learn's own estimator with the same settings, its own binning
+    plain = HistGradientBoostingClassifier(**model.get_params()).fit(x, y, sample_weight=weights)
     np.testing.assert_array_equal(model_.predict(model, x), plain.predict_proba(x)[:, 1])
