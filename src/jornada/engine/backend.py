@@ -30,6 +30,10 @@ class EngineError(JornadaError):
     """The backend refused or failed a query; the message says which and why."""
 
 
+_MEMORY_UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+_MEMORY_UNITS |= {"KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+
+
 class Engine:
     """An Ibis connection plus what jornada needs around it: tracing, transactions,
     and (on DuckDB) raw SQL for loading."""
@@ -147,6 +151,20 @@ class Engine:
             raise
         self._transaction_depth = 0
         self.sql("COMMIT")
+
+    def memory_limit_bytes(self) -> float | None:
+        """The engine's memory limit in bytes, read from what DuckDB shows ("1.8 GiB");
+        None when there is none or its form is not known here.
+
+        >>> Engine.duckdb(memory_limit="2GB").memory_limit_bytes()  # shown as 1.8 GiB
+        1932735283.2
+        """
+        row = self.sql("SELECT current_setting('memory_limit')").fetchone()
+        number, _, unit = str(row[0] if row else "").strip().partition(" ")
+        try:
+            return float(number) * _MEMORY_UNITS[unit.strip().upper()]
+        except (ValueError, KeyError):
+            return None
 
     @contextlib.contextmanager
     def setting(self, name: str, value: bool | int | str) -> Iterator[None]:

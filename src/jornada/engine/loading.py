@@ -195,19 +195,6 @@ _STAGE_SHARE = 5
 memory limit (the copy takes about twice the file's size: 368 MB for a 175 MB CSV), into
 the store otherwise."""
 
-_UNIT_BYTES = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
-_UNIT_BYTES |= {"KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
-
-
-def _memory_limit_bytes(engine: Engine) -> float | None:
-    """The engine's memory limit in bytes, as DuckDB shows it ("1.8 GiB"); None if unknown."""
-    row = engine.sql("SELECT current_setting('memory_limit')").fetchone()
-    number, _, unit = str(row[0] if row else "").strip().partition(" ")
-    try:
-        return float(number) * _UNIT_BYTES[unit.strip().upper()]
-    except (ValueError, KeyError):
-        return None
-
 
 def _source_bytes(plan: LoadPlan) -> int | None:
     if plan.kind == "arrow":
@@ -236,7 +223,7 @@ def _stage(engine: Engine, plan: LoadPlan, rejects: str) -> tuple[str, list[Any]
     reader, params = _reader(plan, rejects)
     if plan.kind == "parquet":
         return reader, params
-    size, limit = _source_bytes(plan), _memory_limit_bytes(engine)
+    size, limit = _source_bytes(plan), engine.memory_limit_bytes()
     small = size is not None and limit is not None and size * _STAGE_SHARE <= limit
     temporary = "TEMP " if small else ""
     engine.sql(f"DROP TABLE IF EXISTS {SOURCE}")

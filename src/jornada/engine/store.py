@@ -279,9 +279,6 @@ _BYTES_PER_RANGE_ROW = 400
 """Engine memory a range's event takes: ranges of 12.5M events peaked at 6.3 GB RSS under
 a 6 GB limit; 10M events in one statement ran out of memory under 400 MB."""
 
-_UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
-_UNITS.update({"KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40})
-
 
 def range_rows_for(engine: Engine) -> int:
     """The events per range of :func:`materialise_events` under the engine's memory
@@ -292,11 +289,8 @@ def range_rows_for(engine: Engine) -> int:
     >>> range_rows_for(Engine.duckdb(memory_limit="16GB"))
     10000000
     """
-    row = engine.sql("SELECT current_setting('memory_limit')").fetchone()
-    number, _, unit = str(row[0] if row else "").strip().partition(" ")
-    try:
-        limit = float(number) * _UNITS[unit.strip().upper()]
-    except (ValueError, KeyError):  # no limit, or a form not known here
+    limit = engine.memory_limit_bytes()
+    if limit is None:  # no limit, or a form not known here
         return RANGE_ROWS
     return max(100_000, min(RANGE_ROWS, int(limit) // _BYTES_PER_RANGE_ROW))
 
