@@ -68,6 +68,7 @@ from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
+import sklearn
 from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import (
@@ -77,11 +78,18 @@ from sklearn.metrics import (
 )
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
-try:  # scikit-learn's binning internals (1.8+), for the weighted quantiles below
+# scikit-learn's binning internals, for the weighted quantiles below: private, so used
+# only on the releases whose internals :class:`_Binning` was written and tested against
+# (tests/analytics/test_churn_binning.py); any other release bins as it always does
+# (the same model, slower), rather than fail or bin differently.
+_INTERNALS_KNOWN: Final = ((1, 8), (1, 9))
+try:
+    if tuple(int(part) for part in sklearn.__version__.split(".")[:2]) not in _INTERNALS_KNOWN:
+        raise ImportError(sklearn.__version__)
     from sklearn.ensemble._hist_gradient_boosting.binning import _BinMapper
     from sklearn.ensemble._hist_gradient_boosting.common import ALMOST_INF, X_DTYPE
     from sklearn.utils.stats import _weighted_percentile
-except ImportError:  # pragma: no cover - another scikit-learn: its own binning
+except (ImportError, ValueError):  # pragma: no cover - another scikit-learn
     _BinMapper = None
 
 __all__ = [
