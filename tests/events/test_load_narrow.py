@@ -28,7 +28,7 @@ PAYLOAD = ("channel", "value", "cost", "text", "score", "properties", "identifie
 COMPARED = (
     "event_id, customer_id, ts, event, channel, session_id, value, cost, text, score, "
     "properties, customer_key, identifiers, idx, next_event, next_ts, session_idx, "
-    "session_last, first_pair, customer_no"
+    "session_last, session_start, session_next_ts, first_pair, customer_no"
 )
 
 FIRST = [
