@@ -33,6 +33,7 @@ class Row:
     text: str | None = None
     score: float | None = None
     properties: Mapping[str, str] = field(default_factory=dict)
+    session: str | None = None  # the source's session id (None: cut by the time gaps)
 
 
 class Store:
@@ -47,7 +48,7 @@ class Store:
     def load(self, rows: Sequence[Row], *, session_gap_seconds: int = 1800) -> EventLog:
         self.engine.sql("DELETE FROM events_raw")
         self.engine.duck.executemany(
-            "INSERT INTO events_raw VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL, ?, ?, "
+            "INSERT INTO events_raw VALUES (?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, "
             "MAP(?::VARCHAR[], ?::VARCHAR[]), NULL, 'test', 1, ?)",
             [
                 [
@@ -56,6 +57,7 @@ class Store:
                     at(row.minute),
                     row.event,
                     row.channel,
+                    row.session,
                     row.text,
                     row.score,
                     list(row.properties),

@@ -101,3 +101,21 @@ def test_deviating_paths_rank_stage_numbers_as_numbers(store: Store) -> None:
         (("s0", "s10"), 1),
     ]
     assert (result.conforming, result.deviating, result.distinct_deviating) == (1, 3, 3)
+
+
+@settings(max_examples=15, deadline=None)
+@given(rows=logs(), as_of=st.sampled_from([None, 0, 1, 30, 45]))
+def test_customers_counted_from_the_facts(
+    store: Store, rows: Sequence[Row], as_of: int | None
+) -> None:
+    """With the stored facts the customers are counted by their last events up to
+    ``as_of`` (one each), without them by a distinct count: the same number, that of a
+    count in Python."""
+    events = store.load(rows).table
+    moment = None if as_of is None else dt.datetime(2026, 1, 1) + dt.timedelta(minutes=as_of)
+    journey = load_template("b2c-ecommerce")
+    expected = len({r.customer for r in rows if as_of is None or r.minute <= as_of})
+    for facts in (False, True):
+        with StageTables(events, journey, as_of=moment, facts=facts) as tables:
+            assert tables.facts == facts
+            assert tables.total_customers == expected

@@ -14,7 +14,7 @@ from jornada.events.filters import EventScope, scope_events
 from jornada.living.conformance import conformance
 from jornada.model.templates import load_template
 from tests.living.conftest import Row, Store, at
-from tests.living.test_conformance import SHOP, journey_of
+from tests.living.test_conformance import SHOP, _from_oracle_check, journey_of
 
 NAMES = ["view", "cart", "buy", "survey", "page", "product_view", "purchase"]
 CUSTOMERS = ["u", "v", "w", "x"]
@@ -90,3 +90,26 @@ def test_scoped_events_keep_true_facts(
         assert _current(by_facts) == _current(grouped)
     filtered = events.filter(events.channel.isin(list(channels)))
     assert conformance(filtered, journey) == conformance(scoped, journey)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    rows=logs(),
+    sessions=st.lists(st.sampled_from(["s1", "s2", None]), min_size=30, max_size=30),
+)
+def test_time_in_sessions_whose_ids_come_back(
+    store: Store, rows: Sequence[Row], sessions: list[str | None]
+) -> None:
+    """Source session ids that come back in a path (A, B, A), interleave and are shared:
+    the time to the next event of the session (decision 0006), from the facts and
+    without them, as the oracle counts it."""
+    with_ids = [
+        Row(r.customer, r.minute, r.event, channel="web", session=sessions[i])
+        for i, r in enumerate(rows)
+    ]
+    log = store.load(with_ids)
+    journey = journey_of(SHOP)
+    expected = _from_oracle_check(log, SHOP)
+    assert conformance(log.table, journey, facts=True) == expected
+    with StageTables(log.table, journey, facts=True) as tables:
+        assert conformance(log.table, journey, stage_tables=tables, facts=True) == expected

@@ -17,10 +17,13 @@ Event = Mapping[str, Any]
 def group_paths(events: Iterable[Event], by: str = "customer") -> dict[str, list[Event]]:
     """Events grouped by customer (or session) and ordered by time, then input order.
 
-    ``by="session"`` groups by the ``session_id`` the store derived.
+    ``by="session"`` groups by customer and the ``session_id`` the store derived (decision
+    0006), keyed ``customer_id`` and ``session_id`` joined by the unit separator.
     """
-    key = "customer_id" if by == "customer" else "session_id"
     grouped: dict[str, list[Event]] = defaultdict(list)
     for event in events:
-        grouped[str(event[key])].append(event)
+        key = str(event["customer_id"])
+        if by != "customer":
+            key += "\x1f" + str(event["session_id"])
+        grouped[key].append(event)
     return {k: sorted(v, key=lambda e: (e["ts"], e["seq"])) for k, v in grouped.items()}

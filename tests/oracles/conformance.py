@@ -48,11 +48,11 @@ def analyse(events: Iterable[Event], plain_map: PlainMap, *, top: int = 10) -> d
         for i, (event, label) in enumerate(zip(path, labels, strict=True)):
             total_events += 1
             gap = 0
-            if i + 1 < len(path):
-                following = path[i + 1]
-                session = event["session_id"]
-                if session is not None and following["session_id"] == session:
-                    gap = seconds(following["ts"]) - seconds(event["ts"])
+            session = event["session_id"]
+            # to the next event of its session (decision 0006), wherever it falls
+            following = next((e for e in path[i + 1 :] if e["session_id"] == session), None)
+            if session is not None and following is not None:
+                gap = seconds(following["ts"]) - seconds(event["ts"])
             total_seconds += gap
             if label is None:
                 unmapped_events += 1

@@ -188,7 +188,7 @@ def kpis(events: list[Event], by: str | None, period: str | None) -> dict[Key, d
             for e in chosen:
                 if not page(e):
                     continue
-                in_session = sessions[str(e["session_id"])]
+                in_session = sessions[f"{e['customer_id']}\x1f{e['session_id']}"]
                 at = next(i for i, x in enumerate(in_session) if x is e)
                 if at + 1 < len(in_session):
                     timed += 1

@@ -606,67 +606,27 @@ _BY_SESSION: Final = ("visits", "bounces", "visit_seconds", "visit_page_views")
 """The visits measures that read an event's session (the others read the event alone)."""
 
 
-def _twice(events: ir.Table) -> ir.Table:
-    """The (customer, session id) a customer's path comes back to after another session
-    (the store's facts: a stretch starts at ``session_idx`` 0 and ends at
-    ``session_last``; a session id seen at two stretch starts comes back). Usually none:
-    sessions derived from time gaps never do, nor do most sources'."""
-    starts = events.filter(events.session_idx == 0)
-    starts = starts.select(c=starts[customer_column(events)], sid=starts.session_id)
-    counted = starts.group_by(["c", "sid"]).aggregate(n=starts.count())
-    return counted.filter(counted.n > 1).select("c", "sid")
+_SESSION_FACTS: Final = ("session_start", "session_next_ts")
+"""The store's facts that name an event's session and its next event (engine/store.py)."""
 
 
-def _recurring(events: ir.Table, twice: ir.Table) -> ir.Table:
-    """Each stretch of a session of ``twice`` (see :func:`_twice`): the customer
-    ``m_customer``, its first event ``m_start`` (``idx``), its session's key ``m_key``
-    (the ``idx`` of the session's first event) and ``m_next``, the time of the session's
-    next stretch (null for its last)."""
-    starts = events.filter(events.session_idx == 0)
-    starts = starts.select(
-        c=starts[customer_column(events)], sid=starts.session_id, idx=starts.idx, ts=starts.ts
-    )
-    again = starts.semi_join(twice, ["c", "sid"])
-    session = ibis.window(group_by=[again.c, again.sid])
-    ordered = ibis.window(group_by=[again.c, again.sid], order_by=again.idx)
-    return again.select(
-        m_customer=again.c,
-        m_start=again.idx,
-        m_key=again.idx.min().over(session),
-        m_next=again.ts.lead().over(ordered),
-    )
-
-
-def _session_columns(events: ir.Table, recurring: ir.Table | None) -> dict[str, Any]:
+def _session_columns(events: ir.Table) -> dict[str, Any]:
     """The session of each event (decision 0006: a customer's events sharing one
     ``session_id``): its key ``sk``, the ``idx`` of the session's first event (with the
     customer, it names the session), and ``snext``, the time of the session's next event
     after this one (null on the session's last event).
 
-    With the store's facts, a session is a stretch of the path (``sk`` = ``idx`` -
-    ``session_idx``, the next event ``next_ts`` unless ``session_last``) except the few
-    sessions a customer comes back to, whose stretches ``recurring`` joins (see
-    :func:`_recurring`; None: there are none). Without them (a plain table), windows over
-    each customer's session ids give the same.
+    The store holds both (``session_start``, ``session_next_ts``); a plain table without
+    them gets them from windows over each customer's session ids, with the same results.
     """
-    if "session_last" not in events.columns:
-        customer = events[customer_column(events)]
-        session = ibis.window(group_by=[customer, events.session_id])
-        ordered = ibis.window(group_by=[customer, events.session_id], order_by=events.idx)
-        return {
-            "sk": events.idx.min().over(session).cast("int64"),
-            "snext": events.ts.lead().over(ordered),
-        }
-    start = (events.idx - events.session_idx).cast("int64")
-    following = events.next_ts  # the customer's next event
-    if recurring is None:
-        return {
-            "sk": start,
-            "snext": ibis.ifelse(events.session_last, ibis.null(events.ts.type()), following),
-        }
+    if set(_SESSION_FACTS) <= set(events.columns):
+        return {"sk": events.session_start.cast("int64"), "snext": events.session_next_ts}
+    customer = events[customer_column(events)]
+    session = ibis.window(group_by=[customer, events.session_id])
+    ordered = ibis.window(group_by=[customer, events.session_id], order_by=events.idx)
     return {
-        "sk": recurring.m_key.cast("int64").fill_null(start),
-        "snext": ibis.ifelse(events.session_last, recurring.m_next, following),
+        "sk": events.idx.min().over(session).cast("int64"),
+        "snext": events.ts.lead().over(ordered),
     }
 
 
@@ -1003,13 +963,12 @@ def _base(
     roles: Mapping[str, Any],
     retention: bool,
     sessions: bool = False,
-    recurring: ir.Table | None = None,
 ) -> ir.Table:
     """Every event with its period ``p`` (none without ``period``: the one period 0 is
     added to the kept table), role flags and scope (or the fixed scopes' atoms), the
     flags packed in bits (see :class:`_Packed`); with ``sessions``, its session key
     ``sk`` and the time of its session's next event ``snext`` (see
-    :func:`_session_columns`; ``recurring``: :func:`_recurring`)."""
+    :func:`_session_columns`)."""
     columns: dict[str, Any] = {
         # The store's integer customer number when the events have it: grouping and
         # joining on it cost less than on the text ids, with the same customers.
@@ -1023,7 +982,7 @@ def _base(
     if period is not None:
         columns["p"] = period_number(events.ts, period)
     if sessions:
-        columns.update(_session_columns(events, recurring))
+        columns.update(_session_columns(events))
     if retention:
         columns["rp"] = period_number(events.ts, period or "month")
     flags = {f"r_{role}": roles[role] for role in ROLES}
@@ -1081,16 +1040,6 @@ def _base(
             term = ibis.cases((shut, ibis.literal(0, type="int64")), else_=sum(found[1:], found[0]))
             own[column] = term if column not in own else own[column] + term
     columns.update({column: own[column] for column in packed.columns})
-    if recurring is not None:
-        # The few stretches of sessions a customer comes back to take their session's
-        # key and next stretch from the table of those (a left join of a small table).
-        source = source.left_join(
-            recurring,
-            [
-                events[customer_column(events)] == recurring.m_customer,
-                (events.idx - events.session_idx) == recurring.m_start,
-            ],
-        )
     if kind == "all":
         columns["scope"] = ibis.literal("all", type="string")
     elif kind == "channel":
@@ -1152,11 +1101,6 @@ def compute_measures(
     # the events for each copy made the whole board 4x slower).
     sessions = bool(wanted & {*_VISITS_PART, *_CARTS_PART})
     with contextlib.ExitStack() as stack:
-        recurring = None
-        if sessions and "session_last" in events.columns:
-            twice = stack.enter_context(_twice(events).cache())
-            if int(twice.count().to_pyarrow().as_py()):
-                recurring = stack.enter_context(_recurring(events, twice).cache())
         narrow = _base(
             events,
             kind=kind,
@@ -1166,7 +1110,6 @@ def compute_measures(
             roles=roles,
             retention=retention,
             sessions=sessions,
-            recurring=recurring,
         )
         cached = stack.enter_context(narrow.cache())
         if period is None:
@@ -1264,17 +1207,20 @@ def _parts(
 
 
 def _unpack(parts: Sequence[_Part]) -> list[dict[str, Any]]:
-    """The parts' values as long rows (scope, p, measure, value), from one query."""
-    tables = [
-        part.table.select(k=ibis.literal(k, type="int64"), scope="scope", p="p", v="v")
-        for k, part in enumerate(parts)
-    ]
+    """The parts' values as long rows (scope, p, measure, value), one query per part.
+
+    One union of all parts ran them as one plan whose every part held its hash tables and
+    spill at once: at 100M events it ran out of DuckDB's temp space (15 GB at a 6 GB
+    limit), while part by part it spilled at most 4 GB. The parts read the same kept
+    tables, so running them apart reads nothing twice."""
     rows: list[dict[str, Any]] = []
-    for row in ibis.union(*tables, distinct=False).to_pyarrow().to_pylist():
-        for (scope, name), value in zip(parts[row["k"]].labels, row["v"], strict=True):
-            rows.append(
-                {"scope": scope or row["scope"], "p": row["p"], "measure": name, "value": value}
-            )
+    for part in parts:
+        found = part.table.select("scope", "p", "v").to_pyarrow().to_pylist()
+        for row in found:
+            for (scope, name), value in zip(part.labels, row["v"], strict=True):
+                rows.append(
+                    {"scope": scope or row["scope"], "p": row["p"], "measure": name, "value": value}
+                )
     return rows
 
 

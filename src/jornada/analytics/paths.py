@@ -32,14 +32,15 @@ in Python, no backend-only functions (the same code is meant to run on PySpark).
 
 Facts used (precomputed at load, see :mod:`jornada.engine.store`): ``idx`` (position in
 the customer's path) and ``next_event``/``next_ts`` (the next event of the customer), so
-customer paths need no sort. Session paths: one aggregate by session id counts its
-events and its runs (a run is a customer's consecutive events of one session number;
-each starts at ``session_idx`` 0). A session id of one run (always so for derived
-sessions) needs no sort: the position is ``session_idx`` and the next event is the
-customer's next event unless ``session_idx + 1`` = the session's size. Session ids of
-several runs (a source session id reused later, or by another customer) are ordered by
-a window over their own events, so they too mean "the events with this session id, by
-time then load order".
+customer paths need no sort. A session path is a customer's events sharing one session id
+(decision 0006: two customers sharing an id are two paths; an id that comes back after
+another session's events is one path), in path order; its ``path_id`` is ``customer_id``
+and ``session_id`` joined by :data:`SESSION_PATH_SEPARATOR` (it was the session id alone
+before store version 4, which merged customers sharing one). The store's session facts
+give the position (``session_idx``) and the next event's time (``session_next_ts``); the
+next event is the customer's next unless the session is scattered, and the few scattered
+sessions are ordered by a window over their own events. A table without those facts
+gets all three from a window over each customer's session ids.
 
 Quantiles are exact: ``percentile_cont`` on DuckDB and ``percentile`` on Spark, both
 linear interpolation between the closest ranks (numpy's default ``linear`` method,
@@ -61,11 +62,13 @@ import plotly.graph_objects as go
 
 from jornada.analytics.results import AnalysisResult, json_ready
 from jornada.analytics.steps import resolve_step
+from jornada.events.filters import customer_column
 from jornada.model import Journey
 
 __all__ = [
     "END",
     "QUANTILE_METHOD",
+    "SESSION_PATH_SEPARATOR",
     "START",
     "Direction",
     "PathBy",
@@ -99,6 +102,13 @@ QUANTILE_METHOD = "exact, linear interpolation between closest ranks (type 7)"
 
 _SEPARATOR = "\x1f"  # joins event names into one variant key (ASCII unit separator)
 
+SESSION_PATH_SEPARATOR = "\x1f"
+"""Joins ``customer_id`` and ``session_id`` into the ``path_id`` of a session path (the
+ASCII unit separator): ``path_id.split(SESSION_PATH_SEPARATOR)`` gives them back."""
+
+_SESSION_FACTS = ("session_idx", "session_last", "session_start", "session_next_ts")
+"""The store's session facts a session path reads (engine/store.py)."""
+
 
 class PathBy(enum.StrEnum):
     """What a path is: a customer's whole history, or one session."""
@@ -122,6 +132,8 @@ def path_events(
 ) -> ir.Table:
     """One row per event with its path: ``path_id``, ``pos`` (from 0), ``event``, ``ts``,
     ``next_event``/``next_ts`` (the next event of the same path, null for the last).
+    ``path_id`` is the ``customer_id``, or by session ``customer_id`` and ``session_id``
+    joined by :data:`SESSION_PATH_SEPARATOR` (see the module).
 
     ``flags`` are boolean conditions over ``events`` (as :func:`resolve_step` builds)
     carried along as extra columns.
@@ -146,30 +158,46 @@ def path_events(
             next_ts=events.next_ts,
             **{name: events[name] for name in kept},
         )
-    # Each run of a session (a customer's consecutive events with one session number)
-    # starts at session_idx 0: a session id with one such start is one contiguous run.
-    sizes = events.group_by("session_id").agg(
-        _size=events.count(), _runs=(events.session_idx == 0).cast("int64").sum()
-    )
-    joined = events.join(sizes, "session_id")
-    one_run = joined._runs == 1
-    runs = joined.filter(one_run)
-    has_next = runs.session_idx + 1 < runs._size
+
+    # A session path is a customer's events sharing one session id (decision 0006): two
+    # customers sharing an id are two paths, so the id names the customer too.
+    def path_id(table: ir.Table) -> ir.StringValue:
+        return table.customer_id.concat(SESSION_PATH_SEPARATOR, table.session_id)
+
+    if not set(_SESSION_FACTS) <= set(events.columns):
+        customer = events.customer_id
+        ordered = ibis.window(group_by=[customer, events.session_id], order_by=events.idx)
+        return events.select(
+            path_id=path_id(events),
+            pos=ibis.row_number().over(ordered),
+            next_event=events.event.lead().over(ordered),
+            next_ts=events.ts.lead().over(ordered),
+            **{name: events[name] for name in kept},
+        )
+    # With the store's facts the position and the next event's time are stored; the next
+    # event is the customer's next unless the session is scattered (its id comes back
+    # after another session's events: its last event is not session_idx events after its
+    # first). The few scattered sessions take their next events from a window.
+    key = [customer_column(events), "session_start"]
+    scattered = events.filter(
+        events.session_last & (events.idx - events.session_start != events.session_idx)
+    ).select(*key)
+    runs = events.anti_join(scattered, key)
     fast = runs.select(
-        path_id=runs.session_id,
+        path_id=path_id(runs),
         pos=runs.session_idx,
-        next_event=ibis.ifelse(has_next, runs.next_event, ibis.null("string")),
-        next_ts=ibis.ifelse(has_next, runs.next_ts, ibis.null(runs.ts.type())),
+        next_event=ibis.ifelse(runs.session_last, ibis.null("string"), runs.next_event),
+        next_ts=runs.session_next_ts,
         **{name: runs[name] for name in kept},
     )
-    scattered = joined.filter(~one_run)
-    window = ibis.window(group_by=scattered.session_id, order_by=[scattered.ts, scattered.seq])
-    slow = scattered.select(
-        path_id=scattered.session_id,
-        pos=ibis.row_number().over(window),
-        next_event=scattered.event.lead().over(window),
-        next_ts=scattered.ts.lead().over(window),
-        **{name: scattered[name] for name in kept},
+    apart = events.semi_join(scattered, key)
+    window = ibis.window(group_by=[apart[name] for name in key], order_by=apart.idx)
+    slow = apart.select(
+        path_id=path_id(apart),
+        pos=apart.session_idx,
+        next_event=apart.event.lead().over(window),
+        next_ts=apart.session_next_ts,
+        **{name: apart[name] for name in kept},
     )
     return fast.union(slow.cast(fast.schema()))
 

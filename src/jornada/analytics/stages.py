@@ -89,6 +89,7 @@ from jornada.model import EventBinding, Journey, Milestone, Stage
 
 __all__ = [
     "DEFAULT_PERCENTILE",
+    "RESPONSE_PROPERTIES",
     "MilestoneShare",
     "StageAnalysis",
     "StagePaths",
@@ -412,10 +413,17 @@ def _measured(stages: tuple[Stage, ...]) -> list[tuple[int, Stage, Milestone]]:
     ]
 
 
-_CARRIED = ("event", "session_id", "session_last", "next_ts", "score")
+_CARRIED = ("event", "session_id", "session_next_ts", "next_ts", "score", "text")
 """The columns of the events the labelled events keep, when present (see ``_prepare``;
 ``session_id`` only when the stored facts do not replace it, ``event`` only outside the
 map)."""
+
+RESPONSE_PROPERTIES: Final = ("survey", "language")
+"""The properties the labelled events keep for the responses (events with a ``score`` or
+a ``text``), as columns ``property_survey`` and ``property_language`` (null on the other
+events): what the measured emotion reads besides the labels, the text and the score
+(:func:`~jornada.living.sentiment.measured_emotions`), read in the scan that labels the
+events instead of in a second scan of the wide ``properties`` maps."""
 
 
 def _prepare(
@@ -454,11 +462,18 @@ def _prepare(
     # labelling the events again.
     facts = facts and "next_ts" in events.columns
     kept = [c for c in _CARRIED if c in tagged.columns]
-    if facts and "session_last" in kept:
+    if facts and "session_next_ts" in kept:
         # The stored facts give the time in sessions: the (long, text) session id is
         # not needed.
         kept = [c for c in kept if c != "session_id"]
     carried: dict[str, ir.Value] = {c: tagged[c] for c in kept}
+    answered = [tagged[c].notnull() for c in ("score", "text") if c in tagged.columns]
+    if answered and "properties" in tagged.columns:
+        responded = functools.reduce(operator.or_, answered)
+        for name in RESPONSE_PROPERTIES:
+            carried[f"property_{name}"] = ibis.cases(
+                (responded, tagged["properties"].get(name)), else_=ibis.null("string")
+            )
     if "event" in carried:
         # Read only for the events outside the map (conformance's unmapped names): a
         # null elsewhere spares writing most of the texts.
@@ -532,8 +547,10 @@ class StagePaths:
     per-customer figures derived from them, weighted by the customers of each path.
 
     ``flat`` holds every path's stages one after another (path number ``parent``,
-    ``starts`` where each path begins); ``visits[i, k]`` counts the visits of stage ``k``
-    in path ``i``; ``counts[i]`` its customers.
+    ``starts`` where each path begins); ``furthest[i]`` is the furthest stage (the
+    highest number) of path ``i``, where its customers are now (not the stage it ends
+    in); ``visits[i, k]`` counts the visits of stage ``k`` in path ``i``; ``counts[i]``
+    its customers.
 
     >>> import pyarrow as pa
     >>> paths = StagePaths.of(pa.table({"path": [[0], [0, 1, 0]], "customers": [3, 2]}), 2)
@@ -546,7 +563,7 @@ class StagePaths:
     flat: Any
     parent: Any
     starts: Any
-    last: Any
+    furthest: Any
     visits: Any
     table: pa.Table = field(repr=False)
 
@@ -568,9 +585,9 @@ class StagePaths:
             pc.list_value_length(paths).to_numpy(zero_copy_only=False), dtype=np.int64
         )
         starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-        last = np.maximum.reduceat(flat, starts) if len(flat) else np.zeros(0, np.int64)
+        furthest = np.maximum.reduceat(flat, starts) if len(flat) else np.zeros(0, np.int64)
         visits = np.bincount(parent * n + flat, minlength=len(counts) * n).reshape(len(counts), n)
-        return cls(n, counts, flat, parent, starts, last, visits, table)
+        return cls(n, counts, flat, parent, starts, furthest, visits, table)
 
     def _sum(self, where: Any) -> int:
         return int(self.counts[where].sum())
@@ -583,7 +600,7 @@ class StagePaths:
         totals = {"customers": int(self.counts.sum())}
         for k in range(self.n):
             totals[f"reached{k}"] = self._sum(reached[:, k])
-            totals[f"current{k}"] = self._sum(self.last == k)
+            totals[f"current{k}"] = self._sum(self.furthest == k)
             totals[f"first{k}"] = self._sum(reached[:, 0] & reached[:, k])
             if k + 1 < self.n:
                 totals[f"next{k}"] = self._sum(reached[:, k] & reached[:, k + 1])
@@ -635,7 +652,7 @@ class StagePaths:
         }
         for k in range(self.n):
             visits = self.visits[:, k]
-            beyond = self.last > k
+            beyond = self.furthest > k
             figures[f"visited_{k}"] = self._sum(visits > 0)
             figures[f"beyond_{k}"] = self._sum(beyond)
             figures[f"skipped_{k}"] = self._sum(beyond & (visits == 0))
@@ -1698,11 +1715,13 @@ class StageTables:
     ``labelled`` is every event up to ``as_of``, of a stage or not, labelled once:
     :attr:`key`, ``ts``, ``idx``, ``event`` (on the events outside the map only; null on
     the others), ``session_id`` (not with ``facts``: the stored facts give the time in
-    sessions), ``session_last``, ``next_ts`` and ``score`` (those the events have),
-    ``stage_index`` (null outside the map), ``touchpoint`` (the touchpoint's number in
-    :attr:`touchpoints`, null for none) and one flag per measured milestone;
-    :func:`~jornada.living.conformance.conformance` and
-    :func:`~jornada.analytics.touchpoints.touchpoint_measures` reuse it. ``paths`` are the
+    sessions), ``session_next_ts``, ``next_ts``, ``score`` and ``text`` (those the events
+    have), ``property_survey`` and ``property_language`` (:data:`RESPONSE_PROPERTIES`,
+    on the events with a score or a text), ``stage_index`` (null outside the map),
+    ``touchpoint`` (the touchpoint's number in :attr:`touchpoints`, null for none) and
+    one flag per measured milestone; :func:`~jornada.living.conformance.conformance`,
+    :func:`~jornada.analytics.touchpoints.touchpoint_measures` and
+    :func:`~jornada.living.sentiment.measured_emotions` reuse it. ``paths`` are the
     customers' stage paths counted (:class:`StagePaths`), from which the stage analysis
     and conformance read reach, current stages, moves and loops. ``complete`` is
     True when no ``as_of`` was given (``labelled`` then holds every event). ``facts``:
@@ -1768,7 +1787,7 @@ class StageTables:
 
     @property
     def facts(self) -> bool:
-        """Whether the labelled events' ``next_ts`` (and ``session_last``) are the stored
+        """Whether the labelled events' ``next_ts`` (and ``session_next_ts``) are the stored
         facts of these very events (see the class)."""
         return self._p.facts
 
@@ -1842,8 +1861,20 @@ class StageTables:
     def total_customers(self) -> int:
         """The customers with an event up to ``as_of`` (of a stage or not), counted once."""
         if self._total is None:
-            labelled = self._p.labelled
-            [row] = _rows(labelled.aggregate(n=labelled[self._p.key].nunique()))
+            p = self._p
+            labelled = p.labelled
+            if p.facts:
+                # A customer's last event up to as_of is the one whose next event is
+                # later (or none), one per customer: rows counted, no distinct count.
+                next_ts = labelled["next_ts"]
+                last = next_ts.isnull()
+                if p.moment is not None:
+                    last = last | (next_ts > p.moment)
+                lasts = labelled.filter(last & labelled[p.key].notnull())
+                counted = lasts.aggregate(n=lasts.count())
+            else:
+                counted = labelled.aggregate(n=labelled[p.key].nunique())
+            [row] = _rows(counted)
             self._total = _int(row["n"])
         return self._total
 

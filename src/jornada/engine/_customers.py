@@ -6,7 +6,8 @@ plain aggregates to disk, but not list aggregates (the identifiers by kind) nor
 ``count(DISTINCT ...)`` (the sessions). Here each range of ``customer_no`` (about
 :func:`~jornada.engine.store.range_rows_for` events, as the ranged ``events`` build)
 is one statement appended in ``customer_id`` order, and the sessions are counted as
-the groups of a plain, spilling aggregate.
+their first events (``session_idx = 0``, one per customer and session id), a plain
+aggregate that spills.
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ def build_customers(
                     source=source,
                     key="customer_no",
                     where=f"customer_no BETWEEN {int(low)} AND {int(high)}",
-                    starts_only="session_idx" in columns,
+                    starts_only="session_start" in columns,  # per session id (v4)
                     bounds=_id_bounds(engine, source, low, high),
                 )
             )
@@ -157,9 +158,10 @@ def _range_query(
 ) -> str:
     """The rows of ``customers`` for the events matching ``where``, grouped by ``key``.
 
-    ``starts_only``: the distinct sessions are counted on the events that start a
-    stretch of a session (``session_idx = 0``), the first event of every session id
-    among them. ``bounds``: the range's first and last ``customer_id``."""
+    ``starts_only``: the sessions are counted as the events that start one
+    (``session_idx = 0``: one per customer and session id, decision 0006); otherwise as
+    the distinct session ids of each customer. ``bounds``: the range's first and last
+    ``customer_id``."""
     # Literal bounds (customer ids are jornada's, quoted as SQL strings) so the filter
     # reaches the identity map's scan.
     if bounds is None or not engine.has_table("identity_map"):
@@ -193,10 +195,20 @@ def _range_query(
     else:
         identifiers = ""
         columns = "NULL, NULL"
-    # A session id counts once per customer: the groups of (customer, session id) of a
-    # plain aggregate, which spills (a distinct aggregate does not). NULLs are not
-    # counted, as count(DISTINCT ...) does not count them.
-    starts = "AND session_idx = 0" if starts_only else ""
+    # A session id counts once per customer: its one first event, or the groups of
+    # (customer, session id) of a plain aggregate, which spills (a distinct aggregate
+    # does not). NULLs are not counted, as count(DISTINCT ...) does not count them.
+    if starts_only:
+        sessions = f"""
+            SELECT {key} AS k, count(session_id) AS sessions FROM {source}
+            WHERE {where} AND session_idx = 0 GROUP BY k
+        """
+    else:
+        sessions = f"""
+            SELECT k, count(session_id) AS sessions
+            FROM (SELECT DISTINCT {key} AS k, session_id FROM {source} WHERE {where})
+            GROUP BY k
+        """
     return f"""
         SELECT e.customer_id, e.first_seen, e.last_seen, e.events,
             coalesce(s.sessions, 0) AS sessions, {columns}
@@ -205,13 +217,7 @@ def _range_query(
                 max(ts) AS last_seen, count(*) AS events
             FROM {source} WHERE {where} GROUP BY {key}
         ) AS e
-        LEFT JOIN (
-            SELECT k, count(session_id) AS sessions
-            FROM (
-                SELECT DISTINCT {key} AS k, session_id FROM {source} WHERE {where} {starts}
-            )
-            GROUP BY k
-        ) AS s USING (k)
+        LEFT JOIN ({sessions}) AS s USING (k)
         {identifiers}
         ORDER BY e.customer_id
         """

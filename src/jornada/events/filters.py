@@ -12,7 +12,8 @@ the living map and the report:
 
 When events are dropped from a customer's path (period, channels), the facts describing
 the path (``idx``, ``next_event``, ``next_ts``, ``session_idx``, ``session_last``,
-``first_pair``: see :mod:`jornada.engine.store`) are recomputed on the events kept, so
+``session_start``, ``session_next_ts``: see :mod:`jornada.engine.store`; ``first_pair`` is
+dropped) are recomputed on the events kept, so
 paths and transitions describe the scoped log. :func:`parse_period`
 reads the period syntax of the CLI.
 
@@ -146,21 +147,22 @@ def scope_events(events: ir.Table, scope: EventScope) -> ir.Table:
         members = events.filter(compile_rule(scope.segment, events)).select("customer_id")
         table = table.semi_join(members.distinct(), "customer_id")
     if scope.drops_events:
-        # As the store numbers them (engine.store): a session's position and last event
-        # are per run of its id in the customer's path, so a source session id that comes
-        # back after another session is one visit per run, scoped or not.
+        # As the store numbers them (engine.store): a session is the customer's events
+        # sharing its id, wherever they fall in the path (decision 0006).
         path = ibis.window(group_by=table.customer_id, order_by=[table.ts, table.seq])
-        session = table.session_id
         table = table.mutate(
             idx=ibis.row_number().over(path),
             next_event=table.event.lead().over(path),
             next_ts=table.ts.lead().over(path),
-            _starts=session.lag().over(path).isnull() | (session.lag().over(path) != session),
-            session_last=(session.lead().over(path) != session).fill_null(True),
         )
-        run = ibis.window(group_by=table.customer_id, order_by=table.idx, rows=(None, 0))
-        run_start = ibis.cases((table._starts, table.idx)).max().over(run)
-        table = table.mutate(session_idx=table.idx - run_start).drop("_starts")
+        session = ibis.window(group_by=[table.customer_id, table.session_id], order_by=table.idx)
+        following = table.ts.lead().over(session)
+        table = table.mutate(
+            session_idx=ibis.row_number().over(session),
+            session_last=following.isnull(),
+            session_start=table.idx.min().over(group_by=[table.customer_id, table.session_id]),
+            session_next_ts=following,
+        )
         if "first_pair" in table.columns:
             # Not recomputed: its window of its own (by customer and pair) cost every
             # scoped analysis 40% more at 10M events, read or not (DuckDB computes unused

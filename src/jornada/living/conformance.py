@@ -19,9 +19,10 @@ Semantics (``tests/oracles/conformance.py`` is the brute-force reference):
   they left it (``A B A``: one re-entry of A). A backward move to a stage never visited
   before is not a loop; a forward move back into a stage left earlier is.
 * **Outside the map**: events of no stage (count and share of all events), and the
-  time spent on them: each event is followed by the time to the customer's next event
-  when that one is in the same session (time between sessions is nobody's). Without a
-  ``session_id`` column every gap counts. Times are whole seconds (timestamps truncated).
+  time spent on them: each event is followed by the time to the next event of its
+  session (the customer's next event with the same session id, wherever it falls:
+  decision 0006; the last event of a session has none). Without a ``session_id`` column
+  every gap to the customer's next event counts. Times are whole seconds (timestamps truncated).
 * **Deviating paths**: the stage paths of the customers who do not conform, the most
   common first (ties by the stage sequence), with counts and shares of the customers in
   the map.
@@ -96,7 +97,7 @@ def _seconds(ts: ir.TimestampValue) -> ir.IntegerValue:
     return ts.truncate("s").epoch_seconds().cast("int64")
 
 
-_FACTS: Final = ("next_ts", "session_last")
+_FACTS: Final = ("session_next_ts",)
 """The store's per-event facts the time in sessions can be read from (see :func:`_outside`)."""
 
 
@@ -104,8 +105,8 @@ def _labelled(events: ir.Table, journey: Journey) -> ir.Table:
     """Every event reduced to what :func:`~jornada.analytics.stages.stage_visits` and :func:`_outside` read: the
     customer (:func:`~jornada.events.filters.customer_column`: the integer
     ``customer_no`` when the events have it), ``idx``, ``ts``, ``event``, ``stage_index``
-    (null outside the map), and ``session_id``, ``next_ts``, ``session_last`` when the
-    events have them.
+    (null outside the map), and ``session_id``, ``session_next_ts`` when the events have
+    them.
 
     The stage is labelled first, so anything sorting these rows carries narrow rows (keys,
     times, the session, a stage number) rather than the properties and the rules' inputs.
@@ -119,38 +120,30 @@ def _labelled(events: ir.Table, journey: Journey) -> ir.Table:
 def _with_gaps(labelled: ir.Table, key: str) -> ir.Table:
     """``labelled`` (every event with the customer ``key``, ``idx``, ``ts``,
     ``stage_index`` and ``session_id`` when there are sessions) with ``gap_seconds``: the
-    time to the customer's next event when it is in the same session, found by sorting
-    the events."""
+    time to the next event of the same session (decision 0006: the customer's next event
+    with the same session id, wherever it falls in the path), found by sorting the
+    events."""
     session = ["session_id"] if "session_id" in labelled.columns else []
     narrow = labelled.select(key, "idx", "ts", "stage_index", *session)
-    window = ibis.window(group_by=narrow[key], order_by=narrow["idx"])
+    window = ibis.window(group_by=[narrow[c] for c in (key, *session)], order_by=narrow["idx"])
     next_ts = narrow["ts"].lead().over(window)
-    same_session: ir.BooleanValue
-    if session:
-        current = narrow["session_id"]
-        same_session = (current.lead().over(window) == current).fill_null(False)
-    else:
-        same_session = ibis.literal(True)
+    if session:  # events without a session id are in none
+        next_ts = ibis.ifelse(narrow["session_id"].notnull(), next_ts, ibis.null(next_ts.type()))
     gap = ibis.cases(
-        (next_ts.notnull() & same_session, _seconds(next_ts) - _seconds(narrow["ts"])),
+        (next_ts.notnull(), _seconds(next_ts) - _seconds(narrow["ts"])),
         else_=ibis.literal(0, type="int64"),
     )
     return narrow.select(key, "stage_index", gap_seconds=gap)
 
 
 def _with_stored_gaps(labelled: ir.Table) -> ir.Table:
-    """``labelled`` (with the store's ``next_ts`` and ``session_last``) with
-    ``gap_seconds``: the time to the next event when it is in the same session, else 0.
-
-    The store's ``session_last`` says the customer's next event, if any, starts another
-    session (or another stretch of a reused session id): the others take ``next_ts``, one
-    column over the events, no sort and no join. (A scope that drops events from paths
-    recomputes ``session_last`` per stretch, as the store does: the same meaning.)
+    """``labelled`` (with the store's ``session_next_ts``) with ``gap_seconds``: the time
+    to the next event of the same session, else 0: one column over the events, no sort
+    and no join. (A scope that drops events from paths recomputes the fact.)
     """
-    next_ts = labelled["next_ts"]
-    # session_last is true on a customer's last event: next_ts is never null below.
+    following = labelled["session_next_ts"]
     gap = ibis.cases(
-        (~labelled["session_last"], _seconds(next_ts) - _seconds(labelled["ts"])),
+        (following.notnull(), _seconds(following) - _seconds(labelled["ts"])),
         else_=ibis.literal(0, type="int64"),
     )
     return labelled.select("stage_index", gap_seconds=gap)
@@ -495,7 +488,7 @@ def conformance(
     They are of events already scoped, so ``scope`` cannot be given with them (record a
     scope with :func:`dataclasses.replace`, as :func:`~jornada.living.living_map` does).
 
-    ``facts``: the events' ``next_ts`` and ``session_last`` are the store's
+    ``facts``: the events' ``session_next_ts`` is the store's
     (:mod:`jornada.engine.store`) for these very events (``Workspace.events()``, scoped
     or not: :func:`~jornada.events.filters.scope_events` recomputes them), not of a table
     filtered since; the time to the next event in the session is then read from them
