@@ -19,10 +19,11 @@ from jornada.analytics import retention as retentions
 from jornada.analytics.attribution import attribution
 from jornada.analytics.clv import rfm_summary
 from jornada.analytics.kpis import kpis
+from jornada.analytics.stages import StageTables
 from jornada.analytics.touchpoints import touchpoint_measures, touchpoint_trend
 from jornada.living.conformance import conformance
 from jornada.living.discover import discover_map
-from jornada.living.sentiment import measured_emotion
+from jornada.living.sentiment import measured_emotion, measured_emotions
 from jornada.model.templates import load_template
 from tests.parity.conftest import same
 
@@ -91,6 +92,24 @@ ANALYSES: dict[str, Callable[[Any], Any]] = {
         min_support=2,
     ),
 }
+
+
+class _Emotions:
+    """Both groupings of the measured emotion read from the stage tables' labelled events
+    (as the living map reads them), as one result."""
+
+    def __init__(self, events: Any) -> None:
+        with StageTables(events, MAP) as tables:
+            found = measured_emotions(
+                events, by=("touchpoint_id", "stage_id"), journey=MAP, stage_tables=tables
+            )
+        self.found = {str(key): value.to_dict() for key, value in found.items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.found
+
+
+ANALYSES["measured emotion through the stage tables"] = _Emotions
 
 
 class _Rows:

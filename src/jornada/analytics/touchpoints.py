@@ -222,6 +222,26 @@ def _periods(touched: ir.Table, key: str, unit: str, stage_tables: StageTables |
     return stage_tables.kept(("touchpoint periods", unit, "next_ts" in touched.columns), build)
 
 
+def _conversions(
+    events: ir.Table,
+    journey: Journey,
+    conversion: str,
+    key: str,
+    stage_tables: StageTables | None,
+) -> ir.Table:
+    """The conversion events (the customer ``key``, ``idx``, ``ts``). Kept in
+    ``stage_tables`` when given: the measures and the trend of a map read the same few
+    rows, found in one scan of the events."""
+
+    def build() -> ir.Table:
+        step = resolve_step(conversion, events, journey)
+        return events.filter(step.condition).select(key, "idx", "ts")
+
+    if stage_tables is None:
+        return build()
+    return stage_tables.kept(("conversions", conversion, key), build)
+
+
 def touchpoint_measures(
     events: ir.Table,
     journey: Journey,
@@ -307,10 +327,8 @@ def _measures(
             first_idx=touched.idx.min(), ends=touched.next_ts.isnull().any()
         )
     if conversion is not None:
-        step = resolve_step(conversion, events, journey)
-        last_conversion = (
-            events.filter(step.condition).group_by(key).aggregate(last_idx=ibis._.idx.max())
-        )
+        found = _conversions(events, journey, conversion, key, stage_tables)
+        last_conversion = found.group_by(key).aggregate(last_idx=found.idx.max())
         last_conversion = last_conversion.rename(c_customer=key)
         firsts = firsts.left_join(last_conversion, firsts[key] == last_conversion.c_customer)
     counts: dict[str, ir.Value] = {
@@ -474,10 +492,8 @@ def touchpoint_trend(
         raise ValueError(f"period must be one of {', '.join(_UNITS)}, not {period!r}")
     touched, touchpoint_id, key = _touched(events, journey, stage_tables)
     firsts = _periods(touched, key, _UNITS[period], stage_tables)
-    step = resolve_step(conversion, events, journey)
-    conversions = events.filter(step.condition).select(
-        conv_customer=key, conv_idx="idx", conv_ts="ts"
-    )
+    found = _conversions(events, journey, conversion, key, stage_tables)
+    conversions = found.select(conv_customer=key, conv_idx="idx", conv_ts="ts")
     predicates = [
         firsts[key] == conversions.conv_customer,
         conversions.conv_idx > firsts.first_idx,

@@ -570,10 +570,10 @@ def living_map(
     :class:`~jornada.analytics.stages.StageTables` of the scoped events and this map (built
     without ``as_of``), when the caller keeps them for more (the report does), instead of
     building them again; without them, they are built here and dropped once used. The
-    stage analysis, conformance, the touchpoint measures and their trend and the
-    attribution all read their labelled events, so the binding rules are evaluated on the
-    events once for the five (the measured emotion labels only the events with a score or
-    a text). ``facts``: the events' ``next_ts`` and ``session_last`` are the store's for
+    stage analysis, conformance, the touchpoint measures and their trend, the
+    attribution and the measured emotion all read their labelled events, so the binding
+    rules are evaluated on the events once for the six (and their ``properties`` read
+    once). ``facts``: the events' ``next_ts`` and ``session_next_ts`` are the store's for
     these very events (``Workspace.events()``; a scope recomputes them), not of a table
     filtered since: the last events and the time in sessions are then read from them
     (the same numbers).
@@ -625,9 +625,11 @@ def living_map(
                 models=attribution_model,
                 stage_tables=tables,
             )
-    # The responses (events with a score or a text) are labelled and scored once for both
-    # groupings.
-    emotions = measured_emotions(events, by=("touchpoint_id", "stage_id"), journey=journey)
+        # The responses (events with a score or a text) are read from the labelled
+        # events, and scored once for both groupings.
+        emotions = measured_emotions(
+            events, by=("touchpoint_id", "stage_id"), journey=journey, stage_tables=tables
+        )
     by_touchpoint: MeasuredEmotion = emotions["touchpoint_id"]
     by_stage: MeasuredEmotion = emotions["stage_id"]
     board: KpiResult = kpis(events, journey=journey)

@@ -67,6 +67,7 @@ import plotly.graph_objects as go
 from scipy import stats
 
 from jornada.analytics.results import AnalysisResult, json_ready
+from jornada.analytics.stages import RESPONSE_PROPERTIES, StageTables
 from jornada.errors import JornadaError
 from jornada.events.binding import binding_filter, label_events, touchpoint_filters
 from jornada.living._lexicon import Lang, LexiconScorer, detect_language
@@ -335,10 +336,28 @@ def emotion_events(
     >>> [(r["emotion_source"], round(r["emotion"], 2)) for r in rows]
     [('text', 1.25), ('nps', 1.6)]
     """
+    if "score" in events.columns and "properties" in events.columns:
+        survey: ir.StringValue | None = _properties_get(events, "survey")
+    else:
+        survey = None
+    hint = _language_hint(events, language_column) if "text" in events.columns else None
+    return _with_emotions(events, scorer, surveys, survey, hint)
+
+
+def _with_emotions(
+    events: ir.Table,
+    scorer: SentimentScorer | None,
+    surveys: Mapping[str, SurveyScale] | None,
+    survey: ir.StringValue | None,
+    hint: ir.StringValue | None,
+) -> ir.Table:
+    """:func:`emotion_events` given each event's survey name (``survey``: None when the
+    events have no score or no survey) and language hint (``hint``: '' for none; None when
+    the events have no text), expressions of ``events``."""
     scorer = scorer or _DEFAULT_SCORER
     scales = {**SURVEY_SCALES, **{k.lower(): v for k, v in (surveys or {}).items()}}
-    if "score" in events.columns and "properties" in events.columns:
-        survey = _properties_get(events, "survey").strip().lower()
+    if survey is not None:
+        survey = survey.strip().lower()
         branches = [
             (survey == name, scale.expression(events["score"])) for name, scale in scales.items()
         ]
@@ -352,8 +371,8 @@ def emotion_events(
         survey_name = ibis.null("string")
     with_scores = events.mutate(score_emotion=score_emotion, _survey=survey_name)
     scores = None
-    if "text" in events.columns:
-        with_scores = with_scores.mutate(_hint=_language_hint(events, language_column))
+    if hint is not None:
+        with_scores = with_scores.mutate(_hint=hint)
         scores = _text_scores(with_scores, scorer)
     if scores is None:
         with_text = with_scores.mutate(
@@ -607,10 +626,19 @@ def measured_emotions(
     scorer: SentimentScorer | None = None,
     surveys: Mapping[str, SurveyScale] | None = None,
     language_column: str | None = None,
+    stage_tables: StageTables | None = None,
 ) -> dict[str | None, MeasuredEmotion]:
     """:func:`measured_emotion` by each grouping of ``by`` (e.g. ``("touchpoint_id",
     "stage_id")``), keyed by it: the events with an emotion are labelled and their texts
     scored once for all of them (a cached table the groupings read), the same numbers.
+
+    ``stage_tables``: the :class:`~jornada.analytics.stages.StageTables` of ``events`` and
+    ``journey`` (built without ``as_of``). When the groups are the map's labels
+    (``touchpoint_id``, ``stage_id``, None) and the texts' language is not read from a
+    column, the responses are then read from their labelled events, which carry the
+    labels, the text, the score and the survey and language properties
+    (:data:`~jornada.analytics.stages.RESPONSE_PROPERTIES`): neither are the rules
+    evaluated again nor the events' ``properties`` read a second time. The same numbers.
 
     >>> from jornada.engine import Engine
     >>> engine = Engine.duckdb()
@@ -636,22 +664,87 @@ def measured_emotions(
     if language_column is not None:
         inputs.append(language_column)
     with contextlib.ExitStack() as stack:
-        responses = _responses(events).select(*read)
-        if labels is not None:
-            # The responses are written down as read, then labelled: evaluated in the
-            # scan of the log, the map's rules cost more than on the few rows kept.
-            responses = label_events(labels, stack.enter_context(responses.cache()))
-        kept_columns = [c for c in dict.fromkeys(inputs) if c in responses.columns]
-        kept = stack.enter_context(responses.select(*kept_columns).cache())
-        measured = emotion_events(
-            kept, scorer=scorer, surveys=surveys, language_column=language_column
+        shared = (
+            _labelled_responses(events, groups, labels, stage_tables)
+            if stage_tables is not None and labels is not None and language_column is None
+            else None
         )
+        if shared is not None:
+            kept = stack.enter_context(shared.cache())
+            read_survey = {"score", "property_survey"} <= set(kept.columns)
+            survey = kept["property_survey"] if read_survey else None
+            hint: ir.StringValue | None = None
+            if "text" in kept.columns:
+                language = (
+                    kept["property_language"]
+                    if "property_language" in kept.columns
+                    else ibis.null("string")
+                )
+                hint = language.fill_null("")
+            measured = _with_emotions(kept, scorer, surveys, survey, hint)
+        else:
+            responses = _responses(events).select(*read)
+            if labels is not None:
+                # The responses are written down as read, then labelled: evaluated in
+                # the scan of the log, the map's rules cost more than on the few rows
+                # kept.
+                responses = label_events(labels, stack.enter_context(responses.cache()))
+            kept_columns = [c for c in dict.fromkeys(inputs) if c in responses.columns]
+            kept = stack.enter_context(responses.select(*kept_columns).cache())
+            measured = emotion_events(
+                kept, scorer=scorer, surveys=surveys, language_column=language_column
+            )
         needed = [*groups, "emotion", "score_emotion", "text_emotion", "emotion_source"]
         measured = measured.select(*dict.fromkeys(needed))
         for column in by:
             rows = _group_rows(measured, column, scales)
             results[column] = _grouped(rows, column, journey, scales)
     return results
+
+
+def _labelled_responses(
+    events: ir.Table, groups: Sequence[str], journey: Journey, tables: StageTables
+) -> ir.Table | None:
+    """The responses (see :func:`_responses`) from ``tables``' labelled events, with the
+    ``groups`` (the map's ``touchpoint_id`` and ``stage_id``, as
+    :func:`~jornada.events.binding.label_events` names them), ``text``, ``score`` and the
+    survey and language properties (``property_survey``, ``property_language``), those
+    the events have; None when the tables cannot give them: built with ``as_of`` or for
+    another map, grouped by another column, or some event has no time (the tables leave
+    those out; a store never has one)."""
+    if not tables.complete or tables.journey != journey:
+        return None
+    if any(group not in ("touchpoint_id", "stage_id") for group in groups):
+        return None
+    labelled = tables.labelled
+    answered = [labelled[c].notnull() for c in ("score", "text") if c in labelled.columns]
+    if not answered:
+        return None
+    # A filter on a column without nulls: DuckDB skips every row group by its statistics.
+    untimed = events.filter(events["ts"].isnull()).limit(1).count()
+    if int(untimed.to_pyarrow().as_py()):
+        return None
+    responses = labelled.filter(functools.reduce(operator.or_, answered))
+    stage_ids = [stage.id for stage in journey.ordered_stages()]
+    names: dict[str, ir.Value] = {
+        "touchpoint_id": _named(responses["touchpoint"], tables.touchpoints),
+        "stage_id": _named(responses["stage_index"], stage_ids),
+    }
+    carried = ["text", "score", *(f"property_{p}" for p in RESPONSE_PROPERTIES)]
+    return responses.select(
+        *(c for c in carried if c in responses.columns),
+        **{group: names[group] for group in dict.fromkeys(groups)},
+    )
+
+
+def _named(number: ir.IntegerValue, ids: Sequence[str]) -> ir.StringValue:
+    """The id at position ``number`` of ``ids`` (null for null or none)."""
+    if not ids:
+        return ibis.null("string")
+    return ibis.cases(
+        *((number == k, ibis.literal(name, type="string")) for k, name in enumerate(ids)),
+        else_=ibis.null("string"),
+    )
 
 
 def _read_columns(
