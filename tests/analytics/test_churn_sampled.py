@@ -20,6 +20,7 @@ from rich.console import Console
 from jornada.analytics import _churn_model as model_
 from jornada.analytics._churn_labels import Outcome
 from jornada.analytics.churn import (
+    _alive_frame,
     _default_as_of,
     _features_of,
     _fit,
@@ -141,7 +142,8 @@ def test_the_models_are_those_of_the_full_features(
     monkeypatch.setattr(model_, "MAX_FIT_ROWS", limit)
     monkeypatch.setattr(model_, "MAX_DRIVER_ROWS", limit // 4)
     monkeypatch.setattr(model_, "MAX_DEPENDENCE_ROWS", limit // 8)
-    sampled = _sampled_frames(events, DEFINITION, cutoffs, spec, None, seed=3)
+    two, alive = _sampled_frames(events, DEFINITION, cutoffs, spec, None, seed=3)
+    sampled = [*two, _alive_frame(events, as_of, alive, spec, None)]
     for whole, part in zip(full, sampled, strict=True):
         assert part.customers.equals(whole.customers)
         if part is sampled[2]:  # everyone is scored

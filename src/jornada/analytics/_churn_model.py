@@ -104,7 +104,6 @@ __all__ = [
     "fit_rows",
     "importances",
     "limited_threads",
-    "medians",
     "predict",
     "reasons",
     "sample_rows",
@@ -630,12 +629,3 @@ def reasons(
             )
         )
     return found
-
-
-def medians(x: Matrix) -> Matrix:
-    """Each column's median over its known values (0 for a column with none)."""
-    typical = np.zeros(x.shape[1])
-    for column in range(x.shape[1]):
-        known = x[:, column][~np.isnan(x[:, column])]
-        typical[column] = float(np.median(known)) if len(known) else 0.0
-    return typical

@@ -189,11 +189,14 @@ def exposure_counts(
         counts.append(
             _counted(following, key, "sequence", following["event"], following["next_event"])
         )
-    exposed = ibis.union(*counts)
     rows = []
-    for row in exposed.to_pyarrow().to_pylist():  # a few per trigger and window
-        token = SEPARATOR.join(row[name] for name in _PARTS if row[name] is not None)
-        rows.append({"token": token, "j": row["_j"], "n": row["n"], "churned": row["churned"]})
+    # One query per kind of trigger, not one union of them: at 100M events the union held
+    # every kind's hash tables at once and took the process past 8 GB (as the KPI board's
+    # parts did); apart, each is bounded by the engine's memory limit.
+    for counted in counts:
+        for row in counted.to_pyarrow().to_pylist():  # a few per trigger and window
+            token = SEPARATOR.join(row[name] for name in _PARTS if row[name] is not None)
+            rows.append({"token": token, "j": row["_j"], "n": row["n"], "churned": row["churned"]})
     return rows
 
 

@@ -146,6 +146,10 @@ DEFAULT_MAX_LEVELS: Final = 12
 DEFAULT_TOP: Final = 100
 _PD_FEATURES: Final = 3
 _SHOWN: Final = 10
+# Beyond this many customers alive at the scoring time they are scored in ranges of ids
+# of this many (features, risks, then the next range): the features of every customer at
+# once took over 9 GB at 100M events. A module variable: tests lower it.
+SCORE_RANGE = 500_000
 
 
 # --- risk ratios ---------------------------------------------------------------------------
@@ -745,7 +749,8 @@ def _matrix(part: pa.Table, names: list[str]) -> model_.Matrix:
     # Column by column into a column-major matrix: contiguous writes.
     x = np.empty((part.num_rows, len(names)), order="F")
     for column, name in enumerate(names):
-        x[:, column] = part[name].to_numpy(zero_copy_only=False).astype("float64")
+        # Integers become doubles in the assignment itself: one copy less.
+        x[:, column] = part[name].to_numpy(zero_copy_only=False)
     return x
 
 
@@ -788,18 +793,18 @@ def _sampled_frames(
     spec: FeatureSpec,
     journey: Journey | None,
     seed: int,
-) -> list[_Frame]:
-    """The populations at the training, evaluation and scoring cutoffs (by customer id),
-    with their labels, and the features of the training and held-out customers the model
-    needs only.
+) -> tuple[list[_Frame], pa.ChunkedArray]:
+    """The populations at the training and evaluation cutoffs (by customer id), with their
+    labels and the features of the customers the model needs only, and the customers
+    alive at the scoring cutoff (by id, increasing).
 
     The labels come first (one small aggregation): they decide which customers the fits
     and the drivers are drawn from (:func:`_eval_rows`, :func:`~._churn_model.fit_rows`),
     so the features at the first two cutoffs are computed for those customers alone (their
     events through a semi join) and the models are the ones fitted on every customer's
-    features. Everyone alive at the last cutoff is scored, with
-    :func:`~jornada.analytics.features.features_arrow` (decision 0005)."""
-    train_cutoff, eval_cutoff, as_of = cutoffs
+    features. Everyone alive at the last cutoff is scored (:func:`_scores`, decision
+    0005)."""
+    train_cutoff, eval_cutoff = cutoffs[:2]
     windows: list[Window] = [(cutoff, cutoff + outcome.window) for cutoff in cutoffs]
     panel = outcome.panel(events, windows, journey)
     labels = panel.select("customer_id", "j", "label").order_by(["j", "customer_id"]).to_pyarrow()
@@ -839,23 +844,40 @@ def _sampled_frames(
             raise ChurnError("the features do not cover the population: a bug, please report")
         info = part.select(list(INFO_COLUMNS))
         frames.append(_Frame(population["customer_id"], _matrix(part, names), y, info, rows))
-    # Everyone alive at the scoring time, with the features of one aggregation: those of
-    # every customer with an event before it, the alive ones picked here from the labels
-    # already fetched (the engine would compute the population again to join it).
+    # Everyone alive at the scoring time is scored afterwards, range by range (_scores).
     alive = labels.slice(int(bounds[2]), int(bounds[3] - bounds[2]))["customer_id"]
+    return frames, alive
+
+
+def _alive_frame(
+    events: ir.Table,
+    as_of: dt.datetime,
+    alive: pa.ChunkedArray,
+    spec: FeatureSpec,
+    journey: Journey | None,
+    *,
+    low: Any = None,
+    high: Any = None,
+) -> _Frame:
+    """The features at ``as_of`` of the customers ``alive`` (by id, increasing), computed
+    on the events of the customers from ``low`` (inclusive) up to ``high`` (exclusive; no
+    bound when None): one aggregation of those customers, the alive ones picked here from
+    the labels already fetched (the engine would compute the population again to join it).
+    """
+    if low is not None:
+        events = events.filter(events["customer_id"] >= low)
+    if high is not None:
+        events = events.filter(events["customer_id"] < high)
     everyone = features_arrow(events, as_of, spec=spec, journey=journey)
     part = everyone.filter(pc.is_in(everyone["customer_id"], value_set=alive.combine_chunks()))
     if part.num_rows != len(alive):
         raise ChurnError("the features do not cover the population: a bug, please report")
-    frames.append(
-        _Frame(
-            part["customer_id"],
-            _matrix(part, names),
-            np.zeros(part.num_rows, dtype=bool),
-            part.select(list(INFO_COLUMNS)),
-        )
+    return _Frame(
+        part["customer_id"],
+        _matrix(part, spec.columns()),
+        np.zeros(part.num_rows, dtype=bool),
+        part.select(list(INFO_COLUMNS)),
     )
-    return frames
 
 
 def _check_classes(frame: _Frame, when: dt.datetime, outcome: Outcome) -> None:
@@ -914,6 +936,115 @@ def _highest(
     return chosen if top is None else chosen[:top]
 
 
+def _candidates(risk: model_.Matrix, *, top: int | None, min_risk: float) -> npt.NDArray[np.intp]:
+    """The rows of ``risk`` that can be among the ``top`` highest of a larger population
+    (any range holding one of those holds fewer than ``top`` higher risks): those at
+    ``min_risk`` or more from the top-th largest risk on (every tie with it included)."""
+    if top is not None and top <= 0:
+        return np.zeros(0, dtype=np.intp)
+    candidates = np.flatnonzero(risk >= min_risk)
+    if top is not None and len(candidates) > top:
+        threshold = np.partition(risk[candidates], len(candidates) - top)[len(candidates) - top]
+        candidates = candidates[risk[candidates] >= threshold]
+    return candidates
+
+
+def _merged_counts(
+    counts: tuple[model_.Matrix, npt.NDArray[np.int64]], values: model_.Matrix
+) -> tuple[model_.Matrix, npt.NDArray[np.int64]]:
+    """The distinct known ``values`` and how often each occurs, added to ``counts``."""
+    new, times = np.unique(values[~np.isnan(values)], return_counts=True)
+    merged, at = np.unique(np.concatenate([counts[0], new]), return_inverse=True)
+    total = np.zeros(len(merged), dtype=np.int64)
+    np.add.at(total, at, np.concatenate([counts[1], times]))
+    return merged, total
+
+
+def _median_of_counts(values: model_.Matrix, counts: npt.NDArray[np.int64]) -> float:
+    """:func:`numpy.median` of the sorted distinct ``values`` each repeated ``counts``
+    times, to the bit (0 for a column with no known value).
+
+    >>> _median_of_counts(np.array([1.0, 2.0, 5.0]), np.array([1, 1, 2]))
+    3.5
+    """
+    n = int(counts.sum())
+    if n == 0:
+        return 0.0
+    ends = np.cumsum(counts)
+    middle = values[np.searchsorted(ends, [(n - 1) // 2, n // 2], side="right")]
+    return float(np.median(middle))
+
+
+@dataclass(frozen=True)
+class _Scores:
+    """The risks of everyone alive at the scoring time (by id), the rows of the chosen
+    ones (highest first) with their features ``x`` and ``info``, and the columns' medians.
+    """
+
+    risk: model_.Matrix
+    chosen: list[int]
+    ids: list[Any]
+    x: model_.Matrix
+    info: list[dict[str, Any]]
+    typical: model_.Matrix
+
+
+def _scores(
+    events: ir.Table,
+    as_of: dt.datetime,
+    alive: pa.ChunkedArray,
+    spec: FeatureSpec,
+    journey: Journey | None,
+    model: HistGradientBoostingClassifier,
+    *,
+    top: int | None,
+    min_risk: float,
+) -> _Scores:
+    """Score the customers ``alive`` at ``as_of`` (by id, increasing) with ``model``, in
+    ranges of ids of :data:`SCORE_RANGE` of them (one range up to that many), each range
+    keeping its risks, the rows that can be among the ``top`` (:func:`_candidates`)
+    and its columns' distinct values with their counts (the exact medians). The risks are
+    concatenated in id order: every figure is the one of a single range, to the bit."""
+    n = len(alive)
+    ids = alive.combine_chunks()
+    risks, customers, kept, xs, infos = [], [], [], [], []
+    width = len(spec.columns())
+    counts = [(np.zeros(0), np.zeros(0, dtype=np.int64)) for _ in range(width)]
+    for start in range(0, max(n, 1), SCORE_RANGE):  # one (empty) range for nobody
+        stop = min(start + SCORE_RANGE, n)
+        frame = _alive_frame(
+            events,
+            as_of,
+            alive.slice(start, stop - start),
+            spec,
+            journey,
+            low=ids[start].as_py() if start else None,
+            high=ids[stop].as_py() if stop < n else None,
+        )
+        risk = model_.predict(model, frame.x)
+        rows = _candidates(risk, top=top, min_risk=min_risk)
+        risks.append(risk)
+        customers.extend(frame.customers.chunks)
+        kept.append(rows + start)
+        xs.append(frame.x[rows])
+        infos.append(frame.info.take(rows))
+        for column in range(width):
+            counts[column] = _merged_counts(counts[column], frame.x[:, column])
+    risk = np.concatenate(risks)
+    everyone = pa.chunked_array(customers, type=frame.customers.type)
+    chosen = _highest(risk, everyone, top=top, min_risk=min_risk)
+    # The chosen rows are among the candidates kept (increasing, like the ranges).
+    at = np.searchsorted(np.concatenate(kept), chosen).astype(np.intp)
+    return _Scores(
+        risk,
+        chosen,
+        everyone.take(np.array(chosen, dtype=np.intp)).to_pylist(),
+        np.concatenate(xs)[at],
+        pa.concat_tables(infos).take(at).to_pylist(),
+        np.array([_median_of_counts(*pair) for pair in counts]),
+    )
+
+
 def _scored(
     events: ir.Table,
     outcome: Outcome,
@@ -952,7 +1083,7 @@ def _scored(
         failed_payment=failed_payment,
     )
     names, descriptions = spec.columns(), spec.describe()
-    train, held_out, current = _sampled_frames(
+    (train, held_out), alive = _sampled_frames(
         events, outcome, [train_cutoff, eval_cutoff, as_of], spec, journey, seed
     )
     _check_classes(train, train_cutoff, outcome)
@@ -991,13 +1122,11 @@ def _scored(
         )
         both = 0 < held_out.y.sum() < len(held_out.y)
         final, final_fitted = _fit(held_out, seed) if both else (trained, fitted)
-        risk = model_.predict(final, current.x)
-        chosen = _highest(risk, current.customers, top=top, min_risk=min_risk)
-        typical = model_.medians(current.x)
-        reasons = model_.reasons(final, current.x[chosen], typical, names, descriptions)
+        scores = _scores(events, as_of, alive, spec, journey, final, top=top, min_risk=min_risk)
+        risk = scores.risk
+        reasons = model_.reasons(final, scores.x, scores.typical, names, descriptions)
     # Only the chosen customers become Python objects (not the whole population).
-    ids = current.customers.take(chosen).to_pylist()
-    info = current.info.take(chosen).to_pylist()
+    chosen, ids, info = scores.chosen, scores.ids, scores.info
     customers = tuple(
         AtRiskCustomer(
             customer_id=customer,

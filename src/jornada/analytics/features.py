@@ -68,6 +68,7 @@ from jornada.analytics.segments import with_positions
 from jornada.analytics.stages import event_labels
 from jornada.analytics.steps import resolve_step
 from jornada.events.binding import touchpoint_filters
+from jornada.events.filters import customer_column
 from jornada.model import Journey
 
 __all__ = [
@@ -354,6 +355,21 @@ def features(
         spec = feature_spec(events, before=cutoff, journey=journey)
     if (spec.touchpoints or spec.stages) and journey is None:
         raise ValueError("this feature spec has touchpoint or stage columns: pass the journey")
+    return _per_customer(events, cutoff, spec, journey, touched=True)
+
+
+def _per_customer(
+    events: ir.Table,
+    cutoff: dt.datetime,
+    spec: FeatureSpec,
+    journey: Journey | None,
+    *,
+    touched: bool,
+    numbered: bool = False,
+) -> ir.Table:
+    """:func:`features`' aggregation; without ``touched``, ``last_touchpoint`` is null
+    (the map's labels are then read only by the steps that name a touchpoint or stage);
+    with ``numbered``, the store's ``customer_no`` too (last)."""
     events = with_positions(events)
     before = events.filter(events["ts"] < cutoff)
     extra: dict[str, ir.Value] = {
@@ -404,15 +420,20 @@ def features(
         metrics[name] = _count(labelled, _is(labelled["_tp"], tp_ids, value))
     metrics["last_event"] = labelled["event"].argmax(labelled["idx"])
     metrics["last_event_at"] = ts.max()
-    if journey is not None:
-        touched = labelled["_tp"].notnull()
-        metrics["_last_tp"] = labelled["_tp"].argmax(labelled["idx"], where=touched)
+    touchpoint_ids = tp_ids if journey is not None and touched else None
+    if touchpoint_ids is not None:
+        metrics["_last_tp"] = labelled["_tp"].argmax(
+            labelled["idx"], where=labelled["_tp"].notnull()
+        )
     if journey is not None and spec.stages:
         # The current stage is the furthest one reached; the customer entered it with
         # their first event of it: both in one packed maximum.
         metrics["_stage_key"] = _stage_key(labelled["_stage"], ts).max()
-    grouped = labelled.group_by("customer_id").aggregate(**metrics)
-    columns = _columns(grouped, spec, cutoff_seconds, touchpoints=tp_ids if journey else None)
+    keys = ["customer_id", "customer_no"] if numbered else ["customer_id"]
+    grouped = labelled.group_by(keys).aggregate(**metrics)
+    columns = _columns(grouped, spec, cutoff_seconds, touchpoints=touchpoint_ids)
+    if numbered:
+        columns["customer_no"] = grouped["customer_no"]
     return grouped.select(**columns)
 
 
@@ -428,10 +449,12 @@ def features_arrow(
 
     The counts per event name, channel and touchpoint (most of the columns) are not
     filtered aggregates of every event: the events are counted per customer, name,
-    channel and touchpoint (a few rows per customer), and those counts spread into the
-    columns here (numpy). The other columns are :func:`features`' aggregation of the
-    events without them. With ~60 columns and ~600k customers, one aggregation's
+    channel, touchpoint and stage (a few rows per customer), and those counts spread into
+    the columns here (numpy). With ~60 columns and ~600k customers, one aggregation's
     per-customer state no longer fits the caches, and every filtered count paid for it.
+    The same grouping gives the current stage and the last touchpoint (each kind's
+    first second and last position), so the map's labels are computed once; the other
+    columns are :func:`features`' aggregation of the events without them.
 
     >>> import ibis, datetime as dt
     >>> events = ibis.memtable({"customer_id": ["b", "a", "a"], "event": ["x", "x", "y"],
@@ -448,18 +471,40 @@ def features_arrow(
     cutoff = utc_naive(cutoff)
     if (spec.touchpoints or spec.stages) and journey is None:
         raise ValueError("this feature spec has touchpoint or stage columns: pass the journey")
+    events = with_positions(events)
+    # The store's customer numbers match the counts to the rows without hashing ids.
+    key = customer_column(events)
     main: pa.Table = (
-        features(events, cutoff, spec=_rest(spec), journey=journey)
+        _per_customer(
+            events, cutoff, _rest(spec), journey, touched=False, numbered=key == "customer_no"
+        )
         .order_by("customer_id")
         .to_pyarrow()
     )
-    kinds, tp_ids = _kinds(events.filter(events["ts"] < cutoff), journey)
-    rows = pc.index_in(kinds["customer_id"], value_set=main["customer_id"].combine_chunks())
-    if rows.null_count:
+    kinds, tp_ids = _kinds(events.filter(events["ts"] < cutoff), journey, key=key)
+    rows = _rows_of(kinds[key], main[key])
+    return _assembled(main, kinds, rows, spec, tp_ids, cutoff)
+
+
+def _rows_of(keys: pa.ChunkedArray, among: pa.ChunkedArray) -> npt.NDArray[np.int64]:
+    """The position of each of ``keys`` among ``among`` (each is there): an integer key
+    by a lookup table, another by hashing."""
+    if pa.types.is_integer(among.type) and len(among):
+        values = among.to_numpy(zero_copy_only=False).astype("int64")
+        wanted = keys.to_numpy(zero_copy_only=False).astype("int64")
+        low = int(min(values.min(), wanted.min(initial=values.min())))
+        high = int(max(values.max(), wanted.max(initial=values.max())))
+        table = np.full(high - low + 1, -1, dtype="int64")
+        table[values - low] = np.arange(len(values))
+        rows: npt.NDArray[np.int64] = table[wanted - low]
+        if (rows < 0).any():
+            raise ValueError("the counts and the other columns disagree on the customers: a bug")
+        return rows
+    found = pc.index_in(keys, value_set=among.combine_chunks())
+    if found.null_count:
         raise ValueError("the counts and the other columns disagree on the customers: a bug")
-    counted = _spread(kinds, rows.to_numpy(zero_copy_only=False), spec, tp_ids, main.num_rows)
-    columns = {name: counted[name] if name in counted else main[name] for name in _order(spec)}
-    return pa.table(columns)
+    positions: npt.NDArray[np.int64] = found.to_numpy(zero_copy_only=False).astype("int64")
+    return positions
 
 
 def features_by_cutoff_arrow(
@@ -491,8 +536,9 @@ def features_by_cutoff_arrow(
      {'cutoff_index': 1, 'customer_id': 'a', 'events': 2, 'event_y': 1},
      {'cutoff_index': 1, 'customer_id': 'b', 'events': 1, 'event_y': 0}]
     """
-    cutoffs = [utc_naive(c) for c in cutoffs]
-    table = features_by_cutoff(events, cutoffs, spec=_rest(spec), journey=journey)
+    cutoffs = _checked(cutoffs, spec, journey)
+    events = with_positions(events)
+    table = _per_period(events, cutoffs, _rest(spec), journey, touched=False)
     if pairs is not None:
         keys = ibis.memtable(
             pa.table(
@@ -519,22 +565,50 @@ def features_by_cutoff_arrow(
         rows = pc.index_in(mine["customer_id"], value_set=part["customer_id"].combine_chunks())
         # Customers left out by ``pairs`` have no row: their counts are dropped.
         at = rows.fill_null(part.num_rows).to_numpy(zero_copy_only=False)
-        counted = _spread(mine, at, spec, tp_ids, part.num_rows)
-        order = [*_order(spec), "cutoff_index"]
-        parts.append(
-            pa.table({name: counted[name] if name in counted else part[name] for name in order})
-        )
+        parts.append(_assembled(part, mine, at, spec, tp_ids, cutoffs[k], ("cutoff_index",)))
     result: pa.Table = pa.concat_tables(parts)
     return result
 
 
+def _checked(
+    cutoffs: Sequence[dt.datetime], spec: FeatureSpec, journey: Journey | None
+) -> list[dt.datetime]:
+    """``cutoffs`` in UTC, once they are known to be increasing and ``spec`` to fit."""
+    cutoffs = [utc_naive(c) for c in cutoffs]
+    if not cutoffs or any(a >= b for a, b in itertools.pairwise(cutoffs)):
+        raise ValueError("the cutoffs must be increasing")
+    if (spec.touchpoints or spec.stages) and journey is None:
+        raise ValueError("this feature spec has touchpoint or stage columns: pass the journey")
+    return cutoffs
+
+
+def _assembled(
+    main: pa.Table,
+    kinds: pa.Table,
+    rows: npt.NDArray[np.int64],
+    spec: FeatureSpec,
+    tp_ids: tuple[str, ...] | None,
+    cutoff: dt.datetime,
+    extra: tuple[str, ...] = (),
+) -> pa.Table:
+    """The rows of ``main`` (the features of ``_rest(spec)`` without the map's labels, at
+    ``cutoff``) with the columns :func:`_kinds` counts or labels: the event, channel and
+    touchpoint counts, the current stage and the last touchpoint, in the spec's order
+    (then ``extra``). ``rows``: each kind's customer among ``main``'s rows (``main``'s
+    length drops it)."""
+    counted = _spread(kinds, rows, spec, tp_ids, main.num_rows)
+    if tp_ids is not None:
+        counted |= _touched(kinds, rows, spec, tp_ids, main.num_rows, _epoch_seconds(cutoff))
+    order = [*_order(spec), *extra]
+    return pa.table({name: counted[name] if name in counted else main[name] for name in order})
+
+
 def _rest(spec: FeatureSpec) -> FeatureSpec:
-    """``spec`` without the counted event names, channels and touchpoints. Survey columns
-    are named first (FeatureSpec._names): without the counted kinds the other columns keep
-    their names."""
+    """``spec`` without the counted event names, channels and touchpoints, and without the
+    stage columns (:func:`_kinds` gives them too). Survey columns are named first
+    (FeatureSpec._names): without the counted kinds the other columns keep their names."""
     return FeatureSpec(
         surveys=spec.surveys,
-        stages=spec.stages,
         purchase=spec.purchase,
         support=spec.support,
         failed_payment=spec.failed_payment,
@@ -543,25 +617,81 @@ def _rest(spec: FeatureSpec) -> FeatureSpec:
 
 
 def _kinds(
-    before: ir.Table, journey: Journey | None, cutoffs: Sequence[dt.datetime] = ()
+    before: ir.Table,
+    journey: Journey | None,
+    cutoffs: Sequence[dt.datetime] = (),
+    *,
+    key: str = "customer_id",
 ) -> tuple[pa.Table, tuple[str, ...] | None]:
-    """The events counted per customer, period (``_p``, with ``cutoffs``: the first
-    cutoff the event is before), event, channel and (with a map) touchpoint number
-    (``_tp``), with the touchpoint ids the numbers stand for (None without a map; see
-    :func:`_numbered`)."""
-    keys = ["customer_id", "event", "channel"]
+    """The events (with their positions ``idx``) counted per customer, period (``_p``,
+    with ``cutoffs``: the first cutoff the event is before), event, channel and, with a
+    map, touchpoint number (``_tp``) and stage (``_stage``), with the touchpoint ids the
+    numbers stand for (None without a map; see :func:`_numbered`); customers by ``key``
+    (the store's ``customer_no`` groups cheaper than ids). With a map, each
+    kind's last position (``_idx``) and its largest stage key (``_skey``, see
+    :data:`_STAGE_SHIFT`) too: the map's labels are read here only, not by the other
+    columns' aggregation too."""
+    keys = [key, "event", "channel"]
     tp_ids = None
     if journey is not None:
         before, tp_ids = _numbered(journey, before)
-        keys.append("_tp")
+        keys += ["_tp", "_stage"]
     if cutoffs:
         ts = before["ts"]
         before = before.mutate(
             _p=ibis.cases(*((ts < c, k) for k, c in enumerate(cutoffs)), else_=len(cutoffs))
         )
         keys.insert(1, "_p")
-    kinds: pa.Table = before.group_by(keys).aggregate(n=before.count()).to_pyarrow()
+    aggregates: dict[str, ir.Value] = {"n": before.count()}
+    if journey is not None:
+        aggregates |= {"_idx": before["idx"].max(), "_first": before["ts"].min()}
+    grouped = before.group_by(keys).aggregate(**aggregates)
+    if journey is not None:
+        # The stage is a key: its largest key is the one of the kind's first second.
+        grouped = grouped.mutate(_skey=_stage_key(grouped["_stage"], grouped["_first"]))
+    kinds: pa.Table = grouped.to_pyarrow()
     return kinds, tp_ids
+
+
+def _touched(
+    kinds: pa.Table,
+    rows: npt.NDArray[np.int64],
+    spec: FeatureSpec,
+    tp_ids: tuple[str, ...],
+    customers: int,
+    cutoff_seconds: int,
+) -> dict[str, pa.Array]:
+    """``last_touchpoint`` and (with the spec's stages) ``stage_index`` and
+    ``days_in_stage`` of each customer (``rows`` as in :func:`_spread`), from the kinds'
+    last positions and stage keys: the numbers :func:`_columns` computes from one
+    aggregation (integers; a position is one event's, so the largest is never tied)."""
+    keep = rows < customers
+    touchpoint = kinds["_tp"].fill_null(-1).to_numpy(zero_copy_only=False).astype("int64")
+    mine = keep & (touchpoint >= 0)
+    # The last touched position and its touchpoint in one maximum.
+    width = len(tp_ids) + 1
+    position = kinds["_idx"].to_numpy(zero_copy_only=False)
+    last = np.full(customers, -1, dtype="int64")
+    np.maximum.at(last, rows[mine], position[mine] * width + touchpoint[mine])
+    ids = pa.array(list(tp_ids), type=pa.string())
+    columns: dict[str, pa.Array] = {
+        "last_touchpoint": ids.take(pa.array(last % width, mask=last < 0))
+    }
+    if spec.stages:
+        key = kinds["_skey"].fill_null(-1).to_numpy(zero_copy_only=False)
+        staged = keep & (key >= 0)
+        best = np.full(customers, -1, dtype="int64")
+        np.maximum.at(best, rows[staged], key[staged])
+        # As _columns: the key's quotient by _STAGE_SHIFT (exact: keys stay below 2**53)
+        # and the entering second, in integers; days as a double division.
+        current = best // _STAGE_SHIFT
+        entered = _SECONDS_BIAS - (best - current * _STAGE_SHIFT)
+        unknown = best < 0
+        columns["stage_index"] = pa.array(current.astype("float64"), mask=unknown)
+        columns["days_in_stage"] = pa.array(
+            (cutoff_seconds - entered).astype("float64") / _SECONDS_PER_DAY, mask=unknown
+        )
+    return columns
 
 
 def _order(spec: FeatureSpec) -> list[str]:
@@ -577,8 +707,8 @@ def _spread(
 ) -> dict[str, pa.Array]:
     """The counts ``n`` of :func:`_kinds`, summed per customer (``rows``, positions
     among ``customers``; ``customers`` itself drops the row) into the spec's event,
-    channel and touchpoint columns, as int64 columns: exact (counts far below 2**53)."""
-    n = kinds["n"].to_numpy(zero_copy_only=False).astype("float64")
+    channel and touchpoint columns, as int64 columns."""
+    n = kinds["n"].to_numpy(zero_copy_only=False)
     _, event_names, channels, touchpoints = spec._names()
     codes = []
     for column, names in (("event", event_names), ("channel", channels)):
@@ -600,10 +730,11 @@ def _spread(
         # of no column left out.
         mine = (code >= 0) & (rows < customers)
         cell = code[mine] * customers + rows[mine]
-        total = np.bincount(cell, weights=n[mine], minlength=customers * len(columns))
+        total = np.zeros(customers * len(columns), dtype="int64")
+        np.add.at(total, cell, n[mine])
         table = total.reshape(len(columns), customers)
         for k, name in enumerate(columns):
-            counted[name] = pa.array(table[k].astype("int64"))
+            counted[name] = pa.array(table[k])
     return counted
 
 
@@ -663,11 +794,21 @@ def features_by_cutoff(
     the largest position). Exactly the numbers of one aggregation per cutoff, except the
     order in which floating-point values (revenue, scores) are added.
     """
-    cutoffs = [utc_naive(c) for c in cutoffs]
-    if not cutoffs or any(a >= b for a, b in itertools.pairwise(cutoffs)):
-        raise ValueError("the cutoffs must be increasing")
-    if (spec.touchpoints or spec.stages) and journey is None:
-        raise ValueError("this feature spec has touchpoint or stage columns: pass the journey")
+    return _per_period(events, _checked(cutoffs, spec, journey), spec, journey, touched=True)
+
+
+def _per_period(
+    events: ir.Table,
+    cutoffs: list[dt.datetime],
+    spec: FeatureSpec,
+    journey: Journey | None,
+    *,
+    touched: bool,
+) -> ir.Table:
+    """:func:`features_by_cutoff`'s query; without ``touched``, ``last_touchpoint`` is
+    null and the events are not counted per touchpoint and stage (see
+    :func:`_per_customer`)."""
+    touched = touched and journey is not None
     events = with_positions(events)
     before = events.filter(events["ts"] < cutoffs[-1])
     tp_ids: tuple[str, ...] = ()
@@ -702,7 +843,7 @@ def features_by_cutoff(
         "_support": support,
         "_failed": failed,
     }
-    if journey is not None:
+    if touched:
         keys["_tp"] = before["_tp"]
         keys["_stage"] = before["_stage"]
     recent = [c - dt.timedelta(days=spec.recent_days) for c in cutoffs]
@@ -759,11 +900,11 @@ def features_by_cutoff(
         metrics[name] = total(kinds["channel"] == value)
     for value, name in touchpoints.items():
         metrics[name] = total(_is(kinds["_tp"], tp_ids, value))
-    if journey is not None:
-        touched = kinds["_tp"].notnull()
-        metrics["_last_tp"] = kinds["_tp"].argmax(kinds["last_idx"], where=touched)
-        metrics["_touch_idx"] = kinds["last_idx"].max(where=touched)
-    if journey is not None and spec.stages:
+    if touched:
+        labelled = kinds["_tp"].notnull()
+        metrics["_last_tp"] = kinds["_tp"].argmax(kinds["last_idx"], where=labelled)
+        metrics["_touch_idx"] = kinds["last_idx"].max(where=labelled)
+    if touched and spec.stages:
         # The current stage is the furthest one reached; the customer entered it with
         # their first event of it: both in one packed maximum.
         metrics["_stage_key"] = _stage_key(kinds["_stage"], kinds["t_first"]).max()
@@ -804,17 +945,17 @@ def features_by_cutoff(
         ].sum().cast("float64")
     for name in [*event_names.values(), *channels.values(), *touchpoints.values()]:
         combined[name] = summed(name)
-    if journey is not None:
+    if touched:
         combined["_last_tp"] = crossed["_last_tp"].argmax(
             crossed["_touch_idx"], where=crossed["_last_tp"].notnull()
         )
-    if journey is not None and spec.stages:
+    if touched and spec.stages:
         combined["_stage_key"] = crossed["_stage_key"].max()
     grouped = crossed.group_by(["customer_id", "cutoff_index"]).aggregate(**combined)
     cutoff_seconds = ibis.cases(
         *((grouped["cutoff_index"] == k, _epoch_seconds(c)) for k, c in enumerate(cutoffs)),
         else_=ibis.null("int64"),
     ).cast("int64")
-    columns = _columns(grouped, spec, cutoff_seconds, touchpoints=tp_ids if journey else None)
+    columns = _columns(grouped, spec, cutoff_seconds, touchpoints=tp_ids if touched else None)
     columns["cutoff_index"] = grouped["cutoff_index"]
     return grouped.select(**columns)
