@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import tomllib
@@ -276,9 +277,11 @@ class Workspace:
             self._engine = None
 
     @classmethod
-    def init(cls, path: Path, *, name: str | None = None, language: Language = "en") -> Workspace:
+    def init(
+        cls, path: str | os.PathLike[str], *, name: str | None = None, language: Language = "en"
+    ) -> Workspace:
         """Create a workspace at ``path`` (an empty or missing directory) and open it."""
-        path = path.expanduser()
+        path = Path(path).expanduser()
         if (path / CONFIG_FILE).exists():
             raise WorkspaceError(f"{path} is already a jornada workspace")
         if path.exists() and not path.is_dir():
@@ -297,9 +300,10 @@ class Workspace:
         return cls(path, settings)
 
     @classmethod
-    def open(cls, path: Path) -> Workspace:
-        """Open an existing workspace, with a clear error when ``path`` is not one."""
-        path = path.expanduser()
+    def open(cls, path: str | os.PathLike[str]) -> Workspace:
+        """Open an existing workspace, with a clear error when ``path`` is not one (a
+        string or a path: ``Workspace.open("shop")`` in a notebook)."""
+        path = Path(path).expanduser()
         config = path / CONFIG_FILE
         if not config.is_file():
             raise WorkspaceError(

@@ -168,3 +168,11 @@ def test_load_from_a_postgresql_table(postgres: str, tmp_path: Path) -> None:
         ("2026-02-01T13:00:00", "visit"),
     ]
     workspace.close()
+
+
+def test_a_workspace_opens_from_a_string_path(tmp_path: Path) -> None:
+    # In a notebook the path is a string; both classmethods take one.
+    made = Workspace.init(str(tmp_path / "shop"), name="Shop")
+    opened = Workspace.open(str(tmp_path / "shop"))
+    assert opened.root == made.root == tmp_path / "shop"
+    assert opened.settings.name == "Shop"
