@@ -271,20 +271,30 @@ TEXTS = [
 SURVEYS = ["csat", "nps", "ces", "ces_effort", "stars", None]
 
 
+FEEDBACK = [("feedback", channel, {}) for channel in ("web", "app", None)]
+
+
 @st.composite
-def feedback(draw: st.DrawFn) -> list[Row]:
+def feedback(
+    draw: st.DrawFn, events: Sequence[tuple[str, str | None, dict[str, str]]] = FEEDBACK
+) -> list[Row]:
+    """Responses: events drawn from ``events`` (name, channel, properties), with a survey
+    kind, a language, a text and a score (any of them may be missing)."""
     rows = []
     for _ in range(draw(st.integers(1, 25))):
+        event, channel, drawn = draw(st.sampled_from(events))
+        properties = dict(drawn)
         survey = draw(st.sampled_from(SURVEYS))
-        properties = {"survey": survey} if survey is not None else {}
+        if survey is not None:
+            properties["survey"] = survey
         if draw(st.booleans()):
             properties["language"] = draw(st.sampled_from(["pt-BR", "es", "en", "fr"]))
         rows.append(
             Row(
                 customer=draw(st.sampled_from(["u", "v", "w"])),
                 minute=draw(st.sampled_from([0, 1, 2, 3])),
-                event="feedback",
-                channel=draw(st.sampled_from(["web", "app", None])),
+                event=event,
+                channel=channel,
                 text=draw(st.sampled_from([*TEXTS, None])),
                 score=draw(st.sampled_from([None, 0.0, 1.0, 3.0, 4.5, 7.0, 10.0, 11.0])),
                 properties=properties,

@@ -13,13 +13,12 @@ import ibis
 import pyarrow as pa
 import pyarrow.compute as pc
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from jornada.analytics.stages import StageTables
 from jornada.living.sentiment import _labelled_responses, measured_emotions
 from jornada.model.templates import load_template
 from tests.living.conftest import Row, Store
-from tests.living.test_sentiment import SURVEYS, TEXTS
+from tests.living.test_sentiment import feedback
 
 SHOP = load_template("b2c-ecommerce")
 BY = ("touchpoint_id", "stage_id", None)
@@ -39,33 +38,8 @@ EVENTS = [
 ]
 
 
-@st.composite
-def responses(draw: st.DrawFn) -> list[Row]:
-    rows = []
-    for _ in range(draw(st.integers(1, 25))):
-        event, channel, properties = draw(st.sampled_from(EVENTS))
-        properties = dict(properties)
-        survey = draw(st.sampled_from(SURVEYS))
-        if survey is not None:
-            properties["survey"] = survey
-        if draw(st.booleans()):
-            properties["language"] = draw(st.sampled_from(["pt-BR", "es", "en", "fr"]))
-        rows.append(
-            Row(
-                customer=draw(st.sampled_from(["u", "v", "w"])),
-                minute=draw(st.sampled_from([0, 1, 2, 3])),
-                event=event,
-                channel=channel,
-                text=draw(st.sampled_from([*TEXTS, None])),
-                score=draw(st.sampled_from([None, 1.0, 4.0, 7.0, 10.0, 11.0])),
-                properties=properties,
-            )
-        )
-    return rows
-
-
 @settings(max_examples=20, deadline=None)
-@given(rows=responses())
+@given(rows=feedback(EVENTS))
 def test_responses_from_the_stage_tables(store: Store, rows: Sequence[Row]) -> None:
     events = store.load(rows).table
     alone = measured_emotions(events, by=BY, journey=SHOP)
