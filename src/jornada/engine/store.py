@@ -550,28 +550,35 @@ def _gather_range(engine: Engine, *, part: int, held: list[str], carried: dict[s
     each to the range's narrow keys, in a statement of its own: their hash tables stay
     small, so no join goes out of core. Joined to the facts under the windows and the
     sort, a join out of core spilled its probe side, every raw row of the table, in
-    every range (16-19 GB per range at 100M events under a 3 GB limit)."""
+    every range (16-19 GB per range at 100M events under a 3 GB limit).
+
+    The held payload streams past the range's narrow raw rows (a right join with the
+    payload as its probe side, under :func:`_payload_streamed`): the hash table holds
+    the range's keys, never maps or texts, and the payload of other ranges' events
+    finds no match. (Before, a semi-join picked the range's payload first, which was
+    then built into the hash table.)"""
     payload = " UNION ALL ".join(held)
     raw = ", ".join(
         f"r.{column}"
         for column in ("event_id", "ts", "event", "source_session", "source", "load_id")
     )
-    engine.sql(
-        f"""
-        CREATE OR REPLACE TABLE _rebuild_range AS
-        WITH range_keys AS MATERIALIZED (
-            SELECT k.raw_row, k.seq, n.customer_no
-            FROM _rebuild_keys AS k JOIN _rebuild_numbers AS n
-            ON n.customer_id = k.customer_id AND n.part = {int(part)}
+    with _payload_streamed(engine):
+        engine.sql(
+            f"""
+            CREATE OR REPLACE TABLE _rebuild_range AS
+            WITH range_keys AS (
+                SELECT k.raw_row, n.customer_no
+                FROM _rebuild_keys AS k JOIN _rebuild_numbers AS n
+                ON n.customer_id = k.customer_id AND n.part = {int(part)}
+            )
+            SELECT {raw}, r.seq, r.customer_key, r.customer_no,
+                {", ".join(carried[column] for column in _PAYLOAD)}
+            FROM ({payload}) AS p RIGHT JOIN (
+                SELECT r.*, k.customer_no
+                FROM events_raw AS r JOIN range_keys AS k ON k.raw_row = r.rowid
+            ) AS r ON p.seq = r.seq
+            """
         )
-        SELECT {raw}, r.seq, r.customer_key, k.customer_no,
-            {", ".join(carried[column] for column in _PAYLOAD)}
-        FROM events_raw AS r JOIN range_keys AS k ON k.raw_row = r.rowid
-        LEFT JOIN (
-            SELECT h.* FROM ({payload}) AS h SEMI JOIN range_keys AS k ON k.seq = h.seq
-        ) AS p ON p.seq = r.seq
-        """
-    )
 
 
 def _payload_streamed(engine: Engine) -> contextlib.AbstractContextManager[None]:
