@@ -371,8 +371,18 @@ def _build_events(engine: Engine, *, gap: int, range_rows: int, steps: bool) -> 
     absorbed = _absorbed_load(engine)
     if absorbed:
         held.append(f"SELECT {payload} FROM events WHERE load_id <= {absorbed}")
+    # Rows inserted into ``events_raw`` whole hold their own payload; a store whose raw
+    # rows hold none (every load since decision 0004) reads the payload from ``p`` alone,
+    # so the raw rows' columns (all NULL) are not carried through the joins.
+    own = engine.sql(
+        "SELECT count(*) FROM (SELECT 1 FROM events_raw WHERE "
+        + " OR ".join(f"{column} IS NOT NULL" for column in _PAYLOAD)
+        + " LIMIT 1)"
+    ).fetchone()
     carried = {
         column: f"CASE WHEN p.seq IS NULL THEN r.{column} ELSE p.{column} END AS {column}"
+        if own and own[0]
+        else f"p.{column}"
         for column in _PAYLOAD
     }
     has_resolution = engine.has_table("event_customers")
@@ -562,6 +572,8 @@ def _gather_range(engine: Engine, *, part: int, held: list[str], carried: dict[s
         f"r.{column}"
         for column in ("event_id", "ts", "event", "source_session", "source", "load_id")
     )
+    # The raw rows' own payload only where ``carried`` reads it.
+    own = "".join(f", r.{column}" for column in _PAYLOAD if carried[column] != f"p.{column}")
     with _payload_streamed(engine):
         engine.sql(
             f"""
@@ -574,7 +586,7 @@ def _gather_range(engine: Engine, *, part: int, held: list[str], carried: dict[s
             SELECT {raw}, r.seq, r.customer_key, r.customer_no,
                 {", ".join(carried[column] for column in _PAYLOAD)}
             FROM ({payload}) AS p RIGHT JOIN (
-                SELECT r.*, k.customer_no
+                SELECT {raw}, r.seq, r.customer_key, k.customer_no{own}
                 FROM events_raw AS r JOIN range_keys AS k ON k.raw_row = r.rowid
             ) AS r ON p.seq = r.seq
             """
