@@ -37,7 +37,7 @@ import ibis.expr.types as ir
 
 from jornada.analytics._churn_labels import Outcome
 from jornada.analytics.segments import with_positions
-from jornada.events.binding import label_events
+from jornada.analytics.stages import event_labels
 from jornada.events.filters import customer_column
 from jornada.model import Journey
 
@@ -59,8 +59,11 @@ def categorical_properties(events: ir.Table, *, max_levels: int) -> tuple[str, .
     sorted: one query (every key of every event, with its value, counted per key)."""
     if "properties" not in events.columns:
         return ()
-    keyed = events.select(key=events["properties"].keys().unnest(), _map=events["properties"])
-    keyed = keyed.mutate(value=keyed["_map"].get(keyed["key"]))
+    # Keys and values unnested side by side (zipped, in the map's order): no lookup of
+    # each key in its map again.
+    keyed = events.select(
+        key=events["properties"].keys().unnest(), value=events["properties"].values().unnest()
+    )
     counts = keyed.group_by("key").aggregate(levels=keyed["value"].nunique())
     rows = counts.to_pyarrow().to_pylist()
     return tuple(
@@ -76,9 +79,10 @@ _PARTS: Final = ("kind", "a", "b", "c")
 """A token as columns until the very end: short strings group faster than their join."""
 
 
-def _counted(table: ir.Table, key: str, kind: str, *parts: ir.StringValue) -> ir.Table:
+def _counted(table: ir.Table, key: str, kind: str, *parts: ir.Value) -> ir.Table:
     """Per window ``_j`` and token of ``kind`` made of ``parts`` (rows with a null part
-    make none): the customer-windows of ``table`` (customers by ``key``) with it (``n``)
+    make none; strings, or a touchpoint's number): the customer-windows of ``table``
+    (customers by ``key``) with it (``n``)
     and how many of them churned; the parts padded to the columns :data:`_PARTS` with
     nulls."""
     named = dict(zip(_PARTS[1:], parts, strict=False))
@@ -154,14 +158,18 @@ def exposure_counts(
     # only; and only the columns the tokens need go on (the joined rows are read by every
     # kind of token below).
     own = cut(events, "ts")
+    touchpoints: tuple[str, ...] = ()
     if journey is not None:
-        own = label_events(journey, own)
+        # The touchpoints by number (the ids they stand for put back in the small
+        # result): label_events' ids, computed as the features compute them, mostly by a
+        # lookup on name and channel instead of the flat CASE of every rule.
+        own, touchpoints = event_labels(journey, own)
     own = own.select(
         key,
         "_j",
         "label",
         "event",
-        *(["touchpoint_id"] if journey is not None else []),
+        *(["touchpoint"] if journey is not None else []),
         *(["properties"] if properties else []),
     )
     # One narrow de-duplication per kind of token (customer-window and the token's parts),
@@ -169,20 +177,22 @@ def exposure_counts(
     # every token of every event.
     counts = [_counted(own, key, ANY), _counted(own, key, "event", own["event"])]
     if journey is not None:
-        counts.append(_counted(own, key, "touchpoint", own["touchpoint_id"]))
+        counts.append(_counted(own, key, "touchpoint", own["touchpoint"]))
     if properties:
-        # The keys each event has (a few), not a lookup per chosen key.
+        # The keys each event has (a few), not a lookup per chosen key; their values
+        # unnested alongside (zipped), not looked up again.
         keyed = own.select(
             key,
             "_j",
             "label",
             "event",
-            "properties",
             _key=own["properties"].keys().unnest(),
+            _value=own["properties"].values().unnest(),
         )
         keyed = keyed.filter(keyed["_key"].isin(list(properties)))
-        value = keyed["properties"].get(keyed["_key"])
-        counts.append(_counted(keyed, key, "property", keyed["event"], keyed["_key"], value))
+        counts.append(
+            _counted(keyed, key, "property", keyed["event"], keyed["_key"], keyed["_value"])
+        )
     if pairs:
         following = _with_next(events)
         following = cut(following.filter(following["next_event"].notnull()), "next_ts")
@@ -195,6 +205,8 @@ def exposure_counts(
     # parts did); apart, each is bounded by the engine's memory limit.
     for counted in counts:
         for row in counted.to_pyarrow().to_pylist():  # a few per trigger and window
+            if row["kind"] == "touchpoint":
+                row["a"] = touchpoints[row["a"]]
             token = SEPARATOR.join(row[name] for name in _PARTS if row[name] is not None)
             rows.append({"token": token, "j": row["_j"], "n": row["n"], "churned": row["churned"]})
     return rows

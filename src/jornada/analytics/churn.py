@@ -66,6 +66,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final, Literal
 
@@ -908,6 +909,13 @@ def _fit(frame: _Frame, seed: int) -> tuple[HistGradientBoostingClassifier, int]
     return model_.fit(x, frame.y[rows], seed=seed, weights=weights), len(rows)
 
 
+def _fit_alone(frame: _Frame, seed: int) -> tuple[HistGradientBoostingClassifier, int]:
+    """:func:`_fit` for another thread: its native code on one thread too (the limit is
+    a thread's own)."""
+    with model_.limited_threads():
+        return _fit(frame, seed)
+
+
 def _features(frame: _Frame, rows: npt.NDArray[np.intp] | None) -> model_.Matrix:
     """The features of ``rows`` of the population (all of them when None)."""
     if rows is None:
@@ -1088,7 +1096,11 @@ def _scored(
     )
     _check_classes(train, train_cutoff, outcome)
 
-    with model_.limited_threads():
+    both = 0 < held_out.y.sum() < len(held_out.y)
+    with model_.limited_threads(), ThreadPoolExecutor(1, "jornada-fit") as fitting:
+        # The final model (refitted on the held-out period) does not depend on the
+        # trained one: fitted on the other core meanwhile (the same model, to the bit).
+        refit = fitting.submit(_fit_alone, held_out, seed) if both else None
         trained, fitted = _fit(train, seed)
         # Beyond MAX_FIT_ROWS held-out customers the evaluation is measured on the final
         # fit's weighted sample (every customer of the rarer outcome, the others weighted):
@@ -1120,8 +1132,7 @@ def _scored(
         dependence = model_.dependences(
             trained, _features(held_out, typical_rows), top_columns, names, descriptions, seed=seed
         )
-        both = 0 < held_out.y.sum() < len(held_out.y)
-        final, final_fitted = _fit(held_out, seed) if both else (trained, fitted)
+        final, final_fitted = refit.result() if refit is not None else (trained, fitted)
         scores = _scores(events, as_of, alive, spec, journey, final, top=top, min_risk=min_risk)
         risk = scores.risk
         reasons = model_.reasons(final, scores.x, scores.typical, names, descriptions)
