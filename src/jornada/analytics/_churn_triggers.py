@@ -59,11 +59,10 @@ def categorical_properties(events: ir.Table, *, max_levels: int) -> tuple[str, .
     sorted: one query (every key of every event, with its value, counted per key)."""
     if "properties" not in events.columns:
         return ()
-    # Keys and values unnested side by side (zipped, in the map's order): no lookup of
-    # each key in its map again.
-    keyed = events.select(
-        key=events["properties"].keys().unnest(), value=events["properties"].values().unnest()
-    )
+    # Not keys and values unnested side by side: two unnests in one select are zipped
+    # on DuckDB but not on Spark (the parity tests caught it).
+    keyed = events.select(key=events["properties"].keys().unnest(), _map=events["properties"])
+    keyed = keyed.mutate(value=keyed["_map"].get(keyed["key"]))
     counts = keyed.group_by("key").aggregate(levels=keyed["value"].nunique())
     rows = counts.to_pyarrow().to_pylist()
     return tuple(
@@ -179,20 +178,19 @@ def exposure_counts(
     if journey is not None:
         counts.append(_counted(own, key, "touchpoint", own["touchpoint"]))
     if properties:
-        # The keys each event has (a few), not a lookup per chosen key; their values
-        # unnested alongside (zipped), not looked up again.
+        # The keys each event has (a few), not a lookup per chosen key (one unnest: see
+        # categorical_properties).
         keyed = own.select(
             key,
             "_j",
             "label",
             "event",
+            "properties",
             _key=own["properties"].keys().unnest(),
-            _value=own["properties"].values().unnest(),
         )
         keyed = keyed.filter(keyed["_key"].isin(list(properties)))
-        counts.append(
-            _counted(keyed, key, "property", keyed["event"], keyed["_key"], keyed["_value"])
-        )
+        value = keyed["properties"].get(keyed["_key"])
+        counts.append(_counted(keyed, key, "property", keyed["event"], keyed["_key"], value))
     if pairs:
         following = _with_next(events)
         following = cut(following.filter(following["next_event"].notnull()), "next_ts")
