@@ -43,6 +43,7 @@ import pyarrow as pa
 
 from jornada.analytics._exact import exact_sum
 from jornada.analytics.timing import seconds_between
+from jornada.engine.kept import kept_table
 from jornada.events.filters import customer_column
 
 __all__ = [
@@ -1082,13 +1083,15 @@ def compute_measures(
     needed: frozenset[str],
     spend: pa.Table | None = None,
     blended: bool = False,
+    store: bool = False,
 ) -> MeasureTable:
     """Base measures ``needed`` for every scope and period: the flagged events, kept, then
     one query over them.
 
     ``roles`` maps every name of :data:`ROLES` to a condition on ``events``; ``fixed``
     lists the scopes of a stage or touchpoint ``kind``; ``blended`` adds the whole
-    period's spend under the scope key :data:`TOTAL`.
+    period's spend under the scope key :data:`TOTAL`; ``store`` keeps the flagged events
+    in the store (:func:`~jornada.engine.kept.kept_table`).
     """
     wanted = _engine_measures(needed)
     retention = bool(wanted & set(_RETENTION_PART))
@@ -1111,7 +1114,7 @@ def compute_measures(
             retention=retention,
             sessions=sessions,
         )
-        cached = stack.enter_context(narrow.cache())
+        cached = stack.enter_context(kept_table(narrow, store=store))
         if period is None:
             # One period: its number is a constant, not a column of the kept table.
             cached = cached.mutate(p=ibis.literal(0, type="int64"))

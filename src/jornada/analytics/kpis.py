@@ -700,6 +700,7 @@ def kpis(
     counts: Mapping[str, str] | None = None,
     language: Language | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
+    store: bool = False,
 ) -> KpiResult:
     """KPIs of ``events``: see the module's documentation.
 
@@ -708,6 +709,9 @@ def kpis(
     ``only`` limits the KPIs (catalogue ids); ``spend`` is a spend table (file or frame);
     ``counts`` replaces entries of :data:`DEFAULT_COUNTS`; ``language`` (default: the
     map's, else English) picks the names and definitions. One query per period used.
+    ``store``: the flagged events every measure reads are kept in the workspace's store
+    for the next board of the same events and map
+    (:func:`~jornada.engine.kept.kept_table`), for ``events`` read straight from the store.
     """
     period = _check_period(period)
     if by is not None and by not in BY:
@@ -720,7 +724,7 @@ def kpis(
     language = language or (journey.language if journey else "en")
     roles, counts_used = _roles(events, journey, counts)
     spend_table = None if spend is None else read_spend(spend)
-    context = _Context(events, roles, spend_table, language, tolerance, journey)
+    context = _Context(events, roles, spend_table, language, tolerance, journey, store)
     if journey is not None and by is None:
         return context.board(chosen, period, counts_used)
     return context.catalogue(by or "all", chosen, period, counts_used)
@@ -734,6 +738,7 @@ class _Context:
     language: Language
     tolerance: float
     journey: Journey | None
+    store: bool = False
 
     def measures(
         self,
@@ -765,6 +770,7 @@ class _Context:
             needed=_measures_of(entries),
             spend=self.spend,
             blended=blended,
+            store=self.store,
         )
 
     def row(

@@ -82,6 +82,7 @@ import pyarrow as pa
 
 from jornada.analytics.results import AnalysisResult, json_ready, wilson_interval
 from jornada.analytics.segments import with_positions
+from jornada.engine.kept import kept_table
 from jornada.events.binding import binding_filter, touchpoint_filters
 from jornada.events.filters import customer_column
 from jornada.events.rules import compile_rule
@@ -344,7 +345,10 @@ def _with_touchpoint(journey: Journey, events: ir.Table, touchpoints: tuple[str,
         *((found == _RUNTIME - s, decided(chain)) for chain, s in chains.items()),
         else_=ibis.null("int32"),
     )
-    return looked.mutate(touchpoint=number).drop("_tp_cell", "_tp_found")
+    # A select, not drop(): Ibis keeps dropped names in a set, whose order (and so the
+    # SQL, the key of a kept table) changes from one process to the next.
+    done = looked.mutate(touchpoint=number)
+    return done.select(*(c for c in done.columns if c not in ("_tp_cell", "_tp_found")))
 
 
 def event_labels(journey: Journey, events: ir.Table) -> tuple[ir.Table, tuple[str, ...]]:
@@ -1729,7 +1733,9 @@ class StageTables:
     events (the store's facts, or recomputed by
     :func:`~jornada.events.filters.scope_events`, not of a table filtered since): the
     customers' last events are then found with a filter rather than by grouping the
-    events (the same numbers).
+    events (the same numbers). ``store``: the tables are kept in the workspace's store for
+    the next StageTables of the same events and map
+    (:func:`~jornada.engine.kept.kept_table`), not dropped at :meth:`close`.
 
     >>> from jornada.engine import Engine
     >>> from jornada.model.templates import load_template
@@ -1751,9 +1757,11 @@ class StageTables:
         *,
         as_of: dt.datetime | None = None,
         facts: bool = False,
+        store: bool = False,
     ) -> None:
         self.journey = journey
         self.complete = as_of is None
+        self._store = store
         if as_of is None:
             [row] = _rows(events.aggregate(as_of=events["ts"].max()))
             as_of = row["as_of"]
@@ -1899,6 +1907,10 @@ class StageTables:
         return self._derived[name]
 
     def _keep(self, table: ir.Table) -> ir.Table:
+        if self._store:
+            # Stored tables are never released by a StageTables: they need no token.
+            stored: ir.Table = self._stack.enter_context(kept_table(table, store=True))
+            return stored
         # Ibis hands equal expressions one cached table, and the first release drops it:
         # two StageTables of the same events and map (analyse_stages inside a ``with``
         # block of another) would drop each other's tables. A condition true everywhere,

@@ -576,7 +576,8 @@ def living_map(
     once). ``facts``: the events' ``next_ts`` and ``session_next_ts`` are the store's for
     these very events (``Workspace.events()``; a scope recomputes them), not of a table
     filtered since: the last events and the time in sessions are then read from them
-    (the same numbers).
+    (the same numbers); the stage tables of all of them are then kept in the store for
+    the next living map of the same map and events (:func:`~jornada.engine.kept.kept_table`).
     """
     if attribution_model not in MODELS:
         raise AttributionError(
@@ -592,7 +593,9 @@ def living_map(
         tables = (
             stage_tables
             if stage_tables is not None
-            else stack.enter_context(StageTables(events, journey, facts=facts))
+            else stack.enter_context(
+                StageTables(events, journey, facts=facts, store=facts and scope.everything)
+            )
         )
         stage_analysis: StageAnalysis = tables.analysis(percentile)
         # ``events`` are already scoped (scoping twice is not scoping once: a segment is
@@ -632,7 +635,7 @@ def living_map(
         )
     by_touchpoint: MeasuredEmotion = emotions["touchpoint_id"]
     by_stage: MeasuredEmotion = emotions["stage_id"]
-    board: KpiResult = kpis(events, journey=journey)
+    board: KpiResult = kpis(events, journey=journey, store=facts and scope.everything)
     credit = _credit(credited, attribution_model)
     board_rows = _board_rows(board)
     totals = (

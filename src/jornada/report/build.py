@@ -169,7 +169,7 @@ def build_report(
     # One set of stage tables for the living map and the sections that need more of the
     # stages (reach per arrival channel, stalled customers), released at the end.
     try:
-        tables = StageTables(scoped, journey, facts=facts)
+        tables = StageTables(scoped, journey, facts=facts, store=facts and scope.everything)
         try:
             # The living map scopes the events itself (and records the scope); the other
             # sections get them scoped.
