@@ -28,6 +28,7 @@ string only in the small result.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Sequence
 from typing import Any, Final
@@ -38,6 +39,7 @@ import ibis.expr.types as ir
 from jornada.analytics._churn_labels import Outcome
 from jornada.analytics.segments import with_positions
 from jornada.analytics.stages import event_labels
+from jornada.engine.kept import kept_table
 from jornada.events.filters import customer_column
 from jornada.model import Journey
 
@@ -171,12 +173,17 @@ def exposure_counts(
         *(["touchpoint"] if journey is not None else []),
         *(["properties"] if properties else []),
     )
-    # One narrow de-duplication per kind of token (customer-window and the token's parts),
-    # each counted per token and window: much smaller hash tables than one distinct over
-    # every token of every event.
-    counts = [_counted(own, key, ANY), _counted(own, key, "event", own["event"])]
+    stack = contextlib.ExitStack()
+    # The customer-windows' distinct (event, touchpoint) pairs, computed once (the join
+    # and the labels evaluated once) and kept: the population, event and touchpoint
+    # tokens are each a narrow de-duplication of it, counted per token and window.
+    pairs_seen = own.select(
+        key, "_j", "label", "event", *(["touchpoint"] if journey is not None else [])
+    ).distinct()
+    seen = stack.enter_context(kept_table(pairs_seen))
+    counts = [_counted(seen, key, ANY), _counted(seen, key, "event", seen["event"])]
     if journey is not None:
-        counts.append(_counted(own, key, "touchpoint", own["touchpoint"]))
+        counts.append(_counted(seen, key, "touchpoint", seen["touchpoint"]))
     if properties:
         # The keys each event has (a few), not a lookup per chosen key (one unnest: see
         # categorical_properties).
@@ -201,12 +208,15 @@ def exposure_counts(
     # One query per kind of trigger, not one union of them: at 100M events the union held
     # every kind's hash tables at once and took the process past 8 GB (as the KPI board's
     # parts did); apart, each is bounded by the engine's memory limit.
-    for counted in counts:
-        for row in counted.to_pyarrow().to_pylist():  # a few per trigger and window
-            if row["kind"] == "touchpoint":
-                row["a"] = touchpoints[row["a"]]
-            token = SEPARATOR.join(row[name] for name in _PARTS if row[name] is not None)
-            rows.append({"token": token, "j": row["_j"], "n": row["n"], "churned": row["churned"]})
+    with stack:
+        for counted in counts:
+            for row in counted.to_pyarrow().to_pylist():  # a few per trigger and window
+                if row["kind"] == "touchpoint":
+                    row["a"] = touchpoints[row["a"]]
+                token = SEPARATOR.join(row[name] for name in _PARTS if row[name] is not None)
+                rows.append(
+                    {"token": token, "j": row["_j"], "n": row["n"], "churned": row["churned"]}
+                )
     return rows
 
 

@@ -52,8 +52,9 @@ if TYPE_CHECKING:
 
 __all__ = ["KEPT_LIMIT", "forget_kept", "kept_table"]
 
-KEPT_LIMIT: Final = 48
-"""The stored tables a database holds at most (a living map stores about ten)."""
+KEPT_LIMIT: Final = 24
+"""The stored tables a database holds at most: a living map stores 8 (about 9% of the
+store at 10M events), so the last three versions of a map are kept."""
 
 _PREFIX: Final = "_kept_"
 _REGISTRY: Final = "kept_tables"
@@ -96,6 +97,21 @@ def _store_connection(expr: ir.Table) -> duckdb.DuckDBPyConnection | None:
     return con
 
 
+def _register_memtables(expr: ir.Table) -> None:
+    """Hand ``expr``'s in-memory tables to its backend. Ibis 12 does it before running a
+    query but not before caching one on PySpark, whose cache then fails with "table or
+    view not found" for an expression reading a memtable (the churn triggers' windows)."""
+    if not expr.op().find(ops.InMemoryTable):
+        return
+    try:
+        backend = expr._find_backend()
+    except Exception:  # no single backend: the cache will say what is wrong
+        return
+    hooks = getattr(backend, "_run_pre_execute_hooks", None)
+    if callable(hooks):
+        hooks(expr)
+
+
 def _ensure_registry(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"CREATE TABLE IF NOT EXISTS {_REGISTRY} (name VARCHAR, made TIMESTAMP)")
 
@@ -107,6 +123,7 @@ def kept_table(expr: ir.Table, *, store: bool = False) -> Iterator[ir.Table]:
     the module), otherwise a temporary table dropped at the end of the block."""
     con = _store_connection(expr) if store and _storable(expr) else None
     if con is None:
+        _register_memtables(expr)
         with expr.cache() as cached:
             yield cached
         return
