@@ -10,6 +10,14 @@ from pathlib import Path
 import pytest
 
 from jornada.cli import run
+from jornada.living.overlay import living_map
+from jornada.model.validation import load_journey
+from jornada.workspace import Workspace
+
+
+def _kept(workspace: Workspace) -> int:
+    row = workspace.engine.sql("SELECT count(*) FROM kept_tables").fetchone()
+    return int(row[0]) if row else 0
 
 
 def test_generate_load_identities_bind(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -66,10 +74,21 @@ def test_generate_load_identities_bind(tmp_path: Path, capsys: pytest.CaptureFix
     template = tmp_path / "shop.yaml"
     assert run(["map", "new", "--template", "b2c-ecommerce", "-o", str(template)]) == 0
     capsys.readouterr()
-    assert run(["bind", str(tmp_path / "ws"), "--map", str(template), "--json"]) == 0
+    bind = ["bind", str(tmp_path / "ws"), "--map", str(template), "--json"]
+    assert run([*bind, "--no-keep"]) == 0
     bound = json.loads(capsys.readouterr().out)
     assert bound["event_coverage"] > 0.5
     assert bound["matched_events"] <= bound["total_events"]
+    workspace = Workspace.open(tmp_path / "ws")
+    assert _kept(workspace) == 0
+    # By default the map's labelled events are kept: the living map then reads them (and
+    # makes no table of its own).
+    assert run(bind) == 0
+    assert json.loads(capsys.readouterr().out) == bound
+    kept = _kept(workspace)
+    assert kept > 0
+    living_map(workspace.events(), load_journey(template), facts=True)
+    assert _kept(workspace) == kept
 
     # A workspace knows its columns: a column flag on one is refused, not ignored.
     funnel = ["funnel", str(tmp_path / "ws"), "--steps", "product_view,purchase", "--json"]

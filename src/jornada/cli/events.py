@@ -239,17 +239,30 @@ def identities_command(workspace_dir: WorkspaceArgument, json: JsonOption = Fals
 def bind_command(
     workspace_dir: WorkspaceArgument,
     map_path: Annotated[Path, typer.Option("--map", help="The journey map to bind.")],
+    keep: Annotated[
+        bool,
+        typer.Option(
+            "--keep/--no-keep",
+            help="Keep the labelled events in the workspace for the living map and report.",
+        ),
+    ] = True,
     json: JsonOption = False,
 ) -> None:
-    """Report what each touchpoint of a map matches in the events, and the coverage.
+    """Report what each touchpoint of a map matches in the events, and the coverage; keep
+    the events labelled by the map for its living map and report (until the next load).
 
     Example:  jornada bind shop --map shop/maps/b2c-ecommerce.yaml
     """
     from jornada.events.binding import bind_report
+    from jornada.living.overlay import prepare_living_map
     from jornada.model.validation import load_journey
 
     workspace = Workspace.open(workspace_dir)
-    report = bind_report(workspace.engine, workspace.events(), load_journey(map_path))
+    journey = load_journey(map_path)
+    report = bind_report(workspace.engine, workspace.events(), journey)
+    if keep:
+        with err_console().status("keeping the labelled events for the living map"):
+            prepare_living_map(workspace.events(), journey)
     if json:
         print_json(report.to_dict())
         return

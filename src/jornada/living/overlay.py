@@ -96,6 +96,7 @@ __all__ = [
     "accept_finding",
     "default_conversion",
     "living_map",
+    "prepare_living_map",
 ]
 
 MIN_RESPONSES: Final = 5
@@ -741,6 +742,25 @@ def living_map(
         analyses=analyses,
         scope=scope,
     )
+
+
+def prepare_living_map(events: ir.Table, journey: Journey) -> None:
+    """Label the store's events (``Workspace.events()``) for ``journey`` and keep what the
+    living map reads again (the stage tables and the tables made of them, the KPI board's
+    flagged events) in the store, so that the next living map and report of this map read them
+    (:func:`~jornada.engine.kept.kept_table`; ``jornada bind`` calls this). A later load
+    drops them; a map whose rules did not change finds them again.
+
+    >>> import tempfile, pathlib
+    >>> from jornada.demo import create_demo_workspace
+    >>> ws = create_demo_workspace(pathlib.Path(tempfile.mkdtemp()) / "w", customers=40)
+    >>> prepare_living_map(ws.events(), ws.load_map("b2c-ecommerce"))
+    >>> ws.engine.sql("SELECT count(*) > 0 FROM kept_tables").fetchone()
+    (True,)
+    """
+    # The living map itself: what it keeps is exactly what the next one reads (the
+    # intermediate tables of its parts, made on first use, included).
+    living_map(events, journey, facts=True)
 
 
 def _credit(
