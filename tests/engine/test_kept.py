@@ -20,6 +20,7 @@ from jornada.engine.kept import forget_kept, kept_table
 from jornada.events.load import ColumnMapping
 from jornada.living.overlay import living_map
 from jornada.model.templates import load_template
+from jornada.report import build_report
 from jornada.workspace import Workspace
 
 MAPPING = ColumnMapping(customer="user", time="at", event="event", channel="channel")
@@ -56,26 +57,39 @@ def _kept_names(ws: Workspace) -> list[str]:
 
 
 def _stages_reached(ws: Workspace) -> dict[str, int]:
-    with StageTables(ws.events(), SHOP, facts=True, store=True) as tables:
+    with StageTables(ws.events(), SHOP, facts=True, store="yes") as tables:
         analysis = tables.analysis(80.0)
     return {s.stage_id: s.reached for s in analysis.stages}
 
 
 def test_a_query_is_stored_once_and_read_again(workspace: Workspace) -> None:
     narrow = workspace.events().select("customer_id", "ts", "event")
-    with kept_table(narrow, store=True) as first:
+    with kept_table(narrow, store="yes") as first:
         name = first.get_name()
         rows = first.order_by("ts").to_pyarrow().to_pylist()
-    with kept_table(narrow, store=True) as again:
+    with kept_table(narrow, store="yes") as again:
         assert again.get_name() == name
         assert again.order_by("ts").to_pyarrow().to_pylist() == rows
     assert _kept_names(workspace) == [name]
     assert rows == narrow.order_by("ts").to_pyarrow().to_pylist()
     # Another query is another table.
-    with kept_table(narrow.filter(narrow.event == "purchase"), store=True) as other:
+    with kept_table(narrow.filter(narrow.event == "purchase"), store="yes") as other:
         assert other.get_name() != name
         assert other.count().execute() == 1
     assert len(_kept_names(workspace)) == 2
+
+
+def test_reuse_reads_a_kept_table_and_writes_none(workspace: Workspace) -> None:
+    narrow = workspace.events().select("customer_id", "ts")
+    with kept_table(narrow, store="reuse") as kept:
+        assert "ibis_cached" in kept.get_name()
+        assert kept.count().execute() == 5
+    assert _kept_names(workspace) == []
+    with kept_table(narrow, store="yes") as kept:
+        name = kept.get_name()
+    with kept_table(narrow, store="reuse") as kept:
+        assert kept.get_name() == name
+    assert _kept_names(workspace) == [name]
 
 
 def test_a_load_forgets_the_kept_tables_and_the_next_run_sees_its_events(
@@ -130,13 +144,13 @@ def test_temporary_data_is_never_stored(workspace: Workspace) -> None:
     events = workspace.events()
     lookup = ibis.memtable({"event": ["purchase"], "weight": [2]})
     joined = events.join(lookup, "event").select("customer_id", "weight")
-    with kept_table(joined, store=True) as kept:
+    with kept_table(joined, store="yes") as kept:
         assert "ibis_cached" in kept.get_name()
         assert kept.count().execute() == 1
-    with events.cache() as cached, kept_table(cached.select("ts"), store=True) as kept:
+    with events.cache() as cached, kept_table(cached.select("ts"), store="yes") as kept:
         assert "ibis_cached" in kept.get_name()
     # Without store, a temporary table too.
-    with kept_table(events.select("ts"), store=False) as kept:
+    with kept_table(events.select("ts"), store="no") as kept:
         assert "ibis_cached" in kept.get_name()
     assert _kept_names(workspace) == []
 
@@ -146,7 +160,7 @@ def test_a_read_only_store_keeps_temporary_tables(workspace: Workspace) -> None:
     workspace.close()
     engine = Engine.duckdb(root / "jornada.duckdb", read_only=True)
     try:
-        with kept_table(engine.table("events").select("ts"), store=True) as kept:
+        with kept_table(engine.table("events").select("ts"), store="yes") as kept:
             assert "ibis_cached" in kept.get_name()
             assert kept.count().execute() == 5
     finally:
@@ -161,7 +175,7 @@ def test_the_oldest_tables_go_beyond_the_limit(
     names = []
     for minute in range(5):
         query = events.filter(events.ts.minute() >= minute).select("ts")
-        with kept_table(query, store=True) as kept:
+        with kept_table(query, store="yes") as kept:
             names.append(kept.get_name())
     assert sorted(_kept_names(workspace)) == sorted(names[-3:])
     assert not any(workspace.engine.has_table(name) for name in names[:2])
@@ -174,7 +188,7 @@ def test_a_failed_query_stores_nothing(workspace: Workspace) -> None:
     events = workspace.events()
     # Fails when run (a text that is no number), not when built.
     bad = events.select(n=events.event.cast("int64"))
-    with pytest.raises(duckdb.ConversionException), kept_table(bad, store=True):
+    with pytest.raises(duckdb.ConversionException), kept_table(bad, store="yes"):
         pass
     assert _kept_names(workspace) == []
 
@@ -199,5 +213,13 @@ def test_the_living_map_from_kept_tables_gives_the_same_numbers() -> None:
             assert _kept_names(ws) == made
             assert cold == plain
             assert warm == plain
+            # A report reads them and writes none of its own; without them, it writes none.
+            reused = build_report(ws, journey).to_dict()
+            assert _kept_names(ws) == made
+            forget_kept(ws.engine)
+            fresh = build_report(ws, journey).to_dict()
+            assert _kept_names(ws) == []
+            assert reused.pop("generated") <= fresh.pop("generated")
+            assert reused == fresh
         finally:
             ws.close()

@@ -43,7 +43,7 @@ import pyarrow as pa
 
 from jornada.analytics._exact import exact_sum
 from jornada.analytics.timing import seconds_between
-from jornada.engine.kept import kept_table
+from jornada.engine.kept import StoreMode, kept_table
 from jornada.events.filters import customer_column
 
 __all__ = [
@@ -1083,7 +1083,7 @@ def compute_measures(
     needed: frozenset[str],
     spend: pa.Table | None = None,
     blended: bool = False,
-    store: bool = False,
+    store: StoreMode = "no",
 ) -> MeasureTable:
     """Base measures ``needed`` for every scope and period: the flagged events, kept, then
     one query over them.

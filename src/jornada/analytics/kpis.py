@@ -90,6 +90,7 @@ from jornada.analytics._kpi_spend import KpiError, SpendInput, read_spend
 from jornada.analytics.results import AnalysisResult, json_ready
 from jornada.analytics.steps import resolve_step
 from jornada.analytics.timing import format_duration
+from jornada.engine.kept import StoreMode
 from jornada.events.binding import binding_filter, stage_filter
 from jornada.i18n import translate
 from jornada.model import Journey, Language, Stage, Touchpoint
@@ -700,7 +701,7 @@ def kpis(
     counts: Mapping[str, str] | None = None,
     language: Language | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
-    store: bool = False,
+    store: StoreMode = "no",
 ) -> KpiResult:
     """KPIs of ``events``: see the module's documentation.
 
@@ -709,9 +710,9 @@ def kpis(
     ``only`` limits the KPIs (catalogue ids); ``spend`` is a spend table (file or frame);
     ``counts`` replaces entries of :data:`DEFAULT_COUNTS`; ``language`` (default: the
     map's, else English) picks the names and definitions. One query per period used.
-    ``store``: the flagged events every measure reads are kept in the workspace's store
-    for the next board of the same events and map
-    (:func:`~jornada.engine.kept.kept_table`), for ``events`` read straight from the store.
+    ``store`` (:data:`~jornada.engine.kept.StoreMode`): the flagged events every measure
+    reads are kept in (``yes``) or read from (``reuse``) the workspace's store, for
+    ``events`` read straight from it (:func:`~jornada.engine.kept.kept_table`).
     """
     period = _check_period(period)
     if by is not None and by not in BY:
@@ -738,7 +739,7 @@ class _Context:
     language: Language
     tolerance: float
     journey: Journey | None
-    store: bool = False
+    store: StoreMode = "no"
 
     def measures(
         self,

@@ -82,7 +82,7 @@ import pyarrow as pa
 
 from jornada.analytics.results import AnalysisResult, json_ready, wilson_interval
 from jornada.analytics.segments import with_positions
-from jornada.engine.kept import kept_table
+from jornada.engine.kept import StoreMode, kept_table
 from jornada.events.binding import binding_filter, touchpoint_filters
 from jornada.events.filters import customer_column
 from jornada.events.rules import compile_rule
@@ -1733,9 +1733,10 @@ class StageTables:
     events (the store's facts, or recomputed by
     :func:`~jornada.events.filters.scope_events`, not of a table filtered since): the
     customers' last events are then found with a filter rather than by grouping the
-    events (the same numbers). ``store``: the tables are kept in the workspace's store for
-    the next StageTables of the same events and map
-    (:func:`~jornada.engine.kept.kept_table`), not dropped at :meth:`close`.
+    events (the same numbers). ``store`` (:data:`~jornada.engine.kept.StoreMode`): ``yes``
+    keeps the tables in the workspace's store for the next StageTables of the same events
+    and map, ``reuse`` reads them there when kept (:func:`~jornada.engine.kept.kept_table`);
+    stored tables are not dropped at :meth:`close`.
 
     >>> from jornada.engine import Engine
     >>> from jornada.model.templates import load_template
@@ -1757,7 +1758,7 @@ class StageTables:
         *,
         as_of: dt.datetime | None = None,
         facts: bool = False,
-        store: bool = False,
+        store: StoreMode = "no",
     ) -> None:
         self.journey = journey
         self.complete = as_of is None
@@ -1907,9 +1908,10 @@ class StageTables:
         return self._derived[name]
 
     def _keep(self, table: ir.Table) -> ir.Table:
-        if self._store:
-            # Stored tables are never released by a StageTables: they need no token.
-            stored: ir.Table = self._stack.enter_context(kept_table(table, store=True))
+        if self._store != "no":
+            # Stored tables are never released by a StageTables: they need no token (a
+            # temporary one, made when reuse finds none, is this instance's alone).
+            stored: ir.Table = self._stack.enter_context(kept_table(table, store=self._store))
             return stored
         # Ibis hands equal expressions one cached table, and the first release drops it:
         # two StageTables of the same events and map (analyse_stages inside a ``with``

@@ -26,9 +26,9 @@ The stored tables are a cache, never the truth:
 >>> from jornada.engine.store import ensure_store
 >>> engine = Engine.duckdb(); ensure_store(engine)
 >>> events = engine.table("events")
->>> with kept_table(events.select("customer_id", "ts"), store=True) as kept:
+>>> with kept_table(events.select("customer_id", "ts"), store="yes") as kept:
 ...     first = kept.get_name()
->>> with kept_table(events.select("customer_id", "ts"), store=True) as kept:
+>>> with kept_table(events.select("customer_id", "ts"), store="reuse") as kept:
 ...     first == kept.get_name(), first.startswith("_kept_")
 (True, True)
 >>> forget_kept(engine); engine.has_table(first)
@@ -40,7 +40,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Literal
 
 import duckdb
 import ibis.expr.operations as ops
@@ -50,7 +50,12 @@ if TYPE_CHECKING:
 
     from jornada.engine.backend import Engine
 
-__all__ = ["KEPT_LIMIT", "forget_kept", "kept_table"]
+__all__ = ["KEPT_LIMIT", "StoreMode", "forget_kept", "kept_table"]
+
+StoreMode = Literal["no", "reuse", "yes"]
+"""Where :func:`kept_table` keeps a table: ``no``, a temporary table; ``reuse``, the stored
+table when there is one, else a temporary table (nothing written: a one-off run, such
+as a report, does not pay for writing); ``yes``, the stored table, made when missing."""
 
 KEPT_LIMIT: Final = 24
 """The stored tables a database holds at most: a living map stores 8 (about 9% of the
@@ -117,27 +122,31 @@ def _ensure_registry(con: duckdb.DuckDBPyConnection) -> None:
 
 
 @contextlib.contextmanager
-def kept_table(expr: ir.Table, *, store: bool = False) -> Iterator[ir.Table]:
-    """``expr`` computed once, as a table, for the ``with`` block: stored in the database
-    under the digest of its SQL when ``store`` is true and the database allows it (see
-    the module), otherwise a temporary table dropped at the end of the block."""
-    con = _store_connection(expr) if store and _storable(expr) else None
-    if con is None:
+def kept_table(expr: ir.Table, *, store: StoreMode = "no") -> Iterator[ir.Table]:
+    """``expr`` computed once, as a table, for the ``with`` block: the table stored in the
+    database under the digest of its SQL as ``store`` says (:data:`StoreMode`) when the
+    database allows it (see the module), otherwise a temporary table dropped at the end
+    of the block."""
+    con = _store_connection(expr) if store != "no" and _storable(expr) else None
+    name = present = None
+    if con is not None:
+        backend = expr._find_backend()
+        sql = str(backend.compile(expr))
+        digest = hashlib.sha256(f"{_FORMAT}\n{sql}".encode()).hexdigest()[:32]
+        name = f"{_PREFIX}{digest}"
+        _ensure_registry(con)
+        found = con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? "
+            "AND database_name = current_database() AND schema_name = 'main'",
+            [name],
+        ).fetchone()
+        present = bool(found and found[0])
+    if con is None or name is None or (store == "reuse" and not present):
         _register_memtables(expr)
         with expr.cache() as cached:
             yield cached
         return
-    backend = expr._find_backend()
-    sql = str(backend.compile(expr))
-    digest = hashlib.sha256(f"{_FORMAT}\n{sql}".encode()).hexdigest()[:32]
-    name = f"{_PREFIX}{digest}"
-    _ensure_registry(con)
-    present = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? "
-        "AND database_name = current_database() AND schema_name = 'main'",
-        [name],
-    ).fetchone()
-    if not (present and present[0]):
+    if not present:
         with _transaction(con):  # a table is registered whole or not at all
             con.execute(f'CREATE TABLE "{name}" AS {sql}')
             con.execute(f"INSERT INTO {_REGISTRY} VALUES (?, now()::TIMESTAMP)", [name])

@@ -81,6 +81,7 @@ from jornada.analytics.touchpoints import (
     touchpoint_measures,
     touchpoint_trend,
 )
+from jornada.engine.kept import StoreMode
 from jornada.events.filters import EventScope, scope_events
 from jornada.living.conformance import Conformance, conformance
 from jornada.living.sentiment import EmotionMeasure, MeasuredEmotion, measured_emotions
@@ -558,6 +559,7 @@ def living_map(
     scope: EventScope | None = None,
     stage_tables: StageTables | None = None,
     facts: bool = False,
+    store: StoreMode | None = None,
 ) -> LivingMap:
     """Measure ``journey`` on ``events`` and raise the findings (see the module).
 
@@ -577,14 +579,20 @@ def living_map(
     once). ``facts``: the events' ``next_ts`` and ``session_next_ts`` are the store's for
     these very events (``Workspace.events()``; a scope recomputes them), not of a table
     filtered since: the last events and the time in sessions are then read from them
-    (the same numbers); the stage tables of all of them are then kept in the store for
-    the next living map of the same map and events (:func:`~jornada.engine.kept.kept_table`).
+    (the same numbers). ``store`` (:data:`~jornada.engine.kept.StoreMode`): whether the
+    stage tables and the KPI board's flagged events are kept in the workspace's store for
+    the next living map of the same map and events (:func:`~jornada.engine.kept.kept_table`);
+    by default ``yes`` for the store's own events unscoped (``facts``), else ``no``.
     """
     if attribution_model not in MODELS:
         raise AttributionError(
             f"unknown attribution model {attribution_model!r}: choose from {', '.join(MODELS)}"
         )
     scope = scope if scope is not None else EventScope()
+    if store is None:
+        store = "yes" if facts and scope.everything else "no"
+    elif store != "no" and not (facts and scope.everything):
+        raise ValueError("only the store's own events, unscoped (facts=True), can be kept")
     events = scope_events(events, scope)
     conversion = conversion if conversion is not None else default_conversion(journey)
     # The stage analysis, conformance, the touchpoint measures and trend and the
@@ -594,9 +602,7 @@ def living_map(
         tables = (
             stage_tables
             if stage_tables is not None
-            else stack.enter_context(
-                StageTables(events, journey, facts=facts, store=facts and scope.everything)
-            )
+            else stack.enter_context(StageTables(events, journey, facts=facts, store=store))
         )
         stage_analysis: StageAnalysis = tables.analysis(percentile)
         # ``events`` are already scoped (scoping twice is not scoping once: a segment is
@@ -636,7 +642,7 @@ def living_map(
         )
     by_touchpoint: MeasuredEmotion = emotions["touchpoint_id"]
     by_stage: MeasuredEmotion = emotions["stage_id"]
-    board: KpiResult = kpis(events, journey=journey, store=facts and scope.everything)
+    board: KpiResult = kpis(events, journey=journey, store=store)
     credit = _credit(credited, attribution_model)
     board_rows = _board_rows(board)
     totals = (

@@ -26,6 +26,7 @@ from typing import Any, Final
 
 from jornada.analytics.churn import ChurnDefinition
 from jornada.analytics.stages import StageTables
+from jornada.engine.kept import StoreMode
 from jornada.errors import JornadaError
 from jornada.events.filters import EventScope, scope_events
 from jornada.living.overlay import default_conversion, living_map
@@ -169,7 +170,10 @@ def build_report(
     # One set of stage tables for the living map and the sections that need more of the
     # stages (reach per arrival channel, stalled customers), released at the end.
     try:
-        tables = StageTables(scoped, journey, facts=facts, store=facts and scope.everything)
+        # A report reads the tables a living map or `jornada bind` kept, but writes none:
+        # writing costs more than the one run it would serve (decision 0007).
+        store: StoreMode = "reuse" if facts and scope.everything else "no"
+        tables = StageTables(scoped, journey, facts=facts, store=store)
         try:
             # The living map scopes the events itself (and records the scope); the other
             # sections get them scoped.
@@ -180,6 +184,7 @@ def build_report(
                 scope=scope,
                 stage_tables=tables,
                 facts=facts,
+                store=store,
             )
         except BaseException:
             tables.close()
