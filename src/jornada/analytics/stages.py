@@ -66,7 +66,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
-import itertools
 import math
 import operator
 from collections.abc import Callable, Sequence
@@ -1700,10 +1699,6 @@ def _reached_flags(entries: ir.Table, n: int, key: str, **more: ir.Scalar) -> ir
     )
 
 
-_INSTANCES = itertools.count()
-"""Numbers the StageTables, so that no two share a cached table (see ``_keep``)."""
-
-
 class StageTables:
     """A map's stages measured on events, each intermediate table computed once: a
     temporary table on DuckDB, a cached DataFrame on Spark, released by :meth:`close`
@@ -1771,7 +1766,6 @@ class StageTables:
         self._total: int | None = None
         self._paths: StagePaths | None = None
         self._derived: dict[Any, ir.Table] = {}
-        self._token = next(_INSTANCES)
         try:
             p = _prepare(events, journey, self.as_of, facts=facts, numbered=True)
             self._p = replace(p, labelled=self._keep(p.labelled))
@@ -1908,18 +1902,10 @@ class StageTables:
         return self._derived[name]
 
     def _keep(self, table: ir.Table) -> ir.Table:
-        if self._store != "no":
-            # Stored tables are never released by a StageTables: they need no token (a
-            # temporary one, made when reuse finds none, is this instance's alone).
-            stored: ir.Table = self._stack.enter_context(kept_table(table, store=self._store))
-            return stored
-        # Ibis hands equal expressions one cached table, and the first release drops it:
-        # two StageTables of the same events and map (analyse_stages inside a ``with``
-        # block of another) would drop each other's tables. A condition true everywhere,
-        # with a number of this instance, keeps the expressions apart.
-        token = ibis.literal(self._token, type="int64")
-        cached: ir.Table = self._stack.enter_context(table.filter(token == self._token).cache())
-        return cached
+        # Stored tables are never released by a StageTables; a temporary one is this
+        # instance's alone (kept_table), released at close.
+        kept: ir.Table = self._stack.enter_context(kept_table(table, store=self._store))
+        return kept
 
     def close(self) -> None:
         """Drop the cached tables."""

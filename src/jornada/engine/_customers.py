@@ -16,7 +16,7 @@ import contextlib
 from collections.abc import Callable
 
 from jornada.engine.backend import Engine
-from jornada.engine.kept import forget_kept
+from jornada.engine.kept import replace_table
 
 __all__ = ["build_customers", "materialise_customers"]
 
@@ -56,9 +56,7 @@ def materialise_customers(engine: Engine, *, range_rows: int | None = None) -> N
     [('a', 3, 2), ('b', 1, 1)]
     """
     build_customers(engine, source="events", range_rows=range_rows)
-    forget_kept(engine)  # made of the customers replaced here
-    engine.sql("DROP TABLE IF EXISTS customers")
-    engine.sql("ALTER TABLE _rebuild_customers RENAME TO customers")
+    replace_table(engine, "customers", "_rebuild_customers")
 
 
 def build_customers(

@@ -14,9 +14,10 @@ The stored tables are a cache, never the truth:
 - their name is the digest of the SQL that made them, so a changed map or setting is a
   different query and another table (a query reading a temporary table or an in-memory
   one has no stable SQL: it is kept in a temporary table as before);
-- :func:`forget_kept` drops them all in the transaction that changes the stored events
-  (each load marks its rebuild, and the rebuild replaces ``events``), so no table
-  outlives the events it was made of;
+- :func:`forget_kept` drops them all, and every replacement of a stored table
+  (:func:`replace_table`: the rebuild after each load, ``materialise_events``,
+  ``materialise_customers``) calls it in its transaction, so no kept table outlives the
+  data it was made of;
 - at most :data:`KEPT_LIMIT` are stored (the oldest made go first);
 - other backends (Spark), read-only databases and databases that are not a jornada
   store use Ibis' cache, released at the end of the ``with`` block.
@@ -39,10 +40,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Final, Literal
 
 import duckdb
+import ibis
 import ibis.expr.operations as ops
 
 if TYPE_CHECKING:
@@ -50,7 +53,7 @@ if TYPE_CHECKING:
 
     from jornada.engine.backend import Engine
 
-__all__ = ["KEPT_LIMIT", "StoreMode", "forget_kept", "kept_table"]
+__all__ = ["KEPT_LIMIT", "StoreMode", "forget_kept", "kept_table", "replace_table"]
 
 StoreMode = Literal["no", "reuse", "yes"]
 """Where :func:`kept_table` keeps a table: ``no``, a temporary table; ``reuse``, the stored
@@ -65,6 +68,8 @@ _PREFIX: Final = "_kept_"
 _REGISTRY: Final = "kept_tables"
 _FORMAT: Final = "1"
 """Part of every digest: a new format of kept tables makes the old ones unreachable."""
+_TEMPORARY = itertools.count()
+"""Numbers the temporary tables (see :func:`_temporary`)."""
 
 
 def _storable(expr: ir.Table) -> bool:
@@ -128,30 +133,44 @@ def kept_table(expr: ir.Table, *, store: StoreMode = "no") -> Iterator[ir.Table]
     database allows it (see the module), otherwise a temporary table dropped at the end
     of the block."""
     con = _store_connection(expr) if store != "no" and _storable(expr) else None
-    name = present = None
-    if con is not None:
-        backend = expr._find_backend()
-        sql = str(backend.compile(expr))
-        digest = hashlib.sha256(f"{_FORMAT}\n{sql}".encode()).hexdigest()[:32]
-        name = f"{_PREFIX}{digest}"
-        _ensure_registry(con)
-        found = con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? "
-            "AND database_name = current_database() AND schema_name = 'main'",
-            [name],
-        ).fetchone()
-        present = bool(found and found[0])
-    if con is None or name is None or (store == "reuse" and not present):
-        _register_memtables(expr)
-        with expr.cache() as cached:
+    if con is None:
+        with _temporary(expr) as cached:
             yield cached
         return
-    if not present:
+    backend = expr._find_backend()
+    sql = str(backend.compile(expr))
+    name = _PREFIX + hashlib.sha256(f"{_FORMAT}\n{sql}".encode()).hexdigest()[:32]
+    _ensure_registry(con)
+    found = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? "
+        "AND database_name = current_database() AND schema_name = 'main'",
+        [name],
+    ).fetchone()
+    if not (found and found[0]):
+        if store == "reuse":
+            with _temporary(expr) as cached:
+                yield cached
+            return
         with _transaction(con):  # a table is registered whole or not at all
             con.execute(f'CREATE TABLE "{name}" AS {sql}')
             con.execute(f"INSERT INTO {_REGISTRY} VALUES (?, now()::TIMESTAMP)", [name])
             _evict(con, keep=name)
     yield backend.table(name)
+
+
+@contextlib.contextmanager
+def _temporary(expr: ir.Table) -> Iterator[ir.Table]:
+    """``expr`` in a temporary table of the caller's own, dropped at the end of the block.
+
+    Ibis hands equal expressions one cached table, and the first release drops it: two
+    callers caching the same query (two StageTables of the same events and map, one
+    inside the other's ``with`` block) would drop each other's table. A condition true
+    everywhere, numbered per call, keeps the expressions apart."""
+    number = next(_TEMPORARY)
+    private = expr.filter(ibis.literal(number, type="int64") == number)
+    _register_memtables(private)
+    with private.cache() as cached:
+        yield cached
 
 
 @contextlib.contextmanager
@@ -189,6 +208,15 @@ def _drop(con: duckdb.DuckDBPyConnection, name: str) -> None:
         raise ValueError(f"not a kept table: {name!r}")
     con.execute(f'DROP TABLE IF EXISTS "{name}"')
     con.execute(f"DELETE FROM {_REGISTRY} WHERE name = ?", [name])
+
+
+def replace_table(engine: Engine, name: str, new: str) -> None:
+    """Replace the stored table ``name`` by the table ``new`` (renamed), and forget the
+    kept tables (made of what ``name`` held). Joins the caller's transaction, if any.
+    ``name`` and ``new`` are jornada's own table names, never user text."""
+    forget_kept(engine)
+    engine.sql(f"DROP TABLE IF EXISTS {name}")
+    engine.sql(f"ALTER TABLE {new} RENAME TO {name}")
 
 
 def forget_kept(engine: Engine) -> None:

@@ -29,7 +29,7 @@ from collections.abc import Callable
 
 from jornada.engine._customers import build_customers, materialise_customers
 from jornada.engine.backend import Engine
-from jornada.engine.kept import forget_kept
+from jornada.engine.kept import replace_table
 
 __all__ = [
     "CUSTOMER_KEYS_FROM",
@@ -187,8 +187,6 @@ def mark_rebuild_pending(engine: Engine) -> None:
         "DELETE FROM store_meta WHERE starts_with(key, 'rebuild_') AND key <> 'rebuild_pending'"
     )
     engine.sql("INSERT OR REPLACE INTO store_meta VALUES ('rebuild_pending', 'yes')")
-    # The kept tables were made of the events this load changes.
-    forget_kept(engine)
 
 
 def rebuild_pending(engine: Engine) -> bool:
@@ -250,10 +248,8 @@ def rebuild_derived(
     )
     with engine.transaction():
         for table in ("events", "customers"):
-            engine.sql(f"DROP TABLE IF EXISTS {table}")
-            engine.sql(f"ALTER TABLE _rebuild_{table} RENAME TO {table}")
+            replace_table(engine, table, f"_rebuild_{table}")
         engine.sql("DROP TABLE IF EXISTS _rebuild_keys")
-        forget_kept(engine)  # made of the events replaced here
         engine.sql("DROP TABLE IF EXISTS _rebuild_numbers")
         # The staged payload now lives in ``events``: drop it from staging and remember
         # which loads ``events`` holds the payload of (the next rebuild reads it there).
@@ -346,9 +342,7 @@ def materialise_events(
     if range_rows is None:
         range_rows = range_rows_for(engine)
     _build_events(engine, gap=int(session_gap_seconds), range_rows=range_rows, steps=False)
-    forget_kept(engine)  # made of the events replaced here
-    engine.sql("DROP TABLE IF EXISTS events")
-    engine.sql("ALTER TABLE _rebuild_events RENAME TO events")
+    replace_table(engine, "events", "_rebuild_events")
     engine.sql("DROP TABLE IF EXISTS _rebuild_keys")
     engine.sql("DROP TABLE IF EXISTS _rebuild_numbers")
 
