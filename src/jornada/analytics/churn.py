@@ -65,7 +65,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final, Literal
@@ -1053,49 +1053,25 @@ def _scores(
     )
 
 
-def _scored(
-    events: ir.Table,
-    outcome: Outcome,
-    *,
-    journey: Journey | None,
-    as_of: dt.datetime | None,
-    top: int | None,
-    min_risk: float,
-    seed: int,
-    top_events: int,
-    top_channels: int,
-    purchase: str,
-    support: str,
-    failed_payment: str,
-) -> dict[str, Any]:
-    first, last = _log_range(events)
-    as_of = utc_naive(as_of) if as_of is not None else _default_as_of(last)
-    window = outcome.window
-    eval_cutoff = as_of - window
-    train_cutoff = eval_cutoff - window
-    if train_cutoff <= first:
-        days = (as_of - first).days
-        raise ChurnError(
-            f"the events span {days} days before {as_of:%Y-%m-%d}: a time-based split with a "
-            f"{window.days}-day window needs more than {2 * window.days} days (train, then "
-            "hold out); use a shorter --window"
-        )
-    spec = feature_spec(
-        events,
-        before=train_cutoff,
-        journey=journey,
-        top_events=top_events,
-        top_channels=top_channels,
-        purchase=purchase,
-        support=support,
-        failed_payment=failed_payment,
-    )
-    names, descriptions = spec.columns(), spec.describe()
-    (train, held_out), alive = _sampled_frames(
-        events, outcome, [train_cutoff, eval_cutoff, as_of], spec, journey, seed
-    )
-    _check_classes(train, train_cutoff, outcome)
+@dataclass(frozen=True)
+class _Modelled:
+    """The model trained on the training period and measured on the held-out one, and
+    the final model (refitted on the held-out period) that scores."""
 
+    final: HistGradientBoostingClassifier
+    metrics: Metrics
+    evaluated: int
+    fitted: int
+    final_fitted: int
+    importance: tuple[Importance, ...]
+    dependence: tuple[Dependence, ...]
+
+
+def _modelled(
+    train: _Frame, held_out: _Frame, names: list[str], descriptions: dict[str, str], seed: int
+) -> _Modelled:
+    """Fit, evaluate and explain the model: numpy and scikit-learn only (no engine), so
+    it can run on a thread of its own, its native code on one thread."""
     both = 0 < held_out.y.sum() < len(held_out.y)
     with model_.limited_threads(), ThreadPoolExecutor(1, "jornada-fit") as fitting:
         # The final model (refitted on the held-out period) does not depend on the
@@ -1133,9 +1109,71 @@ def _scored(
             trained, _features(held_out, typical_rows), top_columns, names, descriptions, seed=seed
         )
         final, final_fitted = refit.result() if refit is not None else (trained, fitted)
-        scores = _scores(events, as_of, alive, spec, journey, final, top=top, min_risk=min_risk)
+    return _Modelled(final, metrics, evaluated, fitted, final_fitted, importance, dependence)
+
+
+def _scored(
+    events: ir.Table,
+    outcome: Outcome,
+    *,
+    journey: Journey | None,
+    as_of: dt.datetime | None,
+    top: int | None,
+    min_risk: float,
+    seed: int,
+    top_events: int,
+    top_channels: int,
+    purchase: str,
+    support: str,
+    failed_payment: str,
+    meanwhile: Callable[[dt.datetime], None] | None = None,
+) -> dict[str, Any]:
+    """The model's fields of a :class:`ChurnResult` (or :class:`PropensityResult`).
+
+    ``meanwhile(as_of)`` runs on this thread while the model is fitted and measured on
+    another (it may query the engine: the model's work does not)."""
+    first, last = _log_range(events)
+    as_of = utc_naive(as_of) if as_of is not None else _default_as_of(last)
+    window = outcome.window
+    eval_cutoff = as_of - window
+    train_cutoff = eval_cutoff - window
+    if train_cutoff <= first:
+        days = (as_of - first).days
+        raise ChurnError(
+            f"the events span {days} days before {as_of:%Y-%m-%d}: a time-based split with a "
+            f"{window.days}-day window needs more than {2 * window.days} days (train, then "
+            "hold out); use a shorter --window"
+        )
+    spec = feature_spec(
+        events,
+        before=train_cutoff,
+        journey=journey,
+        top_events=top_events,
+        top_channels=top_channels,
+        purchase=purchase,
+        support=support,
+        failed_payment=failed_payment,
+    )
+    names, descriptions = spec.columns(), spec.describe()
+    (train, held_out), alive = _sampled_frames(
+        events, outcome, [train_cutoff, eval_cutoff, as_of], spec, journey, seed
+    )
+    _check_classes(train, train_cutoff, outcome)
+
+    with ThreadPoolExecutor(1, "jornada-model") as modelling:
+        # The model's work is numpy and scikit-learn's native code, the engine's queries
+        # release the interpreter too: the caller's queries (churn's triggers) run
+        # meanwhile, on this thread (the only one that uses the connection).
+        model = modelling.submit(_modelled, train, held_out, names, descriptions, seed)
+        if meanwhile is not None:
+            meanwhile(as_of)
+        trained = model.result()
+    with model_.limited_threads():
+        scores = _scores(
+            events, as_of, alive, spec, journey, trained.final, top=top, min_risk=min_risk
+        )
         risk = scores.risk
-        reasons = model_.reasons(final, scores.x, scores.typical, names, descriptions)
+        reasons = model_.reasons(trained.final, scores.x, scores.typical, names, descriptions)
     # Only the chosen customers become Python objects (not the whole population).
     chosen, ids, info = scores.chosen, scores.ids, scores.info
     customers = tuple(
@@ -1156,17 +1194,17 @@ def _scored(
         train_positives=int(train.y.sum()),
         eval_customers=len(held_out.y),
         eval_positives=int(held_out.y.sum()),
-        metrics=metrics,
-        evaluated_customers=evaluated,
-        fitted_customers=fitted,
-        final_fitted_customers=final_fitted,
+        metrics=trained.metrics,
+        evaluated_customers=trained.evaluated,
+        fitted_customers=trained.fitted,
+        final_fitted_customers=trained.final_fitted,
     )
     return {
         "outcome": outcome.describe(),
         "as_of": as_of,
         "evaluation": evaluation,
-        "importance": importance,
-        "dependence": dependence,
+        "importance": trained.importance,
+        "dependence": trained.dependence,
         "scored_customers": len(risk),
         "mean_risk": float(risk.mean()) if len(risk) else math.nan,
         "customers": customers,
@@ -1201,6 +1239,30 @@ def churn(
     columns; ``seed`` makes the model (and so every number) reproducible.
     """
     definition = definition or ChurnDefinition()
+    found: TriggerResult | None = None
+    skipped: str | None = None
+    if (
+        triggers
+        and definition.inactive_days is not None
+        and definition.window < dt.timedelta(days=definition.inactive_days)
+    ):
+        skipped = "the window is shorter than the inactivity period"
+
+    def find_triggers(as_of: dt.datetime) -> None:
+        nonlocal found, skipped
+        try:
+            found = churn_triggers(
+                events,
+                definition=definition,
+                journey=journey,
+                as_of=as_of,
+                every=every,
+                properties=properties,
+                min_support=min_support,
+            )
+        except ChurnError as error:  # too little data for one exposure window
+            skipped = str(error)
+
     scored = _scored(
         events,
         definition,
@@ -1214,27 +1276,9 @@ def churn(
         purchase=purchase,
         support=support,
         failed_payment=failed_payment,
+        # The triggers' queries run while the model is fitted (on another thread).
+        meanwhile=find_triggers if triggers and skipped is None else None,
     )
-    found, skipped = None, None
-    if (
-        triggers
-        and definition.inactive_days is not None
-        and definition.window < dt.timedelta(days=definition.inactive_days)
-    ):
-        skipped = "the window is shorter than the inactivity period"
-    elif triggers:
-        try:
-            found = churn_triggers(
-                events,
-                definition=definition,
-                journey=journey,
-                as_of=scored["as_of"],
-                every=every,
-                properties=properties,
-                min_support=min_support,
-            )
-        except ChurnError as error:  # too little data for one exposure window
-            skipped = str(error)
     return ChurnResult(**scored, triggers=found, triggers_skipped=skipped)
 
 
