@@ -155,29 +155,23 @@ def exposure_counts(
         )
         return joined.filter(joined["stop_at"].isnull() | (joined[ts] < joined["stop_at"]))
 
-    # The map's labels after the join: its rules then run on the events in the population
-    # only; and only the columns the tokens need go on (the joined rows are read by every
-    # kind of token below).
+    # Only the columns the tokens need go on (the joined rows are read by every kind of
+    # token below).
     own = cut(events, "ts")
-    touchpoints: tuple[str, ...] = ()
+    own = own.select(key, "_j", "label", "event", *(["properties"] if properties else []))
+    labelled, touchpoints = own, ()
     if journey is not None:
-        # The touchpoints by number (the ids they stand for put back in the small
+        # The map's labels after the join (its rules then run on the events in the
+        # population only), by number (the ids they stand for put back in the small
         # result): label_events' ids, computed as the features compute them, mostly by a
-        # lookup on name and channel instead of the flat CASE of every rule.
-        own, touchpoints = event_labels(journey, own)
-    own = own.select(
-        key,
-        "_j",
-        "label",
-        "event",
-        *(["touchpoint"] if journey is not None else []),
-        *(["properties"] if properties else []),
-    )
+        # lookup on name and channel instead of the flat CASE of every rule. Only the
+        # tokens that need them read them.
+        labelled, touchpoints = event_labels(journey, cut(events, "ts"))
     stack = contextlib.ExitStack()
     # The customer-windows' distinct (event, touchpoint) pairs, computed once (the join
     # and the labels evaluated once) and kept: the population, event and touchpoint
     # tokens are each a narrow de-duplication of it, counted per token and window.
-    pairs_seen = own.select(
+    pairs_seen = labelled.select(
         key, "_j", "label", "event", *(["touchpoint"] if journey is not None else [])
     ).distinct()
     seen = stack.enter_context(kept_table(pairs_seen))
