@@ -159,7 +159,8 @@ def exposure_counts(
     # token below).
     own = cut(events, "ts")
     own = own.select(key, "_j", "label", "event", *(["properties"] if properties else []))
-    labelled, touchpoints = own, ()
+    labelled: ir.Table = own
+    touchpoints: tuple[str, ...] = ()
     if journey is not None:
         # The map's labels after the join (its rules then run on the events in the
         # population only), by number (the ids they stand for put back in the small
