@@ -34,7 +34,7 @@ from jornada.report import _opportunities as opp
 from jornada.report._format import cell, money
 from jornada.report._parts import Chart, Claim, Column, Opportunity, Section, Table
 
-__all__ = ["BUILDERS", "Context", "Texts"]
+__all__ = ["BUILDERS", "Basics", "Context", "Texts", "churn_of"]
 
 SANKEY_STEPS = 4
 RETENTION_PERIODS = 12
@@ -53,6 +53,25 @@ class Texts:
     def __call__(self, key: str, **values: Any) -> str:
         text = translate(f"report.{key}", self.language)
         return text.format(**values) if values else text
+
+
+@dataclass
+class Basics:
+    """What a section that reads no other analysis's result needs: churn runs on these
+    alone (beside the other sections, on a connection of its own: see
+    :func:`jornada.report.build_report`)."""
+
+    events: Any
+    journey: Journey
+    language: Language
+    churn_definition: ChurnDefinition | None = None
+
+    @property
+    def t(self) -> Texts:
+        return Texts(self.language)
+
+    def fmt(self, value: Any, kind: Any) -> str:
+        return cell(value, kind, self.language, currency=self.journey.currency)
 
 
 @dataclass
@@ -126,7 +145,7 @@ def _renamed(figure: go.Figure, names: Mapping[str, str]) -> go.Figure:
     return figure
 
 
-def _failed(ctx: Context, section_id: str, title: str, error: JornadaError) -> Section:
+def _failed(ctx: Context | Basics, section_id: str, title: str, error: JornadaError) -> Section:
     return Section(section_id, title, notes=(ctx.t("note.not_run", reason=str(error)),))
 
 
@@ -689,6 +708,11 @@ def _histogram(values: np.ndarray[Any, Any], bins: int, name: str) -> go.Figure:
 
 
 def churn_section(ctx: Context) -> Section:
+    return churn_of(Basics(ctx.events, ctx.journey, ctx.language, ctx.churn_definition))
+
+
+def churn_of(ctx: Basics) -> Section:
+    """The churn section: the model's drivers, the triggers and their chart."""
     t = ctx.t
     try:
         result: ChurnResult = churn(

@@ -39,8 +39,10 @@ from jornada.report._parts import Opportunity, Section
 from jornada.report._sections import (
     BUILDERS,
     STAGE_TABLE_READERS,
+    Basics,
     Context,
     Texts,
+    churn_of,
     opportunities,
 )
 from jornada.workspace import Workspace
@@ -58,11 +60,12 @@ __all__ = [
 DEFAULT_PURCHASE: Final = "purchase"
 REPORT_SUFFIXES: Final = (".html", ".pdf")
 CONCURRENT_EVENTS: Final = 25_000_000
-"""Up to this many events, churn runs beside the other sections on a connection of its
-own (both cores stay busy while one side is in Python: about 4 s less at 10M events);
-beyond it they run one after the other, as their memory would add up."""
+"""Up to this many events (in the workspace), churn (the longest section, reading no
+other's results) runs beside the living map and the other sections, on a connection of
+its own: both cores stay busy while one side is in Python. Beyond it they run one after
+the other, as their memory would add up."""
 BESIDE: Final = "churn"
-"""The section that runs beside the others: the longest, and it reads no other's results."""
+"""The section that runs beside the others."""
 SECTION_ORDER: Final = (
     "story",
     "opportunities",
@@ -180,55 +183,84 @@ def build_report(
     # A workspace's events carry the store's facts (a scope recomputes them); a table
     # given by the caller may have been filtered since they were computed.
     facts = isinstance(source, Workspace)
-    # One set of stage tables for the living map and the sections that need more of the
-    # stages (reach per arrival channel, stalled customers), released at the end.
-    try:
-        # A report reads the tables a living map or `jornada bind` kept, but writes none:
-        # writing costs more than the one run it would serve (decision 0007).
-        store: StoreMode = "reuse" if facts and scope.everything else "no"
-        tables = StageTables(scoped, journey, facts=facts, store=store)
+    with contextlib.ExitStack() as stack:
+        # Churn first, beside everything else (the living map included): leaving the block
+        # waits for it, even on an error, then closes its connection.
+        beside = _start_beside(
+            stack, events, scoped, Basics(scoped, journey, language, churn_definition), concurrent
+        )
+        # One set of stage tables for the living map and the sections that need more of
+        # the stages (reach per arrival channel, stalled customers), released at the end.
         try:
-            # The living map scopes the events itself (and records the scope); the other
-            # sections get them scoped.
-            living = living_map(
-                events,
-                journey,
-                conversion=conversion,
-                scope=scope,
-                stage_tables=tables,
-                facts=facts,
-                store=store,
-            )
-        except BaseException:
-            tables.close()
-            raise
-    except JornadaError as error:
-        raise ReportError(
-            f"the living map of {journey.id!r} could not be measured: {error}"
-        ) from error
-    context = Context(
-        events=scoped,
-        journey=journey,
-        language=language,
-        conversion=conversion,
-        purchase=purchase,
-        living=living,
-        churn_definition=churn_definition,
-        _stage_tables=tables,
-    )
-    if concurrent is None:
-        concurrent = living.total_events <= CONCURRENT_EVENTS
-    try:
-        return _sections(context, scope, say, total, concurrent=concurrent)
-    finally:
-        context.close()
+            # A report reads the tables a living map or `jornada bind` kept, but writes
+            # none: writing costs more than the one run it would serve (decision 0007).
+            store: StoreMode = "reuse" if facts and scope.everything else "no"
+            tables = StageTables(scoped, journey, facts=facts, store=store)
+            try:
+                # The living map scopes the events itself (and records the scope); the
+                # other sections get them scoped.
+                living = living_map(
+                    events,
+                    journey,
+                    conversion=conversion,
+                    scope=scope,
+                    stage_tables=tables,
+                    facts=facts,
+                    store=store,
+                )
+            except BaseException:
+                tables.close()
+                raise
+        except JornadaError as error:
+            raise ReportError(
+                f"the living map of {journey.id!r} could not be measured: {error}"
+            ) from error
+        context = Context(
+            events=scoped,
+            journey=journey,
+            language=language,
+            conversion=conversion,
+            purchase=purchase,
+            living=living,
+            churn_definition=churn_definition,
+            _stage_tables=tables,
+        )
+        try:
+            return _sections(context, scope, say, total, beside)
+        finally:
+            context.close()
+
+
+def _start_beside(
+    stack: contextlib.ExitStack,
+    events: Any,
+    scoped: Any,
+    basics: Basics,
+    concurrent: bool | None,
+) -> Future[Section] | None:
+    """The :data:`BESIDE` section started on a thread and a connection of its own (both
+    closed by ``stack``), or None: it then runs in its turn (``concurrent`` False, another
+    backend than DuckDB, or more than :data:`CONCURRENT_EVENTS` when it is None)."""
+    if concurrent is False:
+        return None
+    apart = stack.enter_context(own_connection(scoped))
+    if apart is None:
+        return None
+    if concurrent is None and int(events.count().execute()) > CONCURRENT_EVENTS:
+        return None
+    pool = stack.enter_context(ThreadPoolExecutor(1, "jornada-report"))
+    return pool.submit(churn_of, dataclasses.replace(basics, events=apart))
 
 
 def _sections(
-    context: Context, scope: EventScope, say: Progress, total: int, *, concurrent: bool
+    context: Context,
+    scope: EventScope,
+    say: Progress,
+    total: int,
+    beside: Future[Section] | None,
 ) -> Report:
-    """Check there is something to report on, then build every section (``concurrent``:
-    :data:`BESIDE` on a thread and a connection of its own, when the events allow it)."""
+    """Check there is something to report on, then build every section (:data:`BESIDE`
+    from ``beside`` when it was started apart)."""
     living, journey, t = context.living, context.journey, context.t
     if living.total_events == 0 and not scope.everything:
         raise ReportError(f"there are no events to report on in the scope ({scope}): widen it")
@@ -239,23 +271,14 @@ def _sections(
         )
     built: dict[str, Section] = {}
     last_reader = max(k for k, (id_, _) in enumerate(BUILDERS) if id_ in STAGE_TABLE_READERS)
-    with contextlib.ExitStack() as stack:
-        beside: Future[Section] | None = None
-        events = stack.enter_context(own_connection(context.events)) if concurrent else None
-        if events is not None:
-            # Its own context: the same inputs, none of the shared stage tables. Leaving
-            # the block waits for it (even on an error here), then closes its connection.
-            apart = dataclasses.replace(context, events=events, _stage_tables=None)
-            pool = stack.enter_context(ThreadPoolExecutor(1, "jornada-report"))
-            beside = pool.submit(dict(BUILDERS)[BESIDE], apart)
-        for done, (section_id, builder) in enumerate(BUILDERS, start=1):
-            say(t(f"progress.{section_id.replace('-', '_')}"), done, total)
-            if beside is not None and section_id == BESIDE:
-                built[section_id] = beside.result()
-            else:
-                built[section_id] = builder(context)
-            if done - 1 == last_reader:
-                context.close()  # the engine's memory back for the sections left
+    for done, (section_id, builder) in enumerate(BUILDERS, start=1):
+        say(t(f"progress.{section_id.replace('-', '_')}"), done, total)
+        if beside is not None and section_id == BESIDE:
+            built[section_id] = beside.result()
+        else:
+            built[section_id] = builder(context)
+        if done - 1 == last_reader:
+            context.close()  # the engine's memory back for the sections left
     say(t("progress.opportunities"), total - 1, total)
     built["opportunities"], ranked = opportunities(context)
     say(t("progress.done"), total, total)
