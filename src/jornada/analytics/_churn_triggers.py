@@ -40,6 +40,7 @@ from jornada.analytics._churn_labels import Outcome
 from jornada.analytics.segments import with_positions
 from jornada.analytics.stages import event_labels
 from jornada.engine.kept import kept_table
+from jornada.engine.nested import map_entries
 from jornada.events.filters import customer_column
 from jornada.model import Journey
 
@@ -61,10 +62,7 @@ def categorical_properties(events: ir.Table, *, max_levels: int) -> tuple[str, .
     sorted: one query (every key of every event, with its value, counted per key)."""
     if "properties" not in events.columns:
         return ()
-    # Not keys and values unnested side by side: two unnests in one select are zipped
-    # on DuckDB but not on Spark (the parity tests caught it).
-    keyed = events.select(key=events["properties"].keys().unnest(), _map=events["properties"])
-    keyed = keyed.mutate(value=keyed["_map"].get(keyed["key"]))
+    keyed = map_entries(events, "properties", key="key", value="value")
     counts = keyed.group_by("key").aggregate(levels=keyed["value"].nunique())
     rows = counts.to_pyarrow().to_pylist()
     return tuple(
@@ -180,19 +178,12 @@ def exposure_counts(
     if journey is not None:
         counts.append(_counted(seen, key, "touchpoint", seen["touchpoint"]))
     if properties:
-        # The keys each event has (a few), not a lookup per chosen key (one unnest: see
-        # categorical_properties).
-        keyed = own.select(
-            key,
-            "_j",
-            "label",
-            "event",
-            "properties",
-            _key=own["properties"].keys().unnest(),
-        )
+        # The entries each event has (a few), not a lookup per chosen key.
+        keyed = map_entries(own, "properties", key, "_j", "label", "event")
         keyed = keyed.filter(keyed["_key"].isin(list(properties)))
-        value = keyed["properties"].get(keyed["_key"])
-        counts.append(_counted(keyed, key, "property", keyed["event"], keyed["_key"], value))
+        counts.append(
+            _counted(keyed, key, "property", keyed["event"], keyed["_key"], keyed["_value"])
+        )
     if pairs:
         following = _with_next(events)
         following = cut(following.filter(following["next_event"].notnull()), "next_ts")
