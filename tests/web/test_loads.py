@@ -13,10 +13,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from jornada.events.load import ColumnMapping
+from jornada.model import Journey
 from jornada.web.cache import engine_lock
 from jornada.web.routes.loads import PER_PAGE, UPLOAD_DIR
 from jornada.workspace import Workspace
-from tests.web.conftest import csrf_of
+from tests.web.conftest import csrf_of, small_journey
 
 HEADER = "user,ts,name,via\n"
 MAPPING = {"customer": "user", "time": "ts", "event": "name", "channel": "via"}
@@ -59,13 +60,13 @@ def upload(client: TestClient, body: bytes, filename: str = "events.csv", **para
 
 
 def wait(client: TestClient, response: Any) -> dict[str, Any]:
-    """The finished job of an accepted upload."""
+    """The finished job of an accepted upload (its maps measured too)."""
     assert response.status_code == 202, response.text
     url = response.json()["status_url"]
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         job: dict[str, Any] = client.get(url).json()
-        if job["status"] in ("done", "failed"):
+        if job["status"] in ("done", "failed") and not job["measuring"]:
             return job
         time.sleep(0.05)
     raise AssertionError("the load did not finish in 30 s")
@@ -108,6 +109,32 @@ def test_upload_loads_in_the_background(client: TestClient, workspace: Workspace
     again = wait(client, upload(client, events_csv(SHOP, bad=2)))
     assert again["result"]["loaded"] == 0
     assert again["result"]["duplicates"] == 6
+
+
+def test_after_a_load_the_saved_maps_are_measured(client: TestClient, workspace: Workspace) -> None:
+    data = small_journey().model_dump(mode="json", exclude_none=True)
+    data["stages"][0]["touchpoints"][0]["events"] = {"names": ["view"]}
+    data["stages"][1]["touchpoints"][0]["events"] = {"names": ["purchase"]}
+    workspace.save_map(Journey.model_validate(data))
+    workspace.save_map(small_journey(map_id="unbound"))  # cannot be measured: skipped
+    job = wait(client, upload(client, events_csv(SHOP)))
+    assert job["status"] == "done", job
+    assert job["maps_measured"] == ["shop"]
+    # The first view of the living map is the measure the load made, from the cache ...
+    first = client.get("/api/maps/shop/living")
+    assert first.status_code == 200, first.text
+    assert first.headers["x-jornada-cache"] == "hit"
+    assert first.json()["total_customers"] == 3
+    # ... and its tables are kept in the store for the report and the next process.
+    with engine_lock(workspace):
+        [(kept,)] = workspace.engine.sql("SELECT count(*) FROM kept_tables").fetchall()
+    assert kept > 0
+    # A new load measures again, on its own data.
+    again = wait(client, upload(client, events_csv(MORE), filename="more.csv"))
+    assert again["maps_measured"] == ["shop"]
+    second = client.get("/api/maps/shop/living")
+    assert second.headers["x-jornada-cache"] == "hit"
+    assert second.json()["total_customers"] == 4
 
 
 def test_a_load_invalidates_cached_results(client: TestClient, workspace: Workspace) -> None:

@@ -69,15 +69,15 @@ from jornada.model.problems import Problem
 from jornada.model.templates import UnknownTemplateError, list_templates, load_template
 from jornada.model.validation import ValidationReport, validate_document
 from jornada.web.auth import Access, WebError, guard, state_of, workspace_key_of_app
-from jornada.web.cache import ResultCache, app_cache, cache_key
+from jornada.web.cache import ResultCache, app_cache, cache_key, engine_lock
 from jornada.web.pages import page_language, render_page, translator, workspace_of
 from jornada.web.routes import READ
 from jornada.web.routes.dashboards import known_data_version
 from jornada.web.routes.maps import is_map_id
 from jornada.web.security import MAX_ID
-from jornada.workspace import WorkspaceError
+from jornada.workspace import Workspace, WorkspaceError
 
-__all__ = ["gallery_page", "router"]
+__all__ = ["gallery_page", "measure_living_map", "router"]
 
 router = APIRouter()
 
@@ -599,24 +599,10 @@ def living(request: Request, map_id: str, principal: Viewer) -> JSONResponse:
     report = _check_text(path.read_text("utf-8"), path.name)
     if report.journey is None:
         return _invalid(request, report)
-    workspace = workspace_of(request)
-    journey = report.journey
-    # Measuring a whole map takes seconds (tens at 10M events): kept until the map or
-    # the data changes, so toggling the overlay, or a colleague opening it, is instant.
-    design = hashlib.sha256(journey.model_dump_json().encode("utf-8")).hexdigest()
-    version = known_data_version(request)
-    key = cache_key("living", {"map": design}, version=version)
-
-    def measure() -> LivingMap:
-        with workspace.lock:
-            return living_map(workspace.events(), journey, facts=True)
-
-    cache = _living_cache(request)
-    # A load makes the maps measured on older data unreachable: dropped now, not kept
-    # (each a whole map's measures) until sixteen newer ones push them out.
-    cache.forget_older(version)
     try:
-        measured, hit = cache.get_or_compute(key, measure)
+        measured, hit = measure_living_map(
+            request.app.state, workspace_of(request), report.journey, known_data_version(request)
+        )
     except JornadaError as error:
         return _error(request, 422, "cannot_measure", str(error))
     frame = measured.to_frame()
@@ -649,10 +635,28 @@ LIVING_CACHE_ENTRIES = 16
 """Living maps kept in memory (one per map design and data version)."""
 
 
-def _living_cache(request: Request) -> ResultCache[LivingMap]:
-    """The app's cache of measured living maps (made on first use)."""
-    cache = app_cache(request.app.state, "living_cache", LIVING_CACHE_ENTRIES)
-    return cast(ResultCache[LivingMap], cache)
+def measure_living_map(
+    state: Any, workspace: Workspace, journey: Journey, version: int
+) -> tuple[LivingMap, bool]:
+    """The living map of ``journey`` on data version ``version`` from the app's cache of
+    measured living maps (``state``'s, made on first use), measured on a miss; and
+    whether it was a hit. The map's route and the measuring after each load share it.
+
+    Measuring a whole map takes seconds (tens at 10M events): kept until the map or the
+    data changes, so toggling the overlay, or a colleague opening it, is instant.
+    """
+    design = hashlib.sha256(journey.model_dump_json().encode("utf-8")).hexdigest()
+    key = cache_key("living", {"map": design}, version=version)
+
+    def measure() -> LivingMap:
+        with engine_lock(workspace):
+            return living_map(workspace.events(), journey, facts=True)
+
+    cache = cast(ResultCache[LivingMap], app_cache(state, "living_cache", LIVING_CACHE_ENTRIES))
+    # A load makes the maps measured on older data unreachable: dropped now, not kept
+    # (each a whole map's measures) until sixteen newer ones push them out.
+    cache.forget_older(version)
+    return cache.get_or_compute(key, measure)
 
 
 # --- pages ----------------------------------------------------------------------------

@@ -7,7 +7,7 @@
 ``POST /api/loads``                 upload an event file and load it in the background
                                     (editor); answers 202 with the job's status URL
 ``GET /api/loads/quarantine``       quarantined rows: load, source, row, column, reason
-``GET /api/loads/{job}``            a load job: status and progress steps
+``GET /api/loads/{job}``            a load job: status, progress steps, the maps measured after it
 ==================================  ==========================================================
 
 An upload is the file itself as the request body (``Content-Type:
@@ -19,7 +19,10 @@ in the workspace's ``.uploads/`` directory, never to a path the client chooses, 
 refused with 413 beyond the size limit (``[web] max_upload_mb`` in ``jornada.toml``,
 default 200 MB). The load then runs in a thread, holding the engine lock: it reports
 its steps (``reading``, ``parsing``, ``resolving identities``) to the job, and when it
-ends, cached analysis results of older data are dropped.
+ends, cached analysis results of older data are dropped. Then, still in that thread, every
+valid saved map is measured on the new data into the living-map cache (the job's
+``measuring`` and ``maps_measured``): the first view of a living map after a load is
+instant, and its tables are kept in the store for the report (decision 0007).
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ from jornada.web.auth import Access, WebError, guard
 from jornada.web.cache import engine_lock, forget_older_everywhere
 from jornada.web.pages import render_page, workspace_of
 from jornada.web.routes import READ
+from jornada.web.routes.editor import measure_living_map
 from jornada.web.security import MAX_ID
 from jornada.workspace import Workspace
 
@@ -121,6 +125,8 @@ class LoadJob:
     error: str | None = None
     started: float = field(default_factory=time.time)
     finished: float | None = None
+    measuring: bool = False
+    maps_measured: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -132,6 +138,8 @@ class LoadJob:
             "error": self.error,
             "started": self.started,
             "finished": self.finished,
+            "measuring": self.measuring,
+            "maps_measured": list(self.maps_measured),
             "status_url": f"/api/loads/{self.id}",
         }
 
@@ -147,7 +155,8 @@ def _jobs(request: Request) -> OrderedDict[str, LoadJob]:
 
 def _run_job(request: Request, job: LoadJob, path: Path, mapping: ColumnMapping) -> None:
     """The body of a load thread: load, then drop the cached results of older data (the
-    dashboards' analyses, the editor's living maps: every cache of the app)."""
+    dashboards' analyses, the editor's living maps: every cache of the app), then measure
+    the saved maps on the new data."""
     state, workspace = request.app.state, workspace_of(request)
     try:
         with engine_lock(workspace):
@@ -159,6 +168,7 @@ def _run_job(request: Request, job: LoadJob, path: Path, mapping: ColumnMapping)
         state.known_data_version, state.known_data_version_at = version, time.monotonic()
         forget_older_everywhere(state, version)
         job.result = result.to_dict()
+        job.measuring = True  # before "done": a client sees both at once
         job.status = "done"
     except JornadaError as error:
         job.error = _client_message(str(error), workspace, path, job.source)
@@ -170,6 +180,30 @@ def _run_job(request: Request, job: LoadJob, path: Path, mapping: ColumnMapping)
     finally:
         job.finished = time.time()
         path.unlink(missing_ok=True)
+    if job.status != "done":
+        return
+    try:
+        _measure_maps(state, workspace, job, version)
+    except Exception:  # the load has succeeded: its job stays done
+        logger.exception("measuring the maps after the load of %s failed", job.source)
+    finally:
+        job.measuring = False
+
+
+def _measure_maps(state: Any, workspace: Workspace, job: LoadJob, version: int) -> None:
+    """Measure every valid saved map on data version ``version`` into the living-map
+    cache, one map at a time under the engine lock (a request for a map being measured
+    waits for that measure instead of making its own). A map that cannot be measured is
+    logged and skipped: the load itself has succeeded."""
+    for entry in workspace.list_maps():
+        if entry.report.journey is None or workspace.data_version != version:
+            continue  # an invalid map, or a newer load already (its own job measures)
+        try:
+            measure_living_map(state, workspace, entry.report.journey, version)
+        except JornadaError as error:
+            logger.info("map %s not measured after the load: %s", entry.id, error)
+            continue
+        job.maps_measured.append(entry.id)
 
 
 def _client_message(text: str, workspace: Workspace, path: Path, source: str) -> str:
