@@ -5,12 +5,13 @@ sections is the report built one section after the other."""
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import ibis
 
 from jornada.engine import Engine
-from jornada.engine.concurrent import own_connection
+from jornada.engine.concurrent import interrupt, own_connection
 from jornada.report import build_report
 
 
@@ -63,6 +64,40 @@ def test_queries_on_both_connections_at_once_give_their_own_answers(tmp_path: Pa
             worker.join()
         assert found == [expected] * 20
         assert mine == [expected] * 20
+    finally:
+        engine.close()
+
+
+def test_a_query_on_the_other_connection_can_be_interrupted(tmp_path: Path) -> None:
+    engine = _engine(tmp_path)
+    try:
+        table = engine.table("t")
+        with own_connection(table) as other:
+            assert other is not None
+            # 4e10 pairs: minutes of work, stopped within a fraction of a second.
+            pairs = other.cross_join(other.view().rename(y="x", j="k"))
+            endless = pairs.aggregate(s=(pairs.x * pairs.y).sum())
+            failed: list[BaseException] = []
+
+            def run() -> None:
+                try:
+                    endless.execute()
+                except Exception as error:
+                    failed.append(error)
+
+            worker = threading.Thread(target=run)
+            worker.start()
+            time.sleep(0.3)
+            started = time.monotonic()
+            while worker.is_alive() and time.monotonic() - started < 20:
+                interrupt(other)
+                worker.join(0.1)
+            assert not worker.is_alive()
+            assert time.monotonic() - started < 5
+            [error] = failed
+            assert "interrupt" in str(error).lower()
+            # The first connection was not touched.
+            assert int(table.count().execute()) == 200_000
     finally:
         engine.close()
 

@@ -30,6 +30,7 @@ from jornada.cli import timing as timing_commands
 from jornada.cli import users as user_commands
 from jornada.cli import workspace as workspace_commands
 from jornada.cli.output import err_console
+from jornada.engine.concurrent import is_interruption
 from jornada.errors import JornadaError
 
 __all__ = ["app", "main", "run"]
@@ -103,6 +104,11 @@ def run(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as error:
+        if is_interruption(error):  # Ctrl-C while the engine ran a query
+            err_console().print("interrupted")
+            return 130
+        raise
     # Outside standalone mode click returns the code of a `typer.Exit` instead of raising it.
     return result if isinstance(result, int) else 0
 

@@ -23,11 +23,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Sequence
 
+import duckdb
 import ibis.expr.operations as ops
 import ibis.expr.types as ir
 from ibis.backends.duckdb import Backend as DuckDBBackend
 
-__all__ = ["own_connection"]
+__all__ = ["interrupt", "is_interruption", "own_connection"]
 
 
 @contextlib.contextmanager
@@ -65,3 +66,24 @@ def _reads_temporary(backend: DuckDBBackend, tables: Sequence[ops.DatabaseTable]
         [names],
     ).fetchall()
     return bool(count)
+
+
+def interrupt(table: ir.Table) -> None:
+    """Stop the query running on ``table``'s connection, if any: it raises in the thread
+    that runs it (a caller leaving on an error stops the analysis beside it this way
+    instead of waiting for its end)."""
+    backend = table._find_backend()
+    if isinstance(backend, DuckDBBackend):
+        backend.con.interrupt()
+
+
+def is_interruption(error: BaseException) -> bool:
+    """Whether ``error`` is the engine's answer to an interrupted query (Ctrl-C during a
+    query, or :func:`interrupt`): DuckDB raises its own error, not KeyboardInterrupt.
+
+    >>> is_interruption(RuntimeError("Query interrupted")), is_interruption(ValueError("x"))
+    (True, False)
+    """
+    return isinstance(error, duckdb.InterruptException) or (
+        isinstance(error, RuntimeError) and str(error) == "Query interrupted"
+    )

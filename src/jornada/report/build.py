@@ -22,14 +22,14 @@ import dataclasses
 import datetime as dt
 import os
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 from jornada.analytics.churn import ChurnDefinition
 from jornada.analytics.stages import StageTables
-from jornada.engine.concurrent import own_connection
+from jornada.engine.concurrent import interrupt, own_connection
 from jornada.engine.kept import StoreMode
 from jornada.errors import JornadaError
 from jornada.events.filters import EventScope, scope_events
@@ -249,7 +249,17 @@ def _start_beside(
     if concurrent is None and int(events.count().execute()) > CONCURRENT_EVENTS:
         return None
     pool = stack.enter_context(ThreadPoolExecutor(1, "jornada-report"))
-    return pool.submit(churn_of, dataclasses.replace(basics, events=apart))
+    future = pool.submit(churn_of, dataclasses.replace(basics, events=apart))
+
+    def stop_on_error(kind: type[BaseException] | None, *_: object) -> None:
+        # Leaving on an error (Ctrl-C included): its queries are interrupted one after
+        # the other until it ends, instead of waiting for the whole analysis.
+        while kind is not None and not future.done():
+            interrupt(apart)
+            wait([future], timeout=0.1)
+
+    stack.push(stop_on_error)  # runs before the pool waits (last in, first out)
+    return future
 
 
 def _sections(
