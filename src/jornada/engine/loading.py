@@ -289,8 +289,8 @@ def copy_source(
 
     A temporary table is no part of the store, so it need not be made inside the load's
     transaction; made there, it is transaction-local, and the passes read it more
-    slowly: the keys of 1M CSV rows took 1.7-2.3 CPU-s from a copy made in the
-    transaction, 0.93-1.07 from one committed (DuckDB 1.5). The caller drops it
+    slowly: the keys of 1M CSV rows took 0.95-2.3 CPU-s (5 of 7 runs over 1.7) from a
+    copy made in the transaction, 0.93-1.07 from one committed (DuckDB 1.5). The caller drops it
     (:func:`drop_temporary`) whatever happens to the load.
     """
     if plan.kind == "parquet" or not _copied_in_memory(engine, plan):
@@ -362,7 +362,8 @@ class _MapEntries:
     def shape(self) -> str | None:
         """The row's shape as an integer (bit i: entry i present); None when shapes
         cannot be used: more entries than a BIGINT has bits, or keys a struct refuses
-        (DuckDB's struct field names are case-insensitive and not empty)."""
+        (its field names are case-insensitive and not empty; DuckDB's readers already
+        rename such columns, so this guards sources that reach it some other way)."""
         keys = [key for key, _ in self.pairs]
         if not keys or len(keys) > 62 or len({key.lower() for key in keys}) < len(keys):
             return None
@@ -407,7 +408,7 @@ class _Sql:
     keys: str  # the key columns, named _event_id, _customer, _time_raw, _ts, ...
     good: str  # true when the row has no problem (over the key columns)
     problem: str  # the row's first problem as "column<RS>reason", NULL when none
-    payload: str  # channel, value, cost, text, score and the maps' texts, named (see _staged)
+    payload: str  # channel, value, cost, text, score and the maps' texts, named (_insert_staged)
     maps: tuple[_MapEntries, _MapEntries]  # the properties and the identities
     identities: dict[str, str]  # kind -> raw text of the row's identifier of that kind
     identity_columns: dict[str, str]  # kind -> its source column, quoted
@@ -554,7 +555,9 @@ def run_load(
             assert plan.arrow is not None
             engine.duck.register(plan.location, plan.arrow)
         names = [name for name, _ in source_columns]
-        reader, reader_params = copied if copied else _stage(engine, plan, rejects, names)
+        reader, reader_params = (
+            copied if copied is not None else _stage(engine, plan, rejects, names)
+        )
         # Rows the CSV reader refused (wrong column count, bad encoding...): the rows after
         # them are numbered past them (``_row`` is the data row number).
         rejected = _refused_rows(engine, plan, rejects)
