@@ -15,7 +15,7 @@ import pytest
 
 from jornada.engine import Engine
 from jornada.engine.store import ensure_store
-from jornada.events.load import ColumnMapping, LoadResult, load_events
+from jornada.events.load import ColumnMapping, LoadError, LoadResult, load_events
 
 MAPPING = ColumnMapping(
     customer="user",
@@ -191,3 +191,36 @@ def test_content_hash_ids_repeated_rows_keep_one_set_of_identifiers(tmp_path: Pa
     ).fetchall() == [("u1", "a@x.com"), ("u2", "b@x.com")]
     assert counts(load_events(engine, path, mapping)) == (4, 0, 3, 1)
     assert engine.sql("SELECT count(*) FROM identifiers").fetchall() == [(2,)]
+
+
+def work_tables(engine: Engine) -> list[str]:
+    rows = engine.sql(
+        "SELECT table_name FROM duckdb_tables() WHERE table_name LIKE '\\_load\\_%' ESCAPE '\\' "
+        "ORDER BY 1"
+    ).fetchall()
+    return [str(name) for (name,) in rows]
+
+
+def test_a_copy_in_memory_is_made_before_the_transaction_and_dropped_after(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path / "dirty.csv", fillers=20)
+    engine = Engine.duckdb()
+    ensure_store(engine)
+    sent: list[str] = []
+    with engine.tracing(sent.append):
+        result = load_events(engine, path, MAPPING)
+    assert counts(result) == (30, 24, 1, 5)
+    copy = next(i for i, q in enumerate(sent) if "TEMP TABLE _load_source AS" in q)
+    begin = next(i for i, q in enumerate(sent) if q.upper().startswith("BEGIN"))
+    assert copy < begin
+    assert work_tables(engine) == []
+
+    # A load failing inside its transaction (a time format DuckDB refuses) stores
+    # nothing and leaves no copy behind; the next load does not trip over one.
+    bad = MAPPING.model_copy(update={"time_format": "%Q"})
+    with pytest.raises(LoadError):
+        load_events(engine, path, bad)
+    assert work_tables(engine) == []
+    assert engine.sql("SELECT count(*) FROM loads").fetchall() == [(1,)]
+    assert counts(load_events(engine, path, MAPPING)) == (30, 0, 25, 5)

@@ -26,6 +26,14 @@ __all__ = ["Engine", "EngineError"]
 BackendKind = Literal["duckdb", "pyspark", "other"]
 
 
+STORAGE_VERSION = "v1.5.0"
+"""The storage format of new database files. DuckDB writes new files readable by 0.10.2
+unless told otherwise; the 1.5 format compresses strings and nested columns with less
+work and in less space: a 1M-event load took 3.10-3.64 CPU-s against 3.76-4.39 (its
+rebuild 6.8-7.0 against 7.6-8.4), its store 117 against 134 MB. jornada requires
+DuckDB 1.5 or later, which reads it; older DuckDB tools do not."""
+
+
 class EngineError(JornadaError):
     """The backend refused or failed a query; the message says which and why."""
 
@@ -56,8 +64,11 @@ class Engine:
         threads: int | None = None,
         memory_limit: str | None = None,
     ) -> Engine:
-        """Open (or create) a DuckDB database file; in memory when ``path`` is None."""
-        config: dict[str, Any] = {}
+        """Open (or create) a DuckDB database file; in memory when ``path`` is None.
+
+        A new file is written in DuckDB 1.5's storage format (:data:`STORAGE_VERSION`);
+        an existing file keeps the format it has."""
+        config: dict[str, Any] = {"storage_compatibility_version": STORAGE_VERSION}
         if threads is not None:
             config["threads"] = threads
         if memory_limit is not None:

@@ -24,6 +24,7 @@ __all__ = [
     "LoadCounts",
     "LoadPlan",
     "SourceKind",
+    "copy_source",
     "describe_source",
     "quote_identifier",
     "run_load",
@@ -209,6 +210,9 @@ SOURCE = "_load_source"
 """A copy of a text source (CSV, JSON lines, Arrow) with its row numbers, read by every
 pass of the load instead of the source (see :func:`_stage`)."""
 
+REJECTS = "_load_rejects"
+"""The CSV reader's table of the rows it refused (and ``REJECTS + "_scan"``)."""
+
 BAD = "_load_bad"
 DROPPED = "_load_dropped"
 REFUSED = "_load_refused"
@@ -250,9 +254,7 @@ def _stage(
     """
     if plan.kind == "parquet":
         return _reader(plan, rejects)
-    size, limit = _source_bytes(plan), engine.memory_limit_bytes()
-    small = size is not None and limit is not None and size * _STAGE_SHARE <= limit
-    temporary = "TEMP " if small else ""
+    temporary = "TEMP " if _copied_in_memory(engine, plan) else ""
     engine.sql(f"DROP TABLE IF EXISTS {SOURCE}")
 
     def numbered() -> tuple[str, list[Any]]:
@@ -278,6 +280,33 @@ def _stage(
     return f"(SELECT *, rowid - {int(first or 0) - 1} AS _row FROM {SOURCE})", []
 
 
+def copy_source(
+    engine: Engine, plan: LoadPlan, source_columns: Sequence[tuple[str, str]]
+) -> tuple[str, list[Any]] | None:
+    """The numbered copy of a text source small enough to be copied into memory (see
+    :func:`_stage`), made before the load's transaction; None when the load reads the
+    source itself (Parquet) or copies it into the store, in its transaction.
+
+    A temporary table is no part of the store, so it need not be made inside the load's
+    transaction; made there, it is transaction-local, and the passes read it more
+    slowly: the keys of 1M CSV rows took 0.95-2.3 CPU-s (5 of 7 runs over 1.7) from a
+    copy made in the transaction, 0.93-1.07 from one committed (DuckDB 1.5). The caller drops it
+    (:func:`drop_temporary`) whatever happens to the load.
+    """
+    if plan.kind == "parquet" or not _copied_in_memory(engine, plan):
+        return None
+    if plan.kind == "arrow":
+        assert plan.arrow is not None
+        engine.duck.register(plan.location, plan.arrow)
+    with engine.setting("preserve_insertion_order", False):
+        return _stage(engine, plan, REJECTS, [name for name, _ in source_columns])
+
+
+def _copied_in_memory(engine: Engine, plan: LoadPlan) -> bool:
+    size, limit = _source_bytes(plan), engine.memory_limit_bytes()
+    return size is not None and limit is not None and size * _STAGE_SHARE <= limit
+
+
 def _filters_kept_above(engine: Engine) -> contextlib.AbstractContextManager[None]:
     """DuckDB's filter pushdown off, for a statement that filters on values it computes:
     pushed under the projection, the filter computes them again (the time parse, the
@@ -285,6 +314,88 @@ def _filters_kept_above(engine: Engine) -> contextlib.AbstractContextManager[Non
     without; an identifier kind's rows 0.73 against 0.59). No such statement reads a
     table a pushed filter would prune."""
     return engine.setting("disabled_optimizers", "filter_pushdown")
+
+
+_MAP_SHAPES = 32
+"""At most this many shapes (which of a map's entries a row has) get a map built from a
+struct (see :class:`_MapEntries`); rows of any other shape take the general path."""
+
+_SHAPE_SAMPLE = 65_536
+"""The rows whose shapes are counted to choose them: a sample suffices, since a rarer
+shape is still built right, only the slower way."""
+
+_SHAPE_TEXT_BYTES = 1_000
+"""Maps whose texts average more bytes a row than this take the general path: there the
+per-row check is small beside handling the text, while the shapes' ``CASE`` copies each
+batch of maps once more (2,048 rows of 10 kB texts: 20 MB a copy; a file of such rows
+needed a memory limit of 192 MB instead of 100 MB)."""
+
+
+@dataclass(frozen=True)
+class _MapEntries:
+    """A ``MAP(VARCHAR, VARCHAR)`` of a row's present values (trimmed, not empty) under
+    their keys, in key order, from source columns.
+
+    The general path, ``map_from_entries`` of the entries filtered by a lambda, costs
+    about 0.6 µs a row in DuckDB 1.5 beyond building the list (it checks every row's keys
+    for duplicates and NULLs): 0.6 of the ~1.1 CPU-s the properties of 1M demo rows took.
+    A struct cast to a map, whose keys are the struct's (unique by construction), is
+    ~10x cheaper but keeps NULL values as entries. A row's shape is the bit set of its
+    present entries, and rows share few shapes (19 for the demo's 19 properties, 7 for
+    its 4 identifier kinds); for each frequent shape the map is cast from a struct of
+    just those entries. Each value's text is a column of the inner projection
+    (``{prefix}{i}``), computed once for the shape, the branch and the general path.
+    """
+
+    prefix: str
+    pairs: tuple[tuple[str, str], ...]  # (key, source column)
+
+    def texts(self) -> list[str]:
+        return [
+            f"{_as_text(quote_identifier(column))} AS {self.prefix}{i}"
+            for i, (_, column) in enumerate(self.pairs)
+        ]
+
+    def text_bytes(self) -> str:
+        return " + ".join(f"coalesce(strlen({self.prefix}{i}), 0)" for i in range(len(self.pairs)))
+
+    def shape(self) -> str | None:
+        """The row's shape as an integer (bit i: entry i present); None when shapes
+        cannot be used: more entries than a BIGINT has bits, or keys a struct refuses
+        (its field names are case-insensitive and not empty; DuckDB's readers already
+        rename such columns, so this guards sources that reach it some other way)."""
+        keys = [key for key, _ in self.pairs]
+        if not keys or len(keys) > 62 or len({key.lower() for key in keys}) < len(keys):
+            return None
+        if any(not key for key in keys):
+            return None
+        return " + ".join(
+            f"({self.prefix}{i} IS NOT NULL)::BIGINT * {1 << i}" for i in range(len(keys))
+        )
+
+    def map(self, shapes: Sequence[int]) -> str:
+        if not self.pairs:
+            return "MAP {}::MAP(VARCHAR, VARCHAR)"
+        listed = ", ".join(
+            f"({_literal(key)}, {self.prefix}{i})" for i, (key, _) in enumerate(self.pairs)
+        )
+        general = f"map_from_entries(list_filter([{listed}], lambda e: e[2] IS NOT NULL))"
+        if not shapes:
+            return general
+        branches = []
+        for shape in shapes:
+            fields = ", ".join(
+                f"{_literal(key)}: {self.prefix}{i}"
+                for i, (key, _) in enumerate(self.pairs)
+                if shape >> i & 1
+            )
+            made = (
+                f"CAST({{{fields}}} AS MAP(VARCHAR, VARCHAR))"
+                if fields
+                else "MAP {}::MAP(VARCHAR, VARCHAR)"
+            )
+            branches.append(f"WHEN {int(shape)} THEN {made}")
+        return f"CASE {self.prefix}shape {' '.join(branches)} ELSE {general} END"
 
 
 @dataclass(frozen=True)
@@ -297,7 +408,8 @@ class _Sql:
     keys: str  # the key columns, named _event_id, _customer, _time_raw, _ts, ...
     good: str  # true when the row has no problem (over the key columns)
     problem: str  # the row's first problem as "column<RS>reason", NULL when none
-    payload: str  # channel, value, cost, text, score, properties, identities
+    payload: str  # channel, value, cost, text, score and the maps' texts, named (_insert_staged)
+    maps: tuple[_MapEntries, _MapEntries]  # the properties and the identities
     identities: dict[str, str]  # kind -> raw text of the row's identifier of that kind
     identity_columns: dict[str, str]  # kind -> its source column, quoted
 
@@ -339,14 +451,6 @@ def _load_sql(
         else f"coalesce({source_id}, {content_hash})"
     )
 
-    def entries(pairs: list[tuple[str, str]]) -> str:
-        if not pairs:
-            return "MAP {}::MAP(VARCHAR, VARCHAR)"
-        listed = ", ".join(
-            f"({_literal(key)}, {_as_text(quote_identifier(col))})" for key, col in pairs
-        )
-        return f"map_from_entries(list_filter([{listed}], lambda e: e[2] IS NOT NULL))"
-
     keys = ", ".join(
         [
             f"{event_id} AS _event_id",
@@ -381,15 +485,17 @@ def _load_sql(
     # No condition is ever NULL (each is IS [NOT] NULL), so NOT is exact. A missing time
     # is an unparsed one too: the good rows need not look at the raw text.
     good = " AND ".join(f"NOT ({cond})" for cond, *_ in problems if cond != "_time_raw IS NULL")
+    properties = _MapEntries("_p", tuple((name, name) for name in rest))
+    identity_map = _MapEntries("_i", tuple(plan.identities.items()))
     payload = ", ".join(
         [
-            raw("channel"),
-            numbers["value"],
-            numbers["cost"],
-            raw("text"),
-            numbers["score"],
-            entries([(name, name) for name in rest]),
-            entries(list(plan.identities.items())),
+            f"{raw('channel')} AS _channel",
+            f"{numbers['value']} AS _value",
+            f"{numbers['cost']} AS _cost",
+            f"{raw('text')} AS _text",
+            f"{numbers['score']} AS _score",
+            *properties.texts(),
+            *identity_map.texts(),
         ]
     )
     columns = {kind: quote_identifier(col) for kind, col in plan.identities.items()}
@@ -401,6 +507,7 @@ def _load_sql(
         good,
         problem,
         payload,
+        (properties, identity_map),
         identities,
         columns,
     )
@@ -414,6 +521,7 @@ def run_load(
     first_seq: int,
     source_columns: Sequence[tuple[str, str]],
     normalise: Mapping[str, str],
+    copied: tuple[str, list[Any]] | None = None,
 ) -> LoadCounts:
     """Check the source, quarantine bad rows, store the new events, without an
     intermediate table (see docs/decisions/0004-narrow-loads.md):
@@ -429,7 +537,8 @@ def run_load(
     5. the identifiers of the rows kept into ``identifiers``, one statement per kind.
 
     Parquet is read at each step (its reader numbers the rows); any other source is
-    copied once, numbered, and the copy read (see :func:`_stage`).
+    copied once, numbered, and the copy read (see :func:`_stage`): ``copied``, the copy
+    :func:`copy_source` made before the transaction, when there is one.
 
     ``normalise`` maps identifier kinds (each identity kind) to a SQL expression with
     :data:`RAW` where the raw text goes (the events layer owns the rules). The customer
@@ -439,14 +548,16 @@ def run_load(
     it), so DuckDB may write them as they come: with insertion order kept, its inserts
     and joins buffer rows to restore the order (more memory, more spill).
     """
-    rejects = f"_rejects_{load_id}"
+    rejects = REJECTS
     params = [plan.source_name, load_id, first_seq]
     with engine.setting("preserve_insertion_order", False):
         if plan.kind == "arrow":
             assert plan.arrow is not None
             engine.duck.register(plan.location, plan.arrow)
         names = [name for name, _ in source_columns]
-        reader, reader_params = _stage(engine, plan, rejects, names)
+        reader, reader_params = (
+            copied if copied is not None else _stage(engine, plan, rejects, names)
+        )
         # Rows the CSV reader refused (wrong column count, bad encoding...): the rows after
         # them are numbered past them (``_row`` is the data row number).
         rejected = _refused_rows(engine, plan, rejects)
@@ -476,11 +587,7 @@ def run_load(
             "_source_id IS NOT NULL" if has_ids else None,
         )
 
-        read_row = engine.sql(
-            f"INSERT INTO events_staged SELECT ? + src._row, {sql.payload} FROM {reader} AS src",
-            [first_seq, *reader_params],
-        ).fetchone()
-        parsed = int(read_row[0]) if read_row else 0
+        parsed = _insert_staged(engine, sql, reader, reader_params, first_seq)
 
         if parsed > kept and has_ids:
             sql = _load_sql(plan, source_columns, ids_complete=False)
@@ -558,6 +665,42 @@ def _insert_keys(
             """,
             params,
         ).fetchone()
+    return int(inserted[0]) if inserted else 0
+
+
+def _insert_staged(
+    engine: Engine, sql: _Sql, reader: str, params: list[Any], first_seq: int
+) -> int:
+    """Insert the payload of every row read into ``events_staged``; returns how many.
+
+    Each map's frequent shapes are counted first on the source's first rows (see
+    :class:`_MapEntries`), an inexpensive read: the scan stops at the sample."""
+    texts = f"(SELECT src._row AS _row, {sql.payload} FROM {{}} AS src)"
+    sample = texts.format(f"(SELECT * FROM {reader} AS src LIMIT {_SHAPE_SAMPLE})")
+    shapes: list[str] = []
+    maps: list[str] = []
+    for entries in sql.maps:
+        shape = entries.shape()
+        frequent: list[int] = []
+        if shape is not None:
+            counted = engine.sql(
+                f"SELECT s, n, sum(b) OVER () / sum(n) OVER () FROM ("
+                f"SELECT {shape} AS s, count(*) AS n, sum({entries.text_bytes()}) AS b "
+                f"FROM {sample} GROUP BY s) ORDER BY n DESC, s LIMIT {_MAP_SHAPES}",
+                params,
+            ).fetchall()
+            if counted and counted[0][2] <= _SHAPE_TEXT_BYTES:
+                frequent = [int(value) for value, _, _ in counted]
+                shapes.append(f"{shape} AS {entries.prefix}shape")
+        maps.append(entries.map(frequent))
+    rows = texts.format(reader)
+    if shapes:
+        rows = f"(SELECT *, {', '.join(shapes)} FROM {rows})"
+    inserted = engine.sql(
+        f"INSERT INTO events_staged SELECT ? + _row, _channel, _value, _cost, _text, _score, "
+        f"{', '.join(maps)} FROM {rows}",
+        [first_seq, *params],
+    ).fetchone()
     return int(inserted[0]) if inserted else 0
 
 
@@ -773,6 +916,6 @@ def check_time_zone(engine: Engine, zone: str) -> bool:
 
 
 def drop_temporary(engine: Engine) -> None:
-    for table in (SOURCE, BAD, DROPPED, REFUSED):
+    for table in (SOURCE, BAD, DROPPED, REFUSED, REJECTS, REJECTS + "_scan"):
         with contextlib.suppress(EngineError):
             engine.sql(f"DROP TABLE IF EXISTS {table}")

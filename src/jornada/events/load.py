@@ -34,6 +34,7 @@ from jornada.engine.loading import (
     LoadPlan,
     SourceKind,
     check_time_zone,
+    copy_source,
     describe_source,
     drop_temporary,
     run_load,
@@ -278,41 +279,52 @@ def load_events(
                 f"{name}: no column {column!r} for {field_name}; the columns are: {', '.join(available)}"
             )
 
-    with engine.transaction():
-        next_ids = engine.sql(
-            "SELECT (SELECT coalesce(max(load_id), 0) FROM loads) + 1, "
-            "(SELECT coalesce(max(seq), 0) FROM events_raw)"
-        ).fetchone()
-        assert next_ids is not None
-        load_id, last_seq = int(next_ids[0]), int(next_ids[1])
-        say("parsing")
-        normalise = _normalisations(list(mapping.identities), mapping.country_code)
-        try:
-            counts = run_load(
-                engine,
-                plan,
-                load_id=load_id,
-                first_seq=last_seq,
-                source_columns=columns,
-                normalise=normalise,
+    # A text source's copy in memory is no part of the store: it is made before the
+    # transaction, where its passes read it faster (see copy_source), and dropped after.
+    try:
+        copied = copy_source(engine, plan, columns)
+    except EngineError as error:
+        drop_temporary(engine)
+        raise LoadError(f"{name}: {error}") from None
+    try:
+        with engine.transaction():
+            next_ids = engine.sql(
+                "SELECT (SELECT coalesce(max(load_id), 0) FROM loads) + 1, "
+                "(SELECT coalesce(max(seq), 0) FROM events_raw)"
+            ).fetchone()
+            assert next_ids is not None
+            load_id, last_seq = int(next_ids[0]), int(next_ids[1])
+            say("parsing")
+            normalise = _normalisations(list(mapping.identities), mapping.country_code)
+            try:
+                counts = run_load(
+                    engine,
+                    plan,
+                    load_id=load_id,
+                    first_seq=last_seq,
+                    source_columns=columns,
+                    normalise=normalise,
+                    copied=copied,
+                )
+            except EngineError as error:
+                drop_temporary(engine)
+                raise LoadError(f"{name}: {error}") from None
+            engine.sql(
+                "INSERT INTO loads VALUES (?, ?, ?, now()::TIMESTAMP, ?, ?, ?, ?, ?)",
+                [
+                    load_id,
+                    name,
+                    _fingerprint(source),
+                    counts.rows_read,
+                    counts.loaded,
+                    counts.duplicates,
+                    counts.quarantined,
+                    mapping.model_dump_json(exclude_defaults=True),
+                ],
             )
-        except EngineError as error:
-            drop_temporary(engine)
-            raise LoadError(f"{name}: {error}") from None
-        engine.sql(
-            "INSERT INTO loads VALUES (?, ?, ?, now()::TIMESTAMP, ?, ?, ?, ?, ?)",
-            [
-                load_id,
-                name,
-                _fingerprint(source),
-                counts.rows_read,
-                counts.loaded,
-                counts.duplicates,
-                counts.quarantined,
-                mapping.model_dump_json(exclude_defaults=True),
-            ],
-        )
-        mark_rebuild_pending(engine)
+            mark_rebuild_pending(engine)
+    finally:
+        drop_temporary(engine)
     say("resolving identities")
     rebuild_derived(engine, resolve=after_insert, session_gap_seconds=session_gap_seconds)
     return LoadResult(
