@@ -112,6 +112,10 @@ def oracle(events: list[dict[str, Any]], by: str | None, period: str | None) -> 
 
 def assert_sessions_match(table: Any, rows: list[dict[str, Any]], by: Any, period: Any) -> None:
     result = kpis(table, by=by, period=period, only=list(SESSION_KPIS))
+    if not rows:  # nothing in the scope (a channel filter kept no event): said, not 0/0
+        # (by period: no period at all)
+        assert all(r.note == "no events" and r.numerator is None for r in result.rows)
+        return
     expected = oracle(rows, by, period)
     for row in result.rows:
         numerator, denominator = SESSION_KPIS[row.kpi]
@@ -154,6 +158,17 @@ def test_a_session_id_that_comes_back_is_one_session(make_log: MakeLog) -> None:
     assert kpis(plain, only=list(SESSION_KPIS)).rows == result.rows
     # The facts keyed on the text ids (a store without customer numbers).
     assert kpis(log.table.drop("customer_no"), only=list(SESSION_KPIS)).rows == result.rows
+
+
+def test_a_scope_without_events_says_so(make_log: MakeLog) -> None:
+    # Hypothesis' find: a channel filter that keeps no event gives "no events", not 0/0.
+    log = make_log([("a", "2026-01-01T09:00:00Z", "ad_click", {"channel": "social"})])
+    kept = scope_events(log.table, EventScope(channels=("web", "app")))
+    result = kpis(kept, only=list(SESSION_KPIS))
+    assert {row.kpi for row in result.rows} == set(SESSION_KPIS)
+    assert {(row.value, row.numerator, row.note) for row in result.rows} == {
+        (None, None, "no events")
+    }
 
 
 @pytest.mark.slow
