@@ -28,7 +28,6 @@ string only in the small result.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 from collections.abc import Sequence
 from typing import Any, Final
@@ -166,36 +165,35 @@ def exposure_counts(
         # lookup on name and channel instead of the flat CASE of every rule. Only the
         # tokens that need them read them.
         labelled, touchpoints = event_labels(journey, cut(events, "ts"))
-    stack = contextlib.ExitStack()
     # The customer-windows' distinct (event, touchpoint) pairs, computed once (the join
     # and the labels evaluated once) and kept: the population, event and touchpoint
     # tokens are each a narrow de-duplication of it, counted per token and window.
     pairs_seen = labelled.select(
         key, "_j", "label", "event", *(["touchpoint"] if journey is not None else [])
     ).distinct()
-    seen = stack.enter_context(kept_table(pairs_seen))
-    counts = [_counted(seen, key, ANY), _counted(seen, key, "event", seen["event"])]
-    if journey is not None:
-        counts.append(_counted(seen, key, "touchpoint", seen["touchpoint"]))
+    others = []
     if properties:
         # The entries each event has (a few), not a lookup per chosen key.
         keyed = map_entries(own, "properties", key, "_j", "label", "event")
         keyed = keyed.filter(keyed["_key"].isin(list(properties)))
-        counts.append(
+        others.append(
             _counted(keyed, key, "property", keyed["event"], keyed["_key"], keyed["_value"])
         )
     if pairs:
         following = _with_next(events)
         following = cut(following.filter(following["next_event"].notnull()), "next_ts")
-        counts.append(
+        others.append(
             _counted(following, key, "sequence", following["event"], following["next_event"])
         )
     rows = []
-    # One query per kind of trigger, not one union of them: at 100M events the union held
-    # every kind's hash tables at once and took the process past 8 GB (as the KPI board's
-    # parts did); apart, each is bounded by the engine's memory limit.
-    with stack:
-        for counted in counts:
+    with kept_table(pairs_seen) as seen:
+        counts = [_counted(seen, key, ANY), _counted(seen, key, "event", seen["event"])]
+        if journey is not None:
+            counts.append(_counted(seen, key, "touchpoint", seen["touchpoint"]))
+        # One query per kind of trigger, not one union of them: at 100M events the union
+        # held every kind's hash tables at once and took the process past 8 GB (as the KPI
+        # board's parts did); apart, each is bounded by the engine's memory limit.
+        for counted in [*counts, *others]:
             for row in counted.to_pyarrow().to_pylist():  # a few per trigger and window
                 if row["kind"] == "touchpoint":
                     row["a"] = touchpoints[row["a"]]

@@ -551,13 +551,12 @@ def run_load(
     rejects = REJECTS
     params = [plan.source_name, load_id, first_seq]
     with engine.setting("preserve_insertion_order", False):
-        if plan.kind == "arrow":
-            assert plan.arrow is not None
-            engine.duck.register(plan.location, plan.arrow)
-        names = [name for name, _ in source_columns]
-        reader, reader_params = (
-            copied if copied is not None else _stage(engine, plan, rejects, names)
-        )
+        if copied is None:
+            if plan.kind == "arrow":  # copy_source registered it when it copied it
+                assert plan.arrow is not None
+                engine.duck.register(plan.location, plan.arrow)
+            copied = _stage(engine, plan, rejects, [name for name, _ in source_columns])
+        reader, reader_params = copied
         # Rows the CSV reader refused (wrong column count, bad encoding...): the rows after
         # them are numbered past them (``_row`` is the data row number).
         rejected = _refused_rows(engine, plan, rejects)

@@ -280,23 +280,21 @@ def load_events(
             )
 
     # A text source's copy in memory is no part of the store: it is made before the
-    # transaction, where its passes read it faster (see copy_source), and dropped after.
+    # transaction, where its passes read it faster (see copy_source). Every work table
+    # is dropped after the transaction, whatever happened (a drop inside a failed one
+    # would be rolled back with it).
     try:
-        copied = copy_source(engine, plan, columns)
-    except EngineError as error:
-        drop_temporary(engine)
-        raise LoadError(f"{name}: {error}") from None
-    try:
-        with engine.transaction():
-            next_ids = engine.sql(
-                "SELECT (SELECT coalesce(max(load_id), 0) FROM loads) + 1, "
-                "(SELECT coalesce(max(seq), 0) FROM events_raw)"
-            ).fetchone()
-            assert next_ids is not None
-            load_id, last_seq = int(next_ids[0]), int(next_ids[1])
-            say("parsing")
-            normalise = _normalisations(list(mapping.identities), mapping.country_code)
-            try:
+        try:
+            copied = copy_source(engine, plan, columns)
+            with engine.transaction():
+                next_ids = engine.sql(
+                    "SELECT (SELECT coalesce(max(load_id), 0) FROM loads) + 1, "
+                    "(SELECT coalesce(max(seq), 0) FROM events_raw)"
+                ).fetchone()
+                assert next_ids is not None
+                load_id, last_seq = int(next_ids[0]), int(next_ids[1])
+                say("parsing")
+                normalise = _normalisations(list(mapping.identities), mapping.country_code)
                 counts = run_load(
                     engine,
                     plan,
@@ -306,23 +304,22 @@ def load_events(
                     normalise=normalise,
                     copied=copied,
                 )
-            except EngineError as error:
-                drop_temporary(engine)
-                raise LoadError(f"{name}: {error}") from None
-            engine.sql(
-                "INSERT INTO loads VALUES (?, ?, ?, now()::TIMESTAMP, ?, ?, ?, ?, ?)",
-                [
-                    load_id,
-                    name,
-                    _fingerprint(source),
-                    counts.rows_read,
-                    counts.loaded,
-                    counts.duplicates,
-                    counts.quarantined,
-                    mapping.model_dump_json(exclude_defaults=True),
-                ],
-            )
-            mark_rebuild_pending(engine)
+                engine.sql(
+                    "INSERT INTO loads VALUES (?, ?, ?, now()::TIMESTAMP, ?, ?, ?, ?, ?)",
+                    [
+                        load_id,
+                        name,
+                        _fingerprint(source),
+                        counts.rows_read,
+                        counts.loaded,
+                        counts.duplicates,
+                        counts.quarantined,
+                        mapping.model_dump_json(exclude_defaults=True),
+                    ],
+                )
+                mark_rebuild_pending(engine)
+        except EngineError as error:
+            raise LoadError(f"{name}: {error}") from None
     finally:
         drop_temporary(engine)
     say("resolving identities")
