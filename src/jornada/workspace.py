@@ -77,6 +77,12 @@ class WorkspaceSettings(BaseModel):
     mappings: dict[str, ColumnMapping] = Field(
         default_factory=dict, description="Saved column mappings, by name (`--mapping NAME`)."
     )
+    bind_maps_after_load: bool = Field(
+        default=True,
+        description="After each load, label the new events for every valid saved map and keep "
+        "them, so that the next living map and report of those maps start from the labels "
+        "(`jornada load --no-bind` skips it once).",
+    )
     memory_limit: str | None = Field(
         default=None,
         description="Most memory the engine may hold (e.g. '4GB'); past it, it works on disk "

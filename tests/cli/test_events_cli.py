@@ -180,3 +180,58 @@ def test_load_errors_are_clear(tmp_path: Path, capsys: pytest.CaptureFixture[str
         )
         == 2
     )
+
+
+def test_a_load_labels_the_events_for_the_saved_maps(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After a load that adds events, each valid saved map's labels are kept (what its
+    living map reads), an invalid map is named and skipped, and --no-bind or a load
+    that adds nothing leaves the labels alone."""
+    for seed, part in ((3, "a"), (4, "b")):
+        out = str(tmp_path / part)
+        assert run(["generate", "--customers", "60", "--out", out, "--seed", str(seed), "--json"]) == 0  # fmt: skip
+        generated = json.loads(capsys.readouterr().out)
+    mapping = generated["mapping"]
+    flags = [
+        "--customer", mapping["customer"], "--time", mapping["time"], "--event", mapping["event"],
+        "--channel", mapping["channel"], "--id", mapping["id"], "--id-scope", "x",
+    ]  # fmt: skip
+    ws = tmp_path / "ws"
+    assert run(["init", str(ws)]) == 0
+    assert run(["map", "new", "--template", "b2c-ecommerce", "-o", str(ws / "maps" / "shop.yaml")]) == 0  # fmt: skip
+    (ws / "maps" / "broken.yaml").write_text("id: broken\nstages: 3\n", encoding="utf-8")
+    capsys.readouterr()
+    load = ["load", str(ws), str(tmp_path / "a" / "events.parquet"), *flags, "--json"]
+
+    assert run(load) == 0
+    loaded = json.loads(capsys.readouterr().out)
+    assert loaded["loaded"] > 0
+    assert loaded["maps_bound"] == ["shop"]
+    assert list(loaded["maps_not_bound"]) == ["broken"]
+    assert "broken.yaml" in loaded["maps_not_bound"]["broken"]
+    workspace = Workspace.open(ws)
+    kept = _kept(workspace)
+    assert kept > 0
+    # What was kept is what the living map reads: it makes no table of its own.
+    living_map(workspace.events(), workspace.load_map("shop"), facts=True)
+    assert _kept(workspace) == kept
+    workspace.close()
+
+    # The same file again adds nothing: the labels still hold and are not made again.
+    assert run(load) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert (again["loaded"], again["maps_bound"]) == (0, [])
+    workspace = Workspace.open(ws)
+    assert _kept(workspace) == kept
+    workspace.close()
+
+    # New events without binding: the old labels are forgotten, none made.
+    other = ["load", str(ws), str(tmp_path / "b" / "events.parquet"), *flags, "--no-bind", "--json"]
+    assert run(other) == 0
+    added = json.loads(capsys.readouterr().out)
+    assert added["loaded"] > 0
+    assert (added["maps_bound"], added["maps_not_bound"]) == ([], {})
+    workspace = Workspace.open(ws)
+    assert _kept(workspace) == 0
+    workspace.close()

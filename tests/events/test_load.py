@@ -124,6 +124,40 @@ def test_reloading_the_same_file_adds_nothing(engine: Engine, tmp_path: Path) ->
     assert stored(engine, "SELECT kind, value FROM identifiers") == [("email", "a@x.org")] * 2
 
 
+def test_a_load_that_adds_nothing_rebuilds_nothing(engine: Engine, tmp_path: Path) -> None:
+    """The same file again, or a file of bad rows only, leaves ``events`` as it was (the
+    same table, not a rebuilt copy): at 10M events a rebuild takes a minute, and it
+    would forget what was kept of the events. A file with a new event rebuilds."""
+    header = ["user", "when", "what", "amount"]
+    path = write_csv(tmp_path / "e.csv", header, [["u1", "2026-01-01", "visit", ""]])
+    load_events(engine, path, MAPPING)
+
+    def events_table() -> object:
+        return stored(engine, "SELECT table_oid FROM duckdb_tables() WHERE table_name = 'events'")
+
+    before = events_table()
+    assert load_events(engine, path, MAPPING).duplicates == 1
+    bad = write_csv(tmp_path / "bad.csv", header, [["", "2026-01-02", "visit", ""]])
+    assert load_events(engine, bad, MAPPING).quarantined == 1
+    assert events_table() == before
+    assert stored(engine, "SELECT count(*) FROM store_meta WHERE key = 'rebuild_pending'") == [(0,)]
+    new = write_csv(tmp_path / "new.csv", header, [["u2", "2026-01-03", "buy", "2"]])
+    assert load_events(engine, new, MAPPING).loaded == 1
+    assert events_table() != before
+    assert stored(engine, "SELECT customer_id, event FROM events ORDER BY ts") == [
+        ("u1", "visit"),
+        ("u2", "buy"),
+    ]
+
+
+def test_a_first_load_of_bad_rows_only_leaves_an_empty_events_table(
+    engine: Engine, tmp_path: Path
+) -> None:
+    path = write_csv(tmp_path / "bad.csv", ["user", "when", "what", "amount"], [["", "x", "", ""]])
+    assert load_events(engine, path, MAPPING).quarantined == 1
+    assert stored(engine, "SELECT count(*) FROM events") == [(0,)]
+
+
 def test_an_id_column_decides_duplicates(engine: Engine, tmp_path: Path) -> None:
     mapping = ColumnMapping(customer="user", time="when", event="what", id="event_id")
     path = write_csv(

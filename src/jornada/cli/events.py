@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -30,12 +31,24 @@ from jornada.cli.source import (
     ValueOption,
     build_mapping,
 )
+from jornada.errors import JornadaError
 from jornada.events.sources import is_database_url, read_database_table
 from jornada.workspace import Workspace
 
 __all__ = ["register"]
 
 WorkspaceArgument = Annotated[Path, typer.Argument(help="The workspace directory.")]
+
+BindOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--bind/--no-bind",
+        help="After the load, label the events for each valid map in the workspace's maps/ "
+        "and keep them, so its next living map and report start from them (default: the "
+        "workspace's bind_maps_after_load setting, on unless turned off).",
+        show_default=False,
+    ),
+]
 
 
 def load_command(
@@ -71,9 +84,11 @@ def load_command(
     save_mapping: Annotated[
         str | None, typer.Option(help="Remember these columns under a name for --mapping.")
     ] = None,
+    bind: BindOption = None,
     json: JsonOption = False,
 ) -> None:
-    """Load events into a workspace: atomic, idempotent, bad rows quarantined.
+    """Load events into a workspace: atomic, idempotent, bad rows quarantined; then label
+    the events for each saved map (see --bind).
 
     Examples:
 
@@ -134,11 +149,14 @@ def load_command(
             )
         else:
             result = workspace.load(Path(source), columns, progress=say)
+    # Nothing new: the labels kept before still hold (a load that adds no event keeps them).
+    bound = _bind_saved_maps(workspace, bind) if result.loaded else _BoundMaps()
     if json:
         data = result.to_dict()
         print_json(
             {key: data[key] for key in ("rows_read", "loaded", "duplicates", "quarantined")}
             | {"source": data["source"], "load_id": data["load_id"]}
+            | bound.to_dict()
         )
         return
     out_console().print(
@@ -146,8 +164,57 @@ def load_command(
         f"{result.duplicates:,} duplicates, {result.quarantined:,} quarantined "
         f"({result.seconds:.1f} s)"
     )
+    bound.show()
     if result.quarantined:
         err_console().print(f"see the bad rows with: jornada quarantine {workspace_dir}")
+
+
+@dataclass
+class _BoundMaps:
+    """The saved maps labelled after a load (their ids), and those skipped (id: why)."""
+
+    bound: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"maps_bound": self.bound, "maps_not_bound": self.skipped}
+
+    def show(self) -> None:
+        if self.bound:
+            out_console().print(f"labelled for the living map: {', '.join(self.bound)}")
+        for map_id, why in self.skipped.items():
+            err_console().print(f"map {map_id} not labelled: {why}")
+
+
+def _bind_saved_maps(workspace: Workspace, bind: bool | None) -> _BoundMaps:
+    """Label the events for each valid saved map and keep the labels
+    (:func:`~jornada.living.overlay.prepare_living_map`), unless ``bind`` (or, when None,
+    the workspace's ``bind_maps_after_load``) says not to. The load has landed already: a
+    map that cannot be labelled is reported and skipped, never an error of the load.
+
+    Why after the load: the labels of the events are what makes the first living map
+    (and report) after a load slow, and a load forgets the ones kept (they were made of
+    the old events). The web app measures its maps after an upload for the same reason.
+    """
+    from jornada.living.overlay import prepare_living_map
+
+    outcome = _BoundMaps()
+    if not (workspace.settings.bind_maps_after_load if bind is None else bind):
+        return outcome
+    for entry in workspace.list_maps():
+        if entry.journey is None:
+            outcome.skipped[entry.id] = (
+                f"{entry.path.name} has problems ({entry.report.problems[0]})"
+            )
+            continue
+        with err_console().status(f"labelling the events for map {entry.id}"):
+            try:
+                prepare_living_map(workspace.events(), entry.journey)
+            except JornadaError as error:
+                outcome.skipped[entry.id] = str(error).splitlines()[0]
+                continue
+        outcome.bound.append(entry.id)
+    return outcome
 
 
 def load_customers_command(
@@ -157,6 +224,7 @@ def load_customers_command(
     ],
     id_column: Annotated[str, typer.Option("--id", help="The customer id column (e.g. a CRM id).")],
     identity: IdentityOption = None,
+    bind: BindOption = None,
     json: JsonOption = False,
 ) -> None:
     """Load a customer file: identifiers on one row link that customer's events, and the
@@ -170,10 +238,13 @@ def load_customers_command(
     workspace = Workspace.open(workspace_dir)
     with err_console().status("loading customers and resolving identities"):
         stored = workspace.load_customers(source, id_column=id_column, identities=identities)
+    # The profiles link customers anew: the events are rebuilt and their labels with them.
+    bound = _bind_saved_maps(workspace, bind)
     if json:
-        print_json({"source": source.name, "profiles": stored})
+        print_json({"source": source.name, "profiles": stored} | bound.to_dict())
     else:
         out_console().print(f"{source.name}: {stored:,} customer profiles loaded")
+        bound.show()
 
 
 def quarantine_command(

@@ -40,7 +40,7 @@ from jornada.engine.loading import (
     run_load,
     run_profile_load,
 )
-from jornada.engine.store import mark_rebuild_pending, rebuild_derived
+from jornada.engine.store import mark_rebuild_pending, rebuild_derived, rebuild_pending
 from jornada.errors import JornadaError
 from jornada.events.identity import normalize_identifier
 
@@ -250,7 +250,8 @@ def load_events(
 
     The new raw events, identifiers, quarantine rows and load record commit together;
     then ``after_insert`` (the workspace's identity resolution) runs and ``events`` and
-    ``customers`` are rebuilt (see :func:`jornada.engine.store.rebuild_derived`).
+    ``customers`` are rebuilt (see :func:`jornada.engine.store.rebuild_derived`), unless
+    the load added no event.
     """
     say = progress or (lambda _step: None)
     started = time.perf_counter()
@@ -317,13 +318,18 @@ def load_events(
                         mapping.model_dump_json(exclude_defaults=True),
                     ],
                 )
-                mark_rebuild_pending(engine)
+                # A load that adds no event (the same file again, or only bad rows)
+                # changes nothing the rebuild makes: it is not paid again (at 10M events,
+                # a minute), and what was kept of the events still holds.
+                if counts.loaded or not engine.has_table("events"):
+                    mark_rebuild_pending(engine)
         except EngineError as error:
             raise LoadError(f"{name}: {error}") from None
     finally:
         drop_temporary(engine)
-    say("resolving identities")
-    rebuild_derived(engine, resolve=after_insert, session_gap_seconds=session_gap_seconds)
+    if rebuild_pending(engine):  # this load's, or one a killed process left
+        say("resolving identities")
+        rebuild_derived(engine, resolve=after_insert, session_gap_seconds=session_gap_seconds)
     return LoadResult(
         name,
         load_id,
