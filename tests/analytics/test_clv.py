@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-import typer.main
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import optimize
@@ -31,7 +30,7 @@ from jornada.analytics.clv import (
     parse_horizon,
     rfm_summary,
 )
-from jornada.cli import app, run
+from jornada.cli import app, command_of, run
 from jornada.engine import Engine
 from jornada.engine.store import ensure_store
 from jornada.events.load import ColumnMapping, load_events
@@ -688,6 +687,6 @@ def test_help_shows_an_example() -> None:
     result = CliRunner().invoke(app, ["clv", "--help"])
     assert result.exit_code == 0
     assert "Example" in result.stdout
-    command_info = typer.main.get_command(app).commands["clv"]  # type: ignore[attr-defined]
+    command_info = command_of("clv")
     for param in command_info.params:
         assert param.help, f"clv {param.name} has no help"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import typer.core
 import typer.main
 
 from jornada.__about__ import __version__
-from jornada.cli import app, run
+from jornada.cli import COMMANDS, SUMMARIES, app, command_of, run
 from jornada.model.templates import list_templates
 
 
@@ -37,8 +38,8 @@ def all_commands() -> list[tuple[str, Any]]:
     def walk(prefix: str, command: Any) -> None:
         found.append((prefix, command))
         if isinstance(command, typer.core.TyperGroup):
-            for name, sub in command.commands.items():
-                walk(f"{prefix} {name}".strip(), sub)
+            for name in command.list_commands(None):  # type: ignore[arg-type]
+                walk(f"{prefix} {name}".strip(), command.get_command(None, name))  # type: ignore[arg-type]
 
     walk("", typer.main.get_command(app))
     return found
@@ -67,6 +68,27 @@ def test_every_command_has_help_with_an_example(
         for param in command.params:
             if param.param_type_name == "option" and param.name != "help":
                 assert param.help, f"option {param.opts} of `jornada {name}` has no help"
+
+
+def test_the_command_list_imports_no_command(tmp_path: Path) -> None:
+    """``jornada --help`` lists every command without importing the library behind
+    them (it took 2 s), and each command's listed summary is its own help's first
+    paragraph (``SUMMARIES`` is written by hand: this keeps it true)."""
+    probe = (
+        "import sys; from jornada.cli import run; code = run(['--help']); "
+        "print(code, sorted(m for m in ('pandas', 'ibis', 'duckdb', 'sklearn', 'plotly') "
+        "if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.stdout.strip().splitlines()[-1] == "0 []", result.stderr
+    for name, listed in SUMMARIES.items():
+        command = command_of(name)
+        own = inspect.cleandoc(command.short_help or command.help or "").split("\n\n")[0]
+        assert listed == own.strip(), f"SUMMARIES[{name!r}] is not `jornada {name}`'s help"
+    assert set(SUMMARIES) == set(COMMANDS)
+    assert typer.main.get_command(app).get_command(None, "no-such") is None  # type: ignore[attr-defined]
 
 
 def test_templates_list(capsys: pytest.CaptureFixture[str]) -> None:
