@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -223,3 +224,38 @@ def test_a_customer_file_changes_the_customers_it_links_in_place(tmp_path: Path)
         rebuild_derived(engine, resolve=resolve, session_gap_seconds=1800, incremental=False)
         assert in_place == snapshot(engine)
         before = events_table(engine)
+
+
+def test_more_touched_events_than_one_range_rebuild_everything(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past one range of the ranged rebuild (``range_rows``, sized by the memory limit)
+    the touched customers are not rebuilt in one statement: the whole, ranged rebuild
+    runs, whatever the share."""
+    monkeypatch.setattr(store, "TOUCHED_SHARE", 1.0)
+    engine = Engine.duckdb()
+    ensure_store(engine)
+
+    def events(prefix: str, customers: int) -> pa.Table:
+        return pa.table(
+            {
+                "id": [f"{prefix}{k}" for k in range(customers)],
+                "key": [f"k{k}" for k in range(customers)],
+                "when": [f"2026-01-01T09:{k % 60:02d}:00" for k in range(customers)],
+                "what": ["view"] * customers,
+            }
+        )
+
+    def stopped(engine: Engine) -> None:  # the load lands; its rebuild is left pending
+        raise RuntimeError("stopped before the rebuild")
+
+    mapping = ColumnMapping(customer="key", time="when", event="what", id="id")
+    load_events(engine, events("a", 600), mapping)
+    before = events_table(engine)
+    for prefix, customers, in_place in (("b", 10, True), ("c", 700, False)):
+        with pytest.raises(RuntimeError):
+            load_events(engine, events(prefix, customers), mapping, after_insert=stopped)
+        # b touches 20 events, c 1,310: past a range of 1,000.
+        rebuild_derived(engine, resolve=None, session_gap_seconds=1800, range_rows=1_000)
+        assert (events_table(engine) == before) is in_place
+    assert engine.sql("SELECT count(*), max(idx) FROM events").fetchone() == (1_310, 2)

@@ -247,10 +247,14 @@ def rebuild_derived(
         resolve(engine)
         _record_step(engine, "resolved", "yes")
     _record_step(engine, "gap", str(gap))
-    if incremental and _step_done(engine, "keys") is None and _rebuild_touched(engine, gap=gap):
-        return
     if range_rows is None:
         range_rows = range_rows_for(engine)
+    if (
+        incremental
+        and _step_done(engine, "keys") is None
+        and _rebuild_touched(engine, gap=gap, most=range_rows)
+    ):
+        return
     _build_events(engine, gap=gap, range_rows=range_rows, steps=True)
     after = _step_done(engine, "customers")
     build_customers(
@@ -286,7 +290,7 @@ everything (:func:`rebuild_derived`): rebuilding those customers in place costs 
 event (the deletes, the renumbering) than the whole table in one sorted pass."""
 
 
-def _rebuild_touched(engine: Engine, *, gap: int) -> bool:
+def _rebuild_touched(engine: Engine, *, gap: int, most: int) -> bool:
     """Rebuild, in place, the rows of ``events`` and ``customers`` of the customers whose
     events changed since the last rebuild; False (nothing done) when this cannot be, or
     is not worth it: then the whole tables are rebuilt.
@@ -305,6 +309,8 @@ def _rebuild_touched(engine: Engine, *, gap: int) -> bool:
 
     Everything is computed into work tables first; one transaction then replaces the
     rows: a process killed before leaves the store as it was, with the rebuild mark.
+    More than ``most`` touched events (the whole rebuild's range) are not rebuilt here:
+    in one statement, they would take more memory than a range.
     """
     absorbed = _absorbed_load(engine)
     stored_gap = engine.sql("SELECT value FROM store_meta WHERE key = 'events_gap'").fetchone()
@@ -363,7 +369,8 @@ def _rebuild_touched(engine: Engine, *, gap: int) -> bool:
     rows, touched_rows, total = (int(value) for value in counted)
     # Each of those events' customers now is touched too (see above): were one not, its
     # other events would be missing here. Never seen; the whole rebuild is the answer.
-    if rows != touched_rows or rows > TOUCHED_SHARE * total:
+    # One range's worth at most (``most`` events): the ranges bound the memory.
+    if rows != touched_rows or rows > min(TOUCHED_SHARE * total, most):
         for table in ("_touched", "_rebuild_keys"):
             engine.sql(f"DROP TABLE IF EXISTS {table}")
         return False
