@@ -399,20 +399,7 @@ def _rebuild_touched(engine: Engine, *, gap: int, most: int) -> bool:
         f"SELECT {payload} FROM events SEMI JOIN _touched USING (customer_id)",
     ]
     _gather_range(engine, part=0, held=held, carried={c: f"p.{c}" for c in _PAYLOAD})
-    engine.sql(
-        "CREATE OR REPLACE TABLE _rebuild_events AS "
-        + _events_query(
-            ctes="""numbers AS (SELECT customer_id, customer_no FROM _rebuild_numbers),
-            numbered AS (
-                SELECT rowid AS raw_row, customer_no, ts, seq, event, source_session
-                FROM _rebuild_range
-            )""",
-            rows="_rebuild_range",
-            columns={column: f"r.{column}" for column in _PAYLOAD},
-            payload=None,
-            gap=gap,
-        )
-    )
+    engine.sql("CREATE OR REPLACE TABLE _rebuild_events AS " + _range_events_query(0, gap=gap))
     _sessions_by_id(engine)
     engine.sql(
         "CREATE OR REPLACE TEMP TABLE _touched_customers AS "
@@ -636,28 +623,30 @@ def _build_events(engine: Engine, *, gap: int, range_rows: int, steps: bool) -> 
         with step():
             _gather_range(engine, part=part, held=held, carried=carried)
             start = "CREATE TABLE _rebuild_events AS " if i == 0 else "INSERT INTO _rebuild_events "
-            engine.sql(
-                start
-                + _events_query(
-                    ctes=f"""numbers AS (
-                        SELECT customer_id, customer_no FROM _rebuild_numbers
-                        WHERE part = {part}
-                    ),
-                    numbered AS (
-                        SELECT rowid AS raw_row, customer_no, ts, seq, event, source_session
-                        FROM _rebuild_range
-                    )""",
-                    rows="_rebuild_range",
-                    columns={column: f"r.{column}" for column in _PAYLOAD},
-                    payload=None,
-                    gap=gap,
-                )
-            )
+            engine.sql(start + _range_events_query(part, gap=gap))
             engine.sql("DROP TABLE _rebuild_range")
             record("events_parts", str(i + 1))
     with step():
         _sessions_by_id(engine)
         record("events", "done")
+
+
+def _range_events_query(part: int, *, gap: int) -> str:
+    """The rows of ``events`` for the gathered range ``_rebuild_range`` (its customers'
+    numbers: ``_rebuild_numbers`` of part ``part``), sorted (:func:`_events_query`)."""
+    return _events_query(
+        ctes=f"""numbers AS (
+            SELECT customer_id, customer_no FROM _rebuild_numbers WHERE part = {int(part)}
+        ),
+        numbered AS (
+            SELECT rowid AS raw_row, customer_no, ts, seq, event, source_session
+            FROM _rebuild_range
+        )""",
+        rows="_rebuild_range",
+        columns={column: f"r.{column}" for column in _PAYLOAD},
+        payload=None,
+        gap=gap,
+    )
 
 
 def _sessions_by_id(engine: Engine) -> None:
