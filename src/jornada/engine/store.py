@@ -219,9 +219,9 @@ def rebuild_derived(
 ) -> None:
     """Resolve identities, then rebuild ``events`` and ``customers`` and clear the mark.
 
-    When the customers whose events changed (those the loads since the last rebuild
-    added events to, and those identity resolution moved events between) hold at most
-    :data:`TOUCHED_SHARE` of the events, only their rows are rebuilt, in place
+    When the customers whose events or identities changed (those the loads since the
+    last rebuild added events to, and those whose identifiers identity resolution moved)
+    hold at most :data:`TOUCHED_SHARE` of the events, only their rows are rebuilt, in place
     (:func:`_rebuild_touched`, unless ``incremental`` is False): the same tables as a
     whole rebuild, which an append of a few events to 10M paid in full (50 s).
 
@@ -299,8 +299,9 @@ def _rebuild_touched(engine: Engine, *, gap: int, most: int) -> bool:
     the ``absorbed_load`` mark, their payload in ``events_staged``) and those whose
     identifiers or profile attributes changed (:func:`changed_identities_query`): a
     merge, a split or a newly flagged identifier moves identifiers between customers,
-    so a stored event that changes customer has both its old and its new one there. Every event of a touched
-    customer, old or new, is rebuilt from the raw rows as the whole rebuild does
+    so a stored event that changes customer has both its old and its new one there.
+    Every event of a touched customer, old or new, is rebuilt from the raw rows as the
+    whole rebuild does
     (:func:`_gather_range` and :func:`_events_query` on those customers alone); no other
     event's facts can change, since facts are per customer. The others keep their rows;
     only their ``customer_no`` is renumbered when new customers come in between (the
