@@ -10,13 +10,14 @@ from __future__ import annotations
 import functools
 import importlib
 import sys
-from typing import Annotated, Any, Final
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, ClassVar, Final
 
 import typer
 from rich.text import Text
-from typer.core import TyperCommand, TyperGroup
 
 from jornada.__about__ import __version__
+from jornada.cli._lazy import LazyCommands, command_in
 from jornada.cli.output import err_console
 from jornada.errors import JornadaError
 
@@ -181,53 +182,31 @@ SUMMARIES: Final[dict[str, str]] = {
 (tests/cli/test_cli.py keeps them equal), so that listing them imports nothing."""
 
 
-class _LazyCommands(TyperGroup):
-    """The command group of ``jornada``, which imports a command's module only when that
-    command runs: importing every module (so the whole library, pandas, scikit-learn,
-    Plotly...) took about 2 s before anything happened, even for ``--help`` or ``map
-    validate``. ``--help`` lists the commands from :data:`SUMMARIES` (a test keeps them
-    equal to the commands' own help)."""
-
-    _listing = False
-
-    def list_commands(self, ctx: Any) -> list[str]:
-        return list(COMMANDS)
-
-    def get_command(self, ctx: Any, cmd_name: str) -> Any:
-        if cmd_name not in COMMANDS:
-            return None
-        if self._listing:  # the help's list of commands: their summaries suffice
-            return TyperCommand(cmd_name, help=SUMMARIES[cmd_name])
-        return command_of(cmd_name)
-
-    def format_help(self, ctx: Any, formatter: Any) -> None:
-        self._listing = True
-        try:
-            super().format_help(ctx, formatter)
-        finally:
-            self._listing = False
-
-
 @functools.cache
 def command_of(name: str) -> Any:
     """The click command (or group) ``name`` of :data:`COMMANDS`, its module imported."""
     module = importlib.import_module(f"jornada.cli.{COMMANDS[name]}")
-    holder = typer.Typer()
-    if hasattr(module, "register"):
-        module.register(holder)
-    else:
-        holder.add_typer(module.app, name=name)
 
-    @holder.callback()
-    def _group() -> None:  # a group even when the module registers one command
-        pass
+    def register(holder: typer.Typer) -> None:
+        if hasattr(module, "register"):
+            module.register(holder)
+        else:
+            holder.add_typer(module.app, name=name)
 
-    return typer.main.get_command(holder).commands[name]  # type: ignore[attr-defined]
+    return command_in(register, name)
+
+
+class _Commands(LazyCommands):
+    """The commands of ``jornada``, each module imported when its command runs."""
+
+    lazy: ClassVar[Mapping[str, tuple[Callable[[], Any], str]]] = {
+        name: (functools.partial(command_of, name), SUMMARIES[name]) for name in COMMANDS
+    }
 
 
 app = typer.Typer(
     name="jornada",
-    cls=_LazyCommands,
+    cls=_Commands,
     help="Customer journey maps as data, joined to the event data of real journeys.\n\n"
     "Examples:\n\n"
     "  jornada demo && jornada serve demo-workspace\n\n"

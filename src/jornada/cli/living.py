@@ -15,15 +15,9 @@ import typer
 from jornada.analytics.attribution import MODELS
 from jornada.analytics.results import AnalysisResult
 from jornada.cli.analysis import EventSource, analysis_command
-from jornada.cli.options import (
-    LanguageOption,
-    OnlyChannelOption,
-    PeriodOption,
-    SegmentOption,
-    language_of,
-    scope_of,
-)
+from jornada.cli.options import LanguageOption, language_of
 from jornada.cli.output import err_console
+from jornada.cli.scope import OnlyChannelOption, PeriodOption, SegmentOption, scope_of
 from jornada.events.filters import EventScope
 from jornada.living.conformance import DEFAULT_TOP, conformance
 from jornada.living.departments import departments

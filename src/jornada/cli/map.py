@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, ClassVar
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
-from jornada.cli.analysis import analysis_command
-from jornada.cli.living import discover_command
+from jornada.cli._lazy import LazyCommands, command_in
 from jornada.cli.options import JsonOption, LanguageOption, language_of
 from jornada.cli.output import err_console, out_console, print_json
 from jornada.model.diff import diff_journeys
@@ -18,11 +18,41 @@ from jornada.model.io import dump_journey, dumps_journey
 from jornada.model.schema import journey_json_schema
 from jornada.model.templates import list_templates, load_template
 from jornada.model.validation import load_journey, validate_file
-from jornada.render import render_to_file
 
 __all__ = ["app"]
 
+DISCOVER_SUMMARY = (
+    "Draw a first journey map from the data alone: the most common events as touchpoints\n"
+    "(with their channels, bound by event name), grouped into stages ordered by where they\n"
+    "typically come in customers' paths. A draft for the team to rename and complete."
+)
+"""What ``jornada map --help`` says of ``discover`` (its help's first paragraph; a test
+keeps them equal)."""
+
+
+def _discover() -> Any:
+    """``jornada map discover``, written in cli/living.py (typer needs its annotations
+    unpostponed) over the analyses' shared event options."""
+    from jornada.cli.analysis import analysis_command
+    from jornada.cli.living import discover_command
+
+    def register(holder: typer.Typer) -> None:
+        analysis_command(holder, "discover")(discover_command)
+
+    return command_in(register, "discover")
+
+
+class _MapCommands(LazyCommands):
+    """The map commands; ``discover`` (which reads events: the analysis library) made
+    when it runs, so that ``jornada map validate`` starts without it."""
+
+    lazy: ClassVar[Mapping[str, tuple[Callable[[], Any], str]]] = {
+        "discover": (_discover, DISCOVER_SUMMARY),
+    }
+
+
 app = typer.Typer(
+    cls=_MapCommands,
     help="Create, check, compare and draw journey map files.",
     epilog="Examples:\n\n  jornada map new --template b2c-ecommerce -o shop.yaml\n\n"
     "  jornada map validate shop.yaml\n\n  jornada map render shop.yaml -o shop.pdf",
@@ -142,12 +172,10 @@ def render_command(
     language: LanguageOption = None,
 ) -> None:
     """Draw a map as a swimlane grid (HTML, SVG, PNG, PDF) or a Mermaid journey."""
+    from jornada.render import render_to_file  # the renderer: only for this command
+
     journey = load_journey(file)
     lang = language_of(language, journey.language)
     with err_console().status(f"rendering {output.name}"):
         render_to_file(journey, output, language=lang)
     err_console().print(f"wrote {output}")
-
-
-# ``jornada map discover``: written in cli/living.py (typer needs its annotations unpostponed).
-analysis_command(app, "discover")(discover_command)

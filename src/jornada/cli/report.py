@@ -7,15 +7,9 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from jornada.cli.options import (
-    LanguageOption,
-    OnlyChannelOption,
-    PeriodOption,
-    SegmentOption,
-    language_of,
-    scope_of,
-)
+from jornada.cli.options import LanguageOption, language_of
 from jornada.cli.output import err_console, print_json
+from jornada.cli.scope import OnlyChannelOption, PeriodOption, SegmentOption, scope_of
 from jornada.model.validation import load_journey
 from jornada.report import DEFAULT_PURCHASE, REPORT_SUFFIXES, build_report, write_report
 from jornada.workspace import Workspace
