@@ -269,19 +269,24 @@ def rebuild_derived(
             replace_table(engine, table, f"_rebuild_{table}")
         engine.sql("DROP TABLE IF EXISTS _rebuild_keys")
         engine.sql("DROP TABLE IF EXISTS _rebuild_numbers")
-        # The staged payload now lives in ``events``: drop it from staging and remember
-        # which loads ``events`` holds the payload of (the next rebuild reads it there).
-        engine.sql("DELETE FROM events_staged")
-        engine.sql(
-            "INSERT OR REPLACE INTO store_meta "
-            "SELECT 'absorbed_load', CAST(max(load_id) AS VARCHAR) FROM events_raw "
-            "HAVING count(*) > 0"
-        )
-        engine.sql("DELETE FROM store_meta WHERE starts_with(key, 'rebuild_')")
+        _absorb_staged(engine)
         engine.sql(
             "INSERT OR REPLACE INTO store_meta VALUES ('store_version', ?)", [str(STORE_VERSION)]
         )
         engine.sql("INSERT OR REPLACE INTO store_meta VALUES ('events_gap', ?)", [str(gap)])
+
+
+def _absorb_staged(engine: Engine) -> None:
+    """The end of a rebuild, in its last transaction: the staged payload now lives in
+    ``events``, so it leaves staging, the store remembers which loads ``events`` holds
+    the payload of (the next rebuild reads it there), and the rebuild's marks go."""
+    engine.sql("DELETE FROM events_staged")
+    engine.sql(
+        "INSERT OR REPLACE INTO store_meta "
+        "SELECT 'absorbed_load', CAST(max(load_id) AS VARCHAR) FROM events_raw "
+        "HAVING count(*) > 0"
+    )
+    engine.sql("DELETE FROM store_meta WHERE starts_with(key, 'rebuild_')")
 
 
 TOUCHED_SHARE = 0.25
@@ -418,13 +423,7 @@ def _rebuild_touched(engine: Engine, *, gap: int, most: int) -> bool:
         engine.sql("INSERT INTO customers SELECT * FROM _touched_customers")
         for table in ("_rebuild_events", "_rebuild_range", "_rebuild_keys", "_rebuild_numbers"):
             engine.sql(f"DROP TABLE IF EXISTS {table}")
-        engine.sql("DELETE FROM events_staged")
-        engine.sql(
-            "INSERT OR REPLACE INTO store_meta "
-            "SELECT 'absorbed_load', CAST(max(load_id) AS VARCHAR) FROM events_raw "
-            "HAVING count(*) > 0"
-        )
-        engine.sql("DELETE FROM store_meta WHERE starts_with(key, 'rebuild_')")
+        _absorb_staged(engine)
     for table in ("_touched", "_touched_numbers", "_touched_customers"):
         engine.sql(f"DROP TABLE IF EXISTS {table}")
     return True
