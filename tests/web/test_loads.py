@@ -137,6 +137,21 @@ def test_after_a_load_the_saved_maps_are_measured(client: TestClient, workspace:
     assert second.json()["total_customers"] == 4
 
 
+def test_the_setting_turns_the_measuring_after_a_load_off(
+    client: TestClient, workspace: Workspace
+) -> None:
+    data = small_journey().model_dump(mode="json", exclude_none=True)
+    data["stages"][0]["touchpoints"][0]["events"] = {"names": ["view"]}
+    workspace.save_map(Journey.model_validate(data))
+    workspace.update_settings(bind_maps_after_load=False)
+    job = wait(client, upload(client, events_csv(SHOP)))
+    assert job["status"] == "done", job
+    assert job["maps_measured"] == []
+    first = client.get("/api/maps/shop/living")
+    assert first.status_code == 200, first.text
+    assert first.headers["x-jornada-cache"] == "miss"
+
+
 def test_a_load_invalidates_cached_results(client: TestClient, workspace: Workspace) -> None:
     wait(client, upload(client, events_csv(SHOP)))
     url = "/api/analyses/funnel?steps=view,cart,purchase"

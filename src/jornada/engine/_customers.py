@@ -110,7 +110,7 @@ def build_customers(
                     key="customer_no",
                     where=f"customer_no BETWEEN {int(low)} AND {int(high)}",
                     starts_only="session_start" in columns,  # per session id (v4)
-                    bounds=_id_bounds(engine, source, low, high),
+                    ids=_id_bounds(engine, source, low, high),
                 )
             )
             if on_range is not None:
@@ -138,10 +138,12 @@ def _ranges(engine: Engine, source: str, range_rows: int, after: int) -> list[tu
     return [(int(low), int(high)) for low, high in found]
 
 
-def _id_bounds(engine: Engine, source: str, low: int, high: int) -> tuple[str, str]:
-    """The ``customer_id`` of customers ``low`` and ``high``: ``customer_no`` numbers
-    customers in ``customer_id`` order, so the range's identifiers are those of the ids
-    between (a filter on the scan, no join)."""
+def _id_bounds(engine: Engine, source: str, low: int, high: int) -> str:
+    """The identity map's customers of the range ``low``..``high`` as a condition on
+    ``m.customer_id``: ``customer_no`` numbers customers in ``customer_id`` order, so
+    they are the ids between those of ``low`` and ``high`` (a filter on the scan, no
+    join). Literal bounds (customer ids are jornada's, quoted as SQL strings) so the
+    filter reaches the identity map's scan."""
     found = dict(
         engine.sql(
             f"SELECT customer_no, any_value(customer_id) FROM {source} "
@@ -149,7 +151,7 @@ def _id_bounds(engine: Engine, source: str, low: int, high: int) -> tuple[str, s
             [low, high],
         ).fetchall()
     )
-    return str(found[low]), str(found[high])
+    return f"m.customer_id BETWEEN {_literal(str(found[low]))} AND {_literal(str(found[high]))}"
 
 
 def customers_query(engine: Engine, *, source: str, customers: str) -> str:
@@ -184,25 +186,15 @@ def _range_query(
     key: str,
     where: str,
     starts_only: bool,
-    bounds: tuple[str, str] | None = None,
-    ids: str | None = None,
+    ids: str = "TRUE",
 ) -> str:
     """The rows of ``customers`` for the events matching ``where``, grouped by ``key``.
 
     ``starts_only``: the sessions are counted as the events that start one
     (``session_idx = 0``: one per customer and session id, decision 0006); otherwise as
-    the distinct session ids of each customer. ``bounds``: the range's first and last
-    ``customer_id``; ``ids``: else a condition on the identity map's ``m.customer_id``
-    that holds for the customers of these events."""
-    # Literal bounds (customer ids are jornada's, quoted as SQL strings) so the filter
-    # reaches the identity map's scan.
-    if not engine.has_table("identity_map"):
-        ids = "TRUE"
-    elif bounds is not None:
-        low, high = (_literal(bound) for bound in bounds)
-        ids = f"m.customer_id BETWEEN {low} AND {high}"
-    elif ids is None:
-        ids = "TRUE"
+    the distinct session ids of each customer. ``ids``: a condition on the identity map's
+    ``m.customer_id`` that holds for the customers of these events (it narrows what the
+    identifiers and attributes are made of)."""
     if engine.has_table("identity_map"):
         identified, attributed = _identity_parts(ids)
         identifiers = f"""

@@ -324,25 +324,8 @@ def _rebuild_touched(engine: Engine, *, gap: int, most: int) -> bool:
         return False
     # Rows inserted into events_raw whole (stores before decision 0004) hold their own
     # payload: only the whole rebuild reads it there.
-    own = engine.sql(
-        "SELECT count(*) FROM (SELECT 1 FROM events_raw WHERE load_id > ? AND ("
-        + " OR ".join(f"{column} IS NOT NULL" for column in _PAYLOAD)
-        + ") LIMIT 1)",
-        [absorbed],
-    ).fetchone()
-    if own and own[0]:
+    if _raw_payload_held(engine, after=absorbed):
         return False
-    has_resolution = engine.has_table("event_customers")
-    customer = "coalesce(c.customer_id, r.customer_key)" if has_resolution else "r.customer_key"
-    join = "LEFT JOIN event_customers AS c USING (event_id)" if has_resolution else ""
-
-    def keys(where: str) -> str:
-        # The raw rows matching ``where`` with their customer now; joined to the
-        # resolution of every event, they are its small side.
-        return (
-            f"SELECT r.rowid AS raw_row, {customer} AS customer_id, r.ts, r.seq, r.event, "
-            f"r.source_session FROM events_raw AS r {join} WHERE {where}"
-        )
 
     # The customers of the new events, and those whose identifiers or profile attributes
     # changed (identity resolution merged, split or flagged theirs; a customer file). An
@@ -353,7 +336,7 @@ def _rebuild_touched(engine: Engine, *, gap: int, most: int) -> bool:
         f"""
         CREATE OR REPLACE TEMP TABLE _touched AS
         SELECT DISTINCT customer_id FROM (
-            SELECT customer_id FROM ({keys(f"r.load_id > {int(absorbed)}")})
+            SELECT customer_id FROM ({_keys_query(engine, f"r.load_id > {int(absorbed)}")})
             {f"UNION ALL {changed}" if changed else ""}
         )
         """
@@ -361,9 +344,10 @@ def _rebuild_touched(engine: Engine, *, gap: int, most: int) -> bool:
     # Every event of those customers, before and after: their stored events and the new.
     engine.sql(
         "CREATE OR REPLACE TABLE _rebuild_keys AS "
-        + keys(
+        + _keys_query(
+            engine,
             f"r.load_id > {int(absorbed)} OR r.seq IN ("
-            "SELECT seq FROM events SEMI JOIN _touched USING (customer_id))"
+            "SELECT seq FROM events SEMI JOIN _touched USING (customer_id))",
         )
     )
     counted = engine.sql(
@@ -388,7 +372,7 @@ def _rebuild_touched(engine: Engine, *, gap: int, most: int) -> bool:
         SELECT customer_id,
             CAST(row_number() OVER (ORDER BY customer_id) AS INTEGER) AS customer_no
         FROM (
-            SELECT customer_id FROM customers ANTI JOIN _touched USING (customer_id)
+            SELECT DISTINCT customer_id FROM events ANTI JOIN _touched USING (customer_id)
             UNION ALL
             SELECT DISTINCT customer_id FROM _rebuild_keys
         )
@@ -537,19 +521,14 @@ def _build_events(engine: Engine, *, gap: int, range_rows: int, steps: bool) -> 
     # Rows inserted into ``events_raw`` whole hold their own payload; a store whose raw
     # rows hold none (every load since decision 0004) reads the payload from ``p`` alone,
     # so the raw rows' columns (all NULL) are not carried through the joins.
-    own = engine.sql(
-        "SELECT count(*) FROM (SELECT 1 FROM events_raw WHERE "
-        + " OR ".join(f"{column} IS NOT NULL" for column in _PAYLOAD)
-        + " LIMIT 1)"
-    ).fetchone()
+    own = _raw_payload_held(engine)
     carried = {
         column: f"CASE WHEN p.seq IS NULL THEN r.{column} ELSE p.{column} END AS {column}"
-        if own and own[0]
+        if own
         else f"p.{column}"
         for column in _PAYLOAD
     }
-    has_resolution = engine.has_table("event_customers")
-    customer = "coalesce(c.customer_id, r.customer_key)" if has_resolution else "r.customer_key"
+    customer, resolution = _resolved_customer(engine)
     # Numbered over the few customers, not sorted over every event.
     numbered = (
         "SELECT customer_id, CAST(row_number() OVER (ORDER BY customer_id) AS INTEGER) "
@@ -558,11 +537,7 @@ def _build_events(engine: Engine, *, gap: int, range_rows: int, steps: bool) -> 
     total_row = engine.sql("SELECT count(*) FROM events_raw").fetchone()
     total = int(total_row[0]) if total_row is not None else 0
     if not (steps and _step_done(engine, "keys") is not None) and total <= range_rows:
-        join = "LEFT JOIN event_customers AS c USING (event_id)" if has_resolution else ""
-        keys = (
-            f"SELECT r.rowid AS raw_row, {customer} AS customer_id, r.ts, r.seq, r.event, "
-            f"r.source_session FROM events_raw AS r {join}"
-        )
+        keys = _keys_query(engine)
         with step():
             engine.sql(
                 "CREATE OR REPLACE TABLE _rebuild_events AS "
@@ -592,7 +567,7 @@ def _build_events(engine: Engine, *, gap: int, range_rows: int, steps: bool) -> 
             _range_keys(
                 engine,
                 customer=customer,
-                has_resolution=has_resolution,
+                has_resolution=bool(resolution),
                 buckets=max(1, -(-total // (2 * range_rows))),
             )
             engine.sql(
@@ -629,6 +604,42 @@ def _build_events(engine: Engine, *, gap: int, range_rows: int, steps: bool) -> 
     with step():
         _sessions_by_id(engine)
         record("events", "done")
+
+
+def _resolved_customer(engine: Engine) -> tuple[str, str]:
+    """An event's customer now, as SQL over ``events_raw AS r``, and the join it needs:
+    its resolved customer (``event_customers``), else (no identity resolution, or an
+    event it left out) its own key."""
+    if engine.has_table("event_customers"):
+        return (
+            "coalesce(c.customer_id, r.customer_key)",
+            "LEFT JOIN event_customers AS c USING (event_id)",
+        )
+    return "r.customer_key", ""
+
+
+def _keys_query(engine: Engine, where: str = "TRUE") -> str:
+    """The key columns of the raw rows matching ``where`` (on ``r``): row id, customer
+    now (:func:`_resolved_customer`), time, load order, event name and source session.
+    Filtered, they are the small side of the join with the resolution of every event."""
+    customer, resolution = _resolved_customer(engine)
+    return (
+        f"SELECT r.rowid AS raw_row, {customer} AS customer_id, r.ts, r.seq, r.event, "
+        f"r.source_session FROM events_raw AS r {resolution} WHERE {where}"
+    )
+
+
+def _raw_payload_held(engine: Engine, *, after: int | None = None) -> bool:
+    """Whether raw rows (of the loads past ``after``, all without it) hold their own
+    payload: rows inserted into ``events_raw`` whole (stores before decision 0004); every
+    load since writes it to ``events_staged``."""
+    loads = "TRUE" if after is None else f"load_id > {int(after)}"
+    found = engine.sql(
+        f"SELECT count(*) FROM (SELECT 1 FROM events_raw WHERE {loads} AND ("
+        + " OR ".join(f"{column} IS NOT NULL" for column in _PAYLOAD)
+        + ") LIMIT 1)"
+    ).fetchone()
+    return bool(found and found[0])
 
 
 def _range_events_query(part: int, *, gap: int) -> str:

@@ -321,7 +321,7 @@ def load_events(
                 # A load that adds no event (the same file again, or only bad rows)
                 # changes nothing the rebuild makes: it is not paid again (at 10M events,
                 # a minute), and what was kept of the events still holds.
-                if counts.loaded or not engine.has_table("events"):
+                if counts.loaded:
                     mark_rebuild_pending(engine)
         except EngineError as error:
             raise LoadError(f"{name}: {error}") from None

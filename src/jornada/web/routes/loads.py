@@ -194,7 +194,10 @@ def _measure_maps(state: Any, workspace: Workspace, job: LoadJob, version: int) 
     """Measure every valid saved map on data version ``version`` into the living-map
     cache, one map at a time under the engine lock (a request for a map being measured
     waits for that measure instead of making its own). A map that cannot be measured is
-    logged and skipped: the load itself has succeeded."""
+    logged and skipped: the load itself has succeeded. The workspace's
+    ``bind_maps_after_load = false`` turns it off, as it does for ``jornada load``."""
+    if not workspace.settings.bind_maps_after_load:
+        return
     for entry in workspace.list_maps():
         if entry.report.journey is None or workspace.data_version != version:
             continue  # an invalid map, or a newer load already (its own job measures)
